@@ -1,0 +1,25 @@
+"""rdbtools: read, verify, analyse and convert Redis and Valkey persistence files.
+
+Public API::
+
+    from rdbtools import open_rdb, read_rdb
+    with open_rdb("dump.rdb") as rdb:
+        for entry in rdb.iter_entries():
+            print(entry.db, entry.key, entry.type)
+"""
+
+from .errors import (ChecksumError, EncodeError, FormatError, RdbToolsError, TruncatedError,
+                     UnknownOpcodeError, UnsupportedVersionError)
+from .model import (Aux, Entry, Function, ModuleAux, ModuleValue, ResizeDb, SelectDb, SlotInfo,
+                    Stream, StreamConsumer, StreamEntry, StreamGroup, StreamPendingEntry)
+from .reader import RdbReader, open_rdb, read_rdb
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "open_rdb", "read_rdb", "RdbReader",
+    "Entry", "Aux", "SelectDb", "ResizeDb", "Function", "ModuleAux", "ModuleValue", "SlotInfo",
+    "Stream", "StreamEntry", "StreamGroup", "StreamConsumer", "StreamPendingEntry",
+    "RdbToolsError", "FormatError", "TruncatedError", "ChecksumError", "UnsupportedVersionError",
+    "UnknownOpcodeError", "EncodeError",
+]

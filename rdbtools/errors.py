@@ -1,0 +1,87 @@
+"""The rdbtools exception hierarchy.
+
+Every error about the bytes of an input is a :class:`FormatError` that names the absolute byte
+offset where the problem was found and, where known, the database, key and element being read.
+Format errors also subclass :class:`ValueError`, so callers that catch ``ValueError`` keep working
+(as msgpack's exceptions do).
+"""
+
+from __future__ import annotations
+
+
+class RdbToolsError(Exception):
+    """Base class of every error raised by rdbtools."""
+
+
+class FormatError(RdbToolsError, ValueError):
+    """The input is not a valid RDB (or AOF) file.
+
+    Accessible attributes: ``offset`` (absolute byte offset in the decompressed input, or None),
+    ``reason`` (what is wrong), ``db`` and ``key`` (the record being read, when known) and
+    ``detail`` (where inside the value, e.g. ``"listpack at 0x1f, +12 in decompressed data"``).
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        offset: int | None = None,
+        *,
+        db: int | None = None,
+        key: bytes | None = None,
+        detail: str | None = None,
+    ) -> None:
+        self.reason = reason
+        self.offset = offset
+        self.db = db
+        self.key = key
+        self.detail = detail
+        super().__init__(self._message())
+
+    def _message(self) -> str:
+        parts = []
+        if self.offset is not None:
+            parts.append(f"offset {self.offset} (0x{self.offset:x}): ")
+        parts.append(self.reason)
+        where = []
+        if self.db is not None:
+            where.append(f"db {self.db}")
+        if self.key is not None:
+            shown = self.key[:64]
+            where.append(f"key {shown!r}" + ("..." if len(self.key) > 64 else ""))
+        if self.detail:
+            where.append(self.detail)
+        if where:
+            parts.append(" in " + ", ".join(where))
+        return "".join(parts)
+
+    def with_context(self, *, db: int | None = None, key: bytes | None = None) -> "FormatError":
+        """Fill in the record context (db, key) if the raiser did not know it."""
+        if self.db is None:
+            self.db = db
+        if self.key is None:
+            self.key = key
+        self.args = (self._message(),)
+        return self
+
+    def __str__(self) -> str:
+        return self._message()
+
+
+class TruncatedError(FormatError):
+    """The input ended inside a record (or before the EOF opcode)."""
+
+
+class ChecksumError(FormatError):
+    """The CRC64 trailer does not match the bytes of the file."""
+
+
+class UnsupportedVersionError(FormatError):
+    """The header names an RDB version this project does not read."""
+
+
+class UnknownOpcodeError(FormatError):
+    """An opcode or value type code that no supported format version defines."""
+
+
+class EncodeError(RdbToolsError, ValueError):
+    """A model object cannot be written in the requested format."""

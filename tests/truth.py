@@ -1,0 +1,173 @@
+"""Compare what the reader produced with a ground truth captured from a live server.
+
+The ground truth format is the corpus's (../shared/corpus/README.md, "Ground-truth JSON"); the
+project's own fixtures (fixtures/*/expected.json) use the same conventions.  Each comparison
+returns a list of human-readable mismatches, empty when everything agrees.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+from typing import Any, Iterable
+
+from rdbtools.model import Entry, Stream
+
+
+def truth_bytes(value: Any) -> bytes:
+    """Decode a binary-safe truth string: text, or {"b64": ...}."""
+    if isinstance(value, dict):
+        return base64.b64decode(value["b64"])
+    return str(value).encode("utf-8")
+
+
+def _sid(text: str) -> tuple[int, int]:
+    ms, seq = text.split("-")
+    return int(ms), int(seq)
+
+
+def _fmt_id(sid: tuple[int, int]) -> str:
+    return f"{sid[0]}-{sid[1]}"
+
+
+def _scores_equal(ours: float, theirs: str) -> bool:
+    expected = float(theirs)
+    if math.isnan(expected):
+        return math.isnan(ours)
+    return ours == expected
+
+
+def compare_value(entry: Entry, record: dict) -> list[str]:
+    """Mismatches between one entry's value and the truth record's value."""
+    kind = record["type"]
+    value = record["value"]
+    ours = entry.value
+    if entry.type == "module":
+        problems = []
+        if ours.module_name != kind:
+            problems.append(f"module type {ours.module_name!r} != {kind!r}")
+        if "dump_b64" in record and record.get("_compare_module_raw", True):
+            payload = base64.b64decode(record["dump_b64"])
+            if payload[1:-10] != ours.raw:
+                problems.append("module value bytes differ from the DUMP payload")
+        return problems
+    if entry.type != kind:
+        return [f"type {entry.type!r} != {kind!r}"]
+    if kind == "string":
+        return [] if ours == truth_bytes(value) else [f"string {ours[:60]!r} != truth"]
+    if kind == "list":
+        return [] if ours == [truth_bytes(v) for v in value] else ["list elements differ"]
+    if kind == "set":
+        expected = sorted(truth_bytes(v) for v in value)
+        return [] if sorted(ours) == expected else ["set members differ"]
+    if kind == "hash":
+        expected = sorted((truth_bytes(f), truth_bytes(v)) for f, v in value)
+        problems = [] if sorted(ours) == expected else ["hash fields differ"]
+        expected_ttls = {truth_bytes(f): ms for f, ms in record.get("field_expire_at_ms") or []}
+        if (entry.field_expire_at_ms or {}) != expected_ttls:
+            problems.append(f"field TTLs {entry.field_expire_at_ms} != {expected_ttls}")
+        return problems
+    if kind == "zset":
+        ours_map = {m: s for m, s in ours}
+        if len(ours_map) != len(ours) or len(ours) != len(value):
+            return [f"zset has {len(ours)} members, truth {len(value)}"]
+        for member, score in value:
+            m = truth_bytes(member)
+            if m not in ours_map or not _scores_equal(ours_map[m], score):
+                return [f"zset member {m!r}: {ours_map.get(m)} != {score}"]
+        return []
+    if kind == "stream":
+        return compare_stream(ours, value)
+    return [f"unexpected truth type {kind!r}"]
+
+
+def compare_stream(ours: Stream, value: dict) -> list[str]:
+    problems = []
+    entries = [[_fmt_id(e.id), [x for pair in e.fields for x in pair]] for e in ours.entries]
+    expected = [[i, [truth_bytes(x) for x in fv]] for i, fv in value["entries"]]
+    if entries != expected:
+        problems.append("stream entries differ")
+    info = value.get("info_full") or {}
+    if ours.length != value["length"]:
+        problems.append(f"stream length {ours.length} != {value['length']}")
+    checks = [
+        ("last-generated-id", _fmt_id(ours.last_id)),
+        ("max-deleted-entry-id", _fmt_id(ours.max_deleted_id)),
+        ("entries-added", ours.entries_added),
+        ("recorded-first-entry-id", _fmt_id(ours.first_id)),
+    ]
+    for name, got in checks:
+        if name in info and info[name] != got:
+            problems.append(f"stream {name} {got} != {info[name]}")
+    groups = info.get("groups")
+    if groups is None:
+        return problems
+    if [g.name for g in ours.groups] != [truth_bytes(g["name"]) for g in groups]:
+        return problems + ["stream group names differ"]
+    for group, tg in zip(ours.groups, groups):
+        where = f"group {group.name!r}"
+        if _fmt_id(group.last_id) != tg["last-delivered-id"]:
+            problems.append(f"{where} last id")
+        if "entries-read" in tg and group.entries_read != tg["entries-read"]:
+            problems.append(f"{where} entries-read {group.entries_read} != {tg['entries-read']}")
+        pel = [[_fmt_id(p.id), p.consumer, p.delivery_time_ms, p.delivery_count]
+               for p in group.pending]
+        tpel = [[i, truth_bytes(c), t, n] for i, c, t, n in tg["pending"]]
+        if sorted(pel) != sorted(tpel):
+            problems.append(f"{where} PEL {pel} != {tpel}")
+        by_id = {p.id: p for p in group.pending}
+        consumers = []
+        for c in group.consumers:
+            row = [c.name, c.seen_time_ms,
+                   [[_fmt_id(i), by_id[i].delivery_time_ms, by_id[i].delivery_count]
+                    for i in c.pending]]
+            consumers.append(row)
+        tconsumers = [[truth_bytes(c["name"]), c["seen-time"], c["pending"]]
+                      for c in tg["consumers"]]
+        if sorted(consumers) != sorted(tconsumers):
+            problems.append(f"{where} consumers {consumers} != {tconsumers}")
+        for c, tc in zip(sorted(group.consumers, key=lambda c: c.name),
+                         sorted(tg["consumers"], key=lambda c: truth_bytes(c["name"]))):
+            if "active-time" in tc and c.active_time_ms != tc["active-time"]:
+                problems.append(f"{where} consumer {c.name!r} active-time")
+    return problems
+
+
+def compare_entries(entries: Iterable[Entry], truth: dict, *, exact_idle: bool = False,
+                    skip_module_raw: Iterable[str] = ()) -> list[str]:
+    """Mismatches between all entries of a file and its ground truth document."""
+    problems: list[str] = []
+    ours = {(e.db, e.key): e for e in entries}
+    expected: dict[tuple[int, bytes], dict] = {}
+    for db, records in truth["dbs"].items():
+        for record in records:
+            expected[(int(db), truth_bytes(record["key"]))] = record
+    for missing in sorted(set(expected) - set(ours)):
+        problems.append(f"db {missing[0]} key {missing[1]!r}: missing from our read")
+    for extra in sorted(set(ours) - set(expected)):
+        problems.append(f"db {extra[0]} key {extra[1]!r}: not in the ground truth")
+    skip_raw = set(skip_module_raw)
+    for ident in sorted(set(ours) & set(expected)):
+        entry, record = ours[ident], expected[ident]
+        where = f"db {ident[0]} key {ident[1]!r}"
+        if isinstance(record["key"], str) and record["key"] in skip_raw:
+            record = {**record, "_compare_module_raw": False}
+        for p in compare_value(entry, record):
+            problems.append(f"{where}: {p}")
+        if entry.rdb_type != record["rdb_type"]:
+            problems.append(f"{where}: rdb_type {entry.rdb_type} != {record['rdb_type']}")
+        want = record["expire_at_ms"]
+        source = record.get("expire_source", "")
+        if want is None or not source.startswith("approximate"):
+            if entry.expire_at_ms != want:
+                problems.append(f"{where}: expire {entry.expire_at_ms} != {want}")
+        elif entry.expire_at_ms is None or abs(entry.expire_at_ms - want) > 5000:
+            problems.append(f"{where}: expire {entry.expire_at_ms} !~ {want}")
+        if "lru_idle_s" in record:
+            if entry.idle_s is None or abs(entry.idle_s - record["lru_idle_s"]) > (
+                    0 if exact_idle else 10):
+                problems.append(f"{where}: idle {entry.idle_s} != {record['lru_idle_s']}")
+        if "lfu_freq" in record:
+            if entry.freq is None or not 0 <= entry.freq - record["lfu_freq"] <= 2:
+                problems.append(f"{where}: freq {entry.freq} != {record['lfu_freq']}")
+    return problems
