@@ -104,7 +104,7 @@ def decode_listpack(data: bytes) -> list:
         if size <= 127:
             if data[nxt - 1] != size:
                 raise FormatError(f"listpack entry back-length {data[nxt - 1]} != {size}", nxt - 1)
-        elif _read_backlen(data, nxt - 1) != size:
+        elif _read_backlen(data, nxt - 1, backlen) != size:
             raise FormatError("listpack entry back-length does not match its size", nxt - backlen)
         pos = nxt
     if count != 65535 and count != len(out):
@@ -112,17 +112,16 @@ def decode_listpack(data: bytes) -> list:
     return out
 
 
-def _read_backlen(data: bytes, last: int) -> int:
+def _read_backlen(data: bytes, last: int, nbytes: int) -> int:
+    """The back-length ending at ``last``, which must take exactly ``nbytes`` bytes (-1 if not):
+    read right to left, 7 bits a byte, every byte but the leftmost with 0x80 set."""
     value = 0
-    shift = 0
-    pos = last
-    while True:
-        b = data[pos]
-        value |= (b & 127) << shift
-        if not b & 128:
-            return value
-        shift += 7
-        pos -= 1
+    for k in range(nbytes):
+        b = data[last - k]
+        if bool(b & 128) != (k < nbytes - 1):
+            return -1
+        value |= (b & 127) << (7 * k)
+    return value
 
 
 def listpack_count(header: bytes) -> int | None:

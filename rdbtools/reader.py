@@ -268,8 +268,12 @@ class RdbReader:
         src = self._src
         offset = src.offset
         src.fill(1)
-        compressed = src.buf[src.pos] == 0xC3
-        return self._read_string(), _Blob(offset, compressed, kind)
+        b = src.buf[src.pos]
+        data = self._read_string()
+        compressed = b == 0xC3
+        if b < 0xC0:
+            offset = src.offset - len(data)  # where the blob's own bytes start
+        return data, _Blob(offset, compressed, kind)
 
     def _read_u8(self) -> int:
         src = self._src
