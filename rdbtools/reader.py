@@ -34,6 +34,7 @@ from .blobs import (decode_intset, decode_listpack, decode_ziplist, decode_zipma
                     listpack_count, ziplist_count)
 from .errors import (ChecksumError, FormatError, TruncatedError, UnknownOpcodeError,
                      UnsupportedVersionError)
+from .format.module import decode_module_id
 from .lzf import lzf_decompress
 from .model import (Aux, Entry, Function, ModuleAux, ModuleValue, Record, ResizeDb, SelectDb,
                     SlotInfo, Stream, StreamConsumer, StreamEntry, StreamGroup,
@@ -46,14 +47,6 @@ log = logging.getLogger("rdbtools")
 VALUE_MODES = ("full", "sizes", "lazy")
 _U64 = (1 << 64) - 1
 _LAZY_CHUNK = 1024
-_MODULE_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-
-
-def module_type_name(module_id: int) -> tuple[str, int]:
-    """Split a 64-bit module type id into its 9-character name and 10-bit encoding version
-    (module.c moduleTypeNameByID)."""
-    name = "".join(_MODULE_ALPHABET[(module_id >> (10 + 6 * (8 - i))) & 63] for i in range(9))
-    return name, module_id & 1023
 
 
 def _text(element) -> bytes:
@@ -752,7 +745,7 @@ class RdbReader:
             self._skip_module_opcodes()
         finally:
             raw = src.end_capture()
-        name, encver = module_type_name(module_id)
+        name, encver = decode_module_id(module_id)
         return ModuleValue(name, encver, module_id, raw)
 
     def _skip_module_opcodes(self) -> None:
@@ -782,7 +775,7 @@ class RdbReader:
 
     def _read_module_aux(self, offset: int) -> ModuleAux:
         module_id = self._read_len()
-        name, encver = module_type_name(module_id)
+        name, encver = decode_module_id(module_id)
         when_opcode = self._read_len()
         if when_opcode != C.RDB_MODULE_OPCODE_UINT:
             raise FormatError(f"module aux data of {name!r} does not start with its 'when' "

@@ -41,13 +41,7 @@ def test_rdb_matches_ground_truth(path: Path) -> None:
         assert rdb.magic == truth["magic"]
         assert rdb.version == truth["rdb_version"]
         assert rdb.checksum == "ok"
-    # dump-nocompress.json of the older servers describes module values with LZF on (corpus
-    # README, "Known quirks"), so raw module bytes are compared only where they match the file.
-    skip = UNSTABLE_MODULE_DUMPS
-    if path.name == "dump-nocompress.rdb":
-        skip = tuple(k for db in truth["dbs"].values() for r in db for k in [r["key"]]
-                     if isinstance(k, str))
-    problems = compare_entries(entries, truth, skip_module_raw=skip)
+    problems = compare_entries(entries, truth, skip_module_raw=UNSTABLE_MODULE_DUMPS)
     assert problems == []
     if "functions" in truth:
         with open_rdb(path) as rdb:
