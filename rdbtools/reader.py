@@ -12,9 +12,10 @@ in :mod:`rdbtools.blobs`) are plain code that tests prove equal to the grammars 
 Three ways to read values (``values=``):
 
 * ``"full"`` — every value decoded into the model.
-* ``"sizes"`` — no element is decoded: ``Entry.value`` is None, ``Entry.length`` is the element
-  count (taken from blob headers, LZF blobs only expanded as far as their header), strings are
-  skipped without decompression.
+* ``"sizes"`` — no element is decoded: ``Entry.value`` is None (module values excepted: their raw
+  bytes are read to find their end anyway), ``Entry.length`` is the element count (taken from
+  blob headers, LZF blobs only expanded as far as their header), strings are skipped without
+  decompression.
 * ``"lazy"`` — collections arrive as an iterator that reads the file as it is consumed, so a 1 GB
   list costs one quicklist node of memory at a time; whatever the caller leaves unread is skipped
   before the next record.  Strings, streams and module values are still materialised.  For a
@@ -46,6 +47,7 @@ log = logging.getLogger("rdbtools")
 
 VALUE_MODES = ("full", "sizes", "lazy")
 _U64 = (1 << 64) - 1
+Selector = Callable[[int, bytes, str, "int | None"], bool]
 _LAZY_CHUNK = 1024
 
 
@@ -283,15 +285,18 @@ class RdbReader:
         return unpack_from("<Q", self._src.take(8))[0]
 
     # -- the opcode loop (rdbLoadRioWithLoadingCtx) --------------------------------------
-    def iter_entries(self) -> Iterator[Entry]:
+    def iter_entries(self, select: Selector | None = None) -> Iterator[Entry]:
         """Every key in file order (see :meth:`iter_records` for everything else)."""
-        for record in self.iter_records():
+        for record in self.iter_records(select):
             if record.__class__ is Entry:
                 yield record  # type: ignore[misc]
 
-    def iter_records(self) -> Iterator[Record]:
+    def iter_records(self, select: Selector | None = None) -> Iterator[Record]:
         """Every record in file order: entries, AUX fields, SELECTDB, RESIZEDB, functions,
         module aux data and slot info.  Ends after the EOF opcode and checksum.
+
+        ``select(db, key, type, expire_at_ms)``, when given, is asked about each key before its
+        value is decoded: keys it rejects are skipped without decoding and not yielded.
 
         :raises FormatError: (or a subclass) on damaged input, naming the offset; records read
             before the damage have already been yielded.
@@ -326,6 +331,10 @@ class RdbReader:
                 try:
                     key = self._read_string()
                     entry = Entry(db, key, type_name, None, expire, opcode, idle, freq)
+                    if select is not None and not select(db, key, type_name, expire):
+                        read_size(entry)
+                        expire = idle = freq = record_start = None
+                        continue
                     if sizes:
                         entry.length = read_size(entry)
                     elif lazy and read_lazy is not None:
@@ -771,7 +780,9 @@ class RdbReader:
         entry.length = len(value.raw)
 
     def _size_module(self, entry: Entry) -> int:
-        return len(self._module_value().raw)
+        # the raw bytes are read to find the value's end anyway: keep them (and the module name)
+        entry.value = value = self._module_value()
+        return len(value.raw)
 
     def _read_module_aux(self, offset: int) -> ModuleAux:
         module_id = self._read_len()

@@ -1,0 +1,116 @@
+"""Options shared by the commands (stacked decorators, as sqlite-utils' ``output_options``) and
+the input/output plumbing behind them."""
+
+from __future__ import annotations
+
+import functools
+import os
+import tempfile
+from contextlib import contextmanager
+from typing import IO, Any, Callable, Iterator
+
+import click
+
+from rdbtools.filters import KeyFilter
+from rdbtools.model import VALUE_TYPES
+
+
+def input_argument(fn: Callable) -> Callable:
+    """``FILE``: an RDB file, ``-`` for standard input (gzip / lz4 compressed input is detected)."""
+    return click.argument(
+        "file", type=click.Path(exists=True, dir_okay=False, allow_dash=True), metavar="FILE"
+    )(fn)
+
+
+def format_option(choices: list[str], default: str) -> Callable:
+    return click.option(
+        "-f", "--format", "fmt", type=click.Choice(choices), default=default, show_default=True,
+        help="Output format.",
+    )  # fmt: skip
+
+
+def output_option(fn: Callable) -> Callable:
+    return click.option(
+        "-o", "--output", type=click.Path(dir_okay=False, allow_dash=True), default="-",
+        help="Write to this file (atomically: a temporary file renamed into place) instead of stdout.",
+    )(fn)  # fmt: skip
+
+
+def _regexes(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
+    import re
+
+    for v in values:
+        try:
+            re.compile(v.encode("utf-8", "surrogateescape"))
+        except re.error as e:
+            raise click.BadParameter(f"{v!r}: {e}") from None
+    return values
+
+
+def filter_options(fn: Callable) -> Callable:
+    """Adds the key filters and hands the command one ``key_filter`` (a :class:`KeyFilter`)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, db: tuple[int, ...], key: tuple[str, ...], key_regex: tuple[str, ...],
+                not_key_regex: tuple[str, ...], type_: tuple[str, ...], expiring: bool | None,
+                **kwargs: Any) -> Any:  # fmt: skip
+        key_filter = KeyFilter(
+            dbs=frozenset(db) if db else None,
+            key_globs=tuple(key),
+            key_regexes=tuple(key_regex),
+            not_key_regexes=tuple(not_key_regex),
+            types=frozenset(type_) if type_ else None,
+            expiring=expiring,
+        )
+        return fn(*args, key_filter=key_filter, **kwargs)
+
+    options = [
+        click.option("--db", type=click.IntRange(min=0), multiple=True, metavar="N",
+                     help="Only keys of database N (repeatable)."),
+        click.option("--key", multiple=True, metavar="GLOB",
+                     help="Only keys matching this Redis glob (* ? [a-z] [^x] \\x; repeatable: any may match)."),
+        click.option("--key-regex", multiple=True, metavar="RE", callback=_regexes,
+                     help="Only keys where this Python regex (over bytes) matches anywhere (repeatable: all must match)."),
+        click.option("--not-key-regex", multiple=True, metavar="RE", callback=_regexes,
+                     help="Drop keys where this regex matches anywhere (repeatable)."),
+        click.option("--type", "type_", type=click.Choice(VALUE_TYPES), multiple=True,
+                     help="Only keys of this type (repeatable)."),
+        click.option("--expiring/--persistent", default=None,
+                     help="Only keys with a TTL / only keys without one."),
+    ]  # fmt: skip
+    for option in reversed(options):
+        wrapper = option(wrapper)
+    return wrapper
+
+
+def open_source(path: str) -> Any:
+    """What :func:`rdbtools.open_rdb` should read: the path, or the binary stdin for ``-``."""
+    if path == "-":
+        return click.get_binary_stream("stdin")
+    return path
+
+
+@contextmanager
+def open_output(path: str) -> Iterator[IO[bytes]]:
+    """A binary file to write the result to.  ``-`` is stdout.  A file is written atomically: to
+    a temporary file in the same directory, flushed, fsynced and renamed over ``path`` only when
+    the block ends without error (the temporary file is removed otherwise)."""
+    if path == "-":
+        out = click.get_binary_stream("stdout")
+        yield out
+        out.flush()
+        return
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise

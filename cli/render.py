@@ -1,0 +1,131 @@
+"""Everything that draws on a terminal (the only module of the tools that imports rich).
+
+``console`` writes to stdout, ``err_console`` to stderr (messages, progress bars).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Iterable, Iterator
+
+from rich.console import Console
+from rich.markup import escape
+
+from rdbtools.info import RdbSummary
+
+__all__ = ["console", "err_console", "escape", "progress_records", "render_summary", "print_check"]
+
+console = Console()
+err_console = Console(stderr=True)
+
+PROGRESS_MIN_BYTES = 16 << 20  # smaller inputs are read before a bar would be worth drawing
+
+
+def _human(n: int | None) -> str:
+    if n is None:
+        return "?"
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return str(n)
+
+
+def progress_records(rdb: Any, records: Iterable, *, force: bool | None = None) -> Iterator:
+    """Yield ``records`` unchanged while a byte progress bar on stderr follows
+    ``rdb.bytes_read`` / ``rdb.total_size``.  The bar is drawn only when stderr is a terminal and
+    the input is known to be larger than 16 MiB (``force`` overrides the decision)."""
+    total = getattr(rdb, "total_size", None)
+    show = force if force is not None else bool(
+        err_console.is_terminal and total is not None and total > PROGRESS_MIN_BYTES
+    )
+    if not show:
+        yield from records
+        return
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
+
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task(escape(getattr(rdb, "name", "reading")), total=total)
+        last = 0.0
+        for i, rec in enumerate(records):
+            if not i & 255:
+                now = time.monotonic()
+                if now - last > 0.1:
+                    progress.update(task, completed=rdb.bytes_read)
+                    last = now
+            yield rec
+        progress.update(task, completed=rdb.bytes_read)
+
+
+def render_summary(s: RdbSummary, name: str = "") -> None:
+    """Draw the tables of ``rdbtool info``."""
+    from rich.table import Table
+
+    if name:
+        console.print(f"[bold]{escape(name)}[/bold]", overflow="fold")
+    head = Table(show_header=False)
+    head.add_column(style="bold")
+    head.add_column()
+    head.add_row("format", f"{s.magic} RDB version {s.version}")
+    head.add_row("size", _human(s.file_size))
+    head.add_row("checksum", s.checksum or "?")
+    head.add_row("keys", f"{s.keys} ({s.expires} with a TTL)")
+    if s.functions:
+        head.add_row("functions", escape(", ".join(s.functions)))
+    if s.modules:
+        head.add_row("modules", escape(", ".join(s.modules)))
+    if s.slots:
+        head.add_row("slot info", f"{s.slots} slots")
+    for k, v in s.aux.items():
+        head.add_row(f"aux {escape(k)}", escape(v))
+    console.print(head)
+
+    dbs = Table(title="databases", title_justify="left")
+    for col in ("db", "keys", "expires", "RESIZEDB hint"):
+        dbs.add_column(col, justify="right")
+    for db, d in s.dbs.items():
+        hint = "" if d.resize_keys is None else f"{d.resize_keys} / {d.resize_expires}"
+        dbs.add_row(str(db), str(d.keys), str(d.expires), hint)
+    console.print(dbs)
+
+    types = Table(title="types", title_justify="left")
+    types.add_column("type")
+    types.add_column("keys", justify="right")
+    for t, n in s.types.items():
+        types.add_row(t, str(n))
+    console.print(types)
+
+    enc = Table(title="on-disk encodings", title_justify="left")
+    enc.add_column("code", justify="right")
+    enc.add_column("rdb.h name")
+    enc.add_column("keys", justify="right")
+    for code, n in s.rdb_types.items():
+        enc.add_row(str(code), f"RDB_TYPE_{s.rdb_type_name(code)}", str(n))
+    console.print(enc)
+
+
+def print_check(result: dict) -> None:
+    """Print the text report of ``rdbtool check``: a green line, or a red one on stderr."""
+    if result["ok"]:
+        console.print(
+            f"[green]ok[/]: {escape(result['file'])}: {result['magic']} RDB {result['version']}, "
+            f"{result['keys']} keys, checksum {result['checksum']}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    else:
+        err_console.print(
+            f"[bold red]damaged[/]: {escape(result['file'])}: {escape(result['error'])} "
+            f"({result['keys']} keys read before the damage)",
+            highlight=False,
+            soft_wrap=True,
+        )

@@ -1,0 +1,547 @@
+"""The JSON dump of a keyspace: :class:`~rdbtools.model.Entry` <-> plain dict, both directions.
+
+Like fontTools' ttx, the dump is lossless for the data a key holds, so later tools can read it back
+(see ``docs/dump-format.md`` for the exact format).  One JSON object per key::
+
+    {"db": 0, "key": "user:1", "type": "hash", "expire_at_ms": null, "rdb_type": 16,
+     "value": [["name", "Ada"]]}
+
+Byte strings become a JSON string when they are valid UTF-8 and ``{"b64": "..."}`` otherwise.
+Writers use orjson when it is importable and the stdlib ``json`` module otherwise; both produce the
+same bytes (compact separators, UTF-8, shortest round-trip floats).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import math
+import re
+from typing import IO, Any, Iterable, Iterator
+
+from construct import ConstructError
+
+from .errors import FormatError
+from .format.module import encode_module_id
+from .model import (
+    TYPE_HASH,
+    TYPE_LIST,
+    TYPE_MODULE,
+    TYPE_SET,
+    TYPE_STREAM,
+    TYPE_STRING,
+    TYPE_ZSET,
+    VALUE_TYPES,
+    Entry,
+    ModuleValue,
+    Stream,
+    StreamConsumer,
+    StreamEntry,
+    StreamGroup,
+    StreamPendingEntry,
+    StreamId,
+)
+
+try:  # pragma: no cover - exercised by whichever is installed
+    import orjson as _orjson
+except ImportError:  # pragma: no cover
+    _orjson = None
+
+__all__ = [
+    "encode_bytes",
+    "decode_bytes",
+    "entry_to_dict",
+    "dict_to_entry",
+    "entry_to_text",
+    "dumps_entry",
+    "write_jsonl",
+    "write_json",
+    "write_text",
+    "iter_dump",
+    "module_type_id",
+]
+
+# --- leaves --------------------------------------------------------------------------------
+
+
+def encode_bytes(data: bytes) -> str | dict:
+    """``data`` as a JSON string when it is valid UTF-8, else ``{"b64": "<base64>"}``."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return {"b64": base64.b64encode(data).decode("ascii")}
+
+
+def decode_bytes(obj: Any) -> bytes:
+    """Inverse of :func:`encode_bytes`.
+
+    :raises FormatError: ``obj`` is neither a string nor a ``{"b64": ...}`` object.
+    """
+    if isinstance(obj, str):
+        return obj.encode("utf-8", "surrogatepass")
+    if isinstance(obj, dict) and isinstance(obj.get("b64"), str) and len(obj) == 1:
+        try:
+            return base64.b64decode(obj["b64"], validate=True)
+        except ValueError as e:
+            raise FormatError(f"bad base64 in dump: {e}") from None
+    raise FormatError(f"expected a string or {{\"b64\": ...}} in dump, found {obj!r:.80}")
+
+
+def _encode_score(score: float) -> float | str:
+    if math.isnan(score):
+        return "nan"
+    if math.isinf(score):
+        return "inf" if score > 0 else "-inf"
+    return score
+
+
+def _decode_score(obj: Any) -> float:
+    if isinstance(obj, str):
+        if obj in ("inf", "-inf", "nan"):
+            return float(obj)
+        raise FormatError(f"bad zset score in dump: {obj!r:.80}")
+    if isinstance(obj, (int, float)) and not isinstance(obj, bool):
+        return float(obj)
+    raise FormatError(f"bad zset score in dump: {obj!r:.80}")
+
+
+def _encode_id(sid: StreamId) -> str:
+    return f"{sid[0]}-{sid[1]}"
+
+
+def _decode_id(text: Any) -> StreamId:
+    if isinstance(text, str):
+        ms, sep, seq = text.partition("-")
+        if sep and ms.isdigit() and seq.isdigit():
+            return int(ms), int(seq)
+    raise FormatError(f"bad stream ID in dump: {text!r:.80} (expected \"<ms>-<seq>\")")
+
+
+# --- module type ids -------------------------------------------------------------------------
+
+
+def module_type_id(name: str, encver: int) -> int:
+    """The 64-bit module type id of a 9-character type name and its 10-bit encoding version
+    (moduleTypeEncodeId() in src/module.c, via :func:`rdbtools.format.module.encode_module_id`).
+
+    :raises FormatError: the name is not 9 characters of ``A-Za-z0-9-_`` or encver > 1023.
+    """
+    try:
+        return encode_module_id(name, encver)
+    except ConstructError as e:
+        raise FormatError(f"bad module type in dump: {e}") from None
+
+
+# --- Entry -> dict ---------------------------------------------------------------------------
+
+
+def _materialise(value: Any) -> Any:
+    """Drain a lazily read collection (``values="lazy"``) into a list."""
+    if value is None or isinstance(value, (bytes, list, Stream, ModuleValue)):
+        return value
+    return list(value)
+
+
+def _stream_to_dict(s: Stream) -> dict:
+    return {
+        "entries": [
+            [_encode_id(e.id), [encode_bytes(x) for pair in e.fields for x in pair]] for e in s.entries
+        ],
+        "length": s.length,
+        "last_id": _encode_id(s.last_id),
+        "first_id": _encode_id(s.first_id),
+        "max_deleted_id": _encode_id(s.max_deleted_id),
+        "entries_added": s.entries_added,
+        "groups": [
+            {
+                "name": encode_bytes(g.name),
+                "last_id": _encode_id(g.last_id),
+                "entries_read": g.entries_read,
+                "pending": [
+                    {
+                        "id": _encode_id(p.id),
+                        "consumer": None if p.consumer is None else encode_bytes(p.consumer),
+                        "delivery_time_ms": p.delivery_time_ms,
+                        "delivery_count": p.delivery_count,
+                    }
+                    for p in g.pending
+                ],
+                "consumers": [
+                    {
+                        "name": encode_bytes(c.name),
+                        "seen_time_ms": c.seen_time_ms,
+                        "active_time_ms": c.active_time_ms,
+                        "pending": [_encode_id(i) for i in c.pending],
+                    }
+                    for c in g.consumers
+                ],
+            }
+            for g in s.groups
+        ],
+    }
+
+
+def _value_to_json(type_: str, value: Any) -> Any:
+    if value is None:
+        return None
+    if type_ == TYPE_STRING:
+        return encode_bytes(value)
+    if type_ in (TYPE_LIST, TYPE_SET):
+        return [encode_bytes(x) for x in value]
+    if type_ == TYPE_ZSET:
+        return [[encode_bytes(m), _encode_score(s)] for m, s in value]
+    if type_ == TYPE_HASH:
+        return [[encode_bytes(f), encode_bytes(v)] for f, v in value]
+    if type_ == TYPE_STREAM:
+        return _stream_to_dict(value)
+    if type_ == TYPE_MODULE:
+        return {
+            "module": value.module_name,
+            "encver": value.encver,
+            "raw": {"b64": base64.b64encode(value.raw).decode("ascii")},
+        }
+    raise FormatError(f"unknown value type {type_!r}")
+
+
+def entry_to_dict(entry: Entry) -> dict:
+    """The dump object of one key (see ``docs/dump-format.md``).
+
+    A lazily read value (an iterator) is drained.  In a sizes-only read (``value is None``) the
+    object has ``"value": null`` and a ``"length"``.
+    """
+    value = _materialise(entry.value)
+    d: dict[str, Any] = {
+        "db": entry.db,
+        "key": encode_bytes(entry.key),
+        "type": entry.type,
+        "expire_at_ms": entry.expire_at_ms,
+        "rdb_type": entry.rdb_type,
+        "value": _value_to_json(entry.type, value),
+    }
+    if value is None:
+        d["length"] = entry.length
+    if entry.field_expire_at_ms:
+        d["field_expire_at_ms"] = [[encode_bytes(f), ms] for f, ms in entry.field_expire_at_ms.items()]
+    if entry.idle_s is not None:
+        d["idle_s"] = entry.idle_s
+    if entry.freq is not None:
+        d["freq"] = entry.freq
+    return d
+
+
+# --- dict -> Entry ---------------------------------------------------------------------------
+
+
+def _int(obj: Any, what: str, nullable: bool = False) -> Any:
+    if obj is None and nullable:
+        return None
+    if isinstance(obj, int) and not isinstance(obj, bool):
+        return obj
+    raise FormatError(f"bad {what} in dump: {obj!r:.80} (expected an integer)")
+
+
+def _list(obj: Any, what: str) -> list:
+    if not isinstance(obj, list):
+        raise FormatError(f"bad {what} in dump: {obj!r:.80} (expected an array)")
+    return obj
+
+
+def _pair(obj: Any, what: str) -> list:
+    if not isinstance(obj, list) or len(obj) != 2:
+        raise FormatError(f"bad {what} in dump: {obj!r:.80} (expected a 2-element array)")
+    return obj
+
+
+def _stream_from_dict(d: Any) -> Stream:
+    if not isinstance(d, dict):
+        raise FormatError(f"bad stream value in dump: {d!r:.80}")
+    try:
+        entries = []
+        for item in _list(d["entries"], "stream entries"):
+            sid, flat = _pair(item, "stream entry")
+            flat = [decode_bytes(x) for x in _list(flat, "stream entry fields")]
+            if len(flat) % 2:
+                raise FormatError(f"odd number of field/value items in stream entry {sid}")
+            entries.append(StreamEntry(_decode_id(sid), list(zip(flat[0::2], flat[1::2]))))
+        groups = []
+        for g in _list(d["groups"], "stream groups"):
+            pending = [
+                StreamPendingEntry(
+                    _decode_id(p["id"]),
+                    None if p["consumer"] is None else decode_bytes(p["consumer"]),
+                    _int(p["delivery_time_ms"], "delivery_time_ms"),
+                    _int(p["delivery_count"], "delivery_count"),
+                )
+                for p in _list(g["pending"], "group pending")
+            ]
+            consumers = [
+                StreamConsumer(
+                    decode_bytes(c["name"]),
+                    _int(c["seen_time_ms"], "seen_time_ms"),
+                    _int(c["active_time_ms"], "active_time_ms", nullable=True),
+                    [_decode_id(i) for i in _list(c["pending"], "consumer pending")],
+                )
+                for c in _list(g["consumers"], "group consumers")
+            ]
+            groups.append(
+                StreamGroup(
+                    decode_bytes(g["name"]),
+                    _decode_id(g["last_id"]),
+                    _int(g["entries_read"], "entries_read", nullable=True),
+                    pending,
+                    consumers,
+                )
+            )
+        return Stream(
+            entries=entries,
+            length=_int(d["length"], "stream length"),
+            last_id=_decode_id(d["last_id"]),
+            first_id=_decode_id(d["first_id"]),
+            max_deleted_id=_decode_id(d["max_deleted_id"]),
+            entries_added=_int(d["entries_added"], "entries_added"),
+            groups=groups,
+        )
+    except (KeyError, TypeError) as e:
+        raise FormatError(f"bad stream value in dump: missing or malformed {e}") from None
+
+
+def _value_from_json(type_: str, v: Any) -> Any:
+    if v is None:
+        return None
+    if type_ == TYPE_STRING:
+        return decode_bytes(v)
+    if type_ in (TYPE_LIST, TYPE_SET):
+        return [decode_bytes(x) for x in _list(v, type_ + " value")]
+    if type_ == TYPE_ZSET:
+        out = []
+        for item in _list(v, "zset value"):
+            m, s = _pair(item, "zset member")
+            out.append((decode_bytes(m), _decode_score(s)))
+        return out
+    if type_ == TYPE_HASH:
+        out = []
+        for item in _list(v, "hash value"):
+            f, val = _pair(item, "hash field")
+            out.append((decode_bytes(f), decode_bytes(val)))
+        return out
+    if type_ == TYPE_STREAM:
+        return _stream_from_dict(v)
+    if type_ == TYPE_MODULE:
+        if not isinstance(v, dict) or not isinstance(v.get("module"), str):
+            raise FormatError(f"bad module value in dump: {v!r:.80}")
+        encver = _int(v.get("encver"), "module encver")
+        module_id = v.get("module_id")
+        if module_id is None:
+            module_id = module_type_id(v["module"], encver)
+        return ModuleValue(v["module"], encver, _int(module_id, "module_id"), decode_bytes(v.get("raw")))
+    raise FormatError(f"unknown value type {type_!r} in dump (expected one of {', '.join(VALUE_TYPES)})")
+
+
+def dict_to_entry(d: dict) -> Entry:
+    """The :class:`Entry` of one dump object; inverse of :func:`entry_to_dict`.
+
+    ``offset`` and ``size`` are not part of the dump and come back as 0; ``length`` is recomputed
+    from the value.
+
+    :raises FormatError: the object does not follow the dump format.
+    """
+    if not isinstance(d, dict):
+        raise FormatError(f"expected a JSON object per key in dump, found {d!r:.80}")
+    try:
+        type_ = d["type"]
+        if type_ not in VALUE_TYPES:
+            raise FormatError(f"unknown value type {type_!r} in dump")
+        value = _value_from_json(type_, d["value"])
+        fexp = d.get("field_expire_at_ms")
+        field_expire = None
+        if fexp:
+            field_expire = {}
+            for item in _list(fexp, "field_expire_at_ms"):
+                f, ms = _pair(item, "field_expire_at_ms item")
+                field_expire[decode_bytes(f)] = _int(ms, "field expire time")
+        return Entry(
+            db=_int(d["db"], "db"),
+            key=decode_bytes(d["key"]),
+            type=type_,
+            value=value,
+            expire_at_ms=_int(d.get("expire_at_ms"), "expire_at_ms", nullable=True),
+            rdb_type=_int(d.get("rdb_type", 0), "rdb_type"),
+            idle_s=_int(d.get("idle_s"), "idle_s", nullable=True),
+            freq=_int(d.get("freq"), "freq", nullable=True),
+            field_expire_at_ms=field_expire,
+            length=_length(type_, value) if value is not None else _int(d.get("length", 0), "length"),
+        )
+    except KeyError as e:
+        raise FormatError(f"missing field {e} in dump object") from None
+
+
+def _length(type_: str, value: Any) -> int:
+    if type_ == TYPE_STREAM:
+        return value.length
+    if type_ == TYPE_MODULE:
+        return len(value.raw)  # as the reader counts it
+    return len(value)
+
+
+# --- writers and reader --------------------------------------------------------------------
+
+
+def _json_fallback(obj: Any) -> bytes:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
+
+
+def dumps_entry(entry: Entry) -> bytes:
+    """One key as compact UTF-8 JSON (no trailing newline)."""
+    d = entry_to_dict(entry)
+    if _orjson is not None:
+        try:
+            return _orjson.dumps(d)
+        except _orjson.JSONEncodeError:  # integers beyond 64 bits: let json do it
+            pass
+    return _json_fallback(d)
+
+
+def _byte_writer(fp: IO) -> Any:
+    """A ``write(bytes)`` for a binary or text file object."""
+    if isinstance(fp, io.TextIOBase):
+        return lambda b: fp.write(b.decode("utf-8"))
+    return fp.write
+
+
+def write_jsonl(entries: Iterable[Entry], fp: IO) -> int:
+    """Write one JSON object per line (JSON Lines); return the number of keys written.
+
+    ``fp`` may be a binary or a text file object.
+    """
+    write = _byte_writer(fp)
+    n = 0
+    for entry in entries:
+        write(dumps_entry(entry) + b"\n")
+        n += 1
+    return n
+
+
+def write_json(entries: Iterable[Entry], fp: IO) -> int:
+    """Write a JSON array with one object per line; return the number of keys written."""
+    write = _byte_writer(fp)
+    n = 0
+    for entry in entries:
+        write((b"[\n" if n == 0 else b",\n") + dumps_entry(entry))
+        n += 1
+    write(b"\n]\n" if n else b"[]\n")
+    return n
+
+
+def iter_dump(fp: IO) -> Iterator[Entry]:
+    """Read back a dump written by :func:`write_jsonl` or :func:`write_json`.
+
+    JSON Lines are read one line at a time; a JSON array is read whole.
+
+    :raises FormatError: the input is not JSON or does not follow the dump format.
+    """
+    first = b""
+    lines = iter(fp)
+    for line in lines:
+        if isinstance(line, str):
+            line = line.encode("utf-8")
+        if line.strip():
+            first = line
+            break
+    if not first:
+        return
+    if first.lstrip().startswith(b"["):
+        rest = b"".join(x.encode("utf-8") if isinstance(x, str) else x for x in lines)
+        try:
+            data = _loads(first + rest)
+        except ValueError as e:
+            raise FormatError(f"dump is not valid JSON: {e}") from None
+        for d in _list(data, "dump"):
+            yield dict_to_entry(d)
+        return
+    lineno = 1
+    for line in _chain_first(first, lines):
+        if isinstance(line, str):
+            line = line.encode("utf-8")
+        if line.strip():
+            try:
+                d = _loads(line)
+            except ValueError as e:
+                raise FormatError(f"dump line {lineno} is not valid JSON: {e}") from None
+            yield dict_to_entry(d)
+        lineno += 1
+
+
+_BIG_INT = re.compile(rb"\d{20}")
+
+
+def _loads(data: bytes) -> Any:
+    # orjson reads integers beyond 64 bits as floats, silently: let json read those documents
+    if _orjson is None or _BIG_INT.search(data):
+        return json.loads(data)
+    return _orjson.loads(data)
+
+
+def _chain_first(first: bytes, rest: Iterator) -> Iterator:
+    yield first
+    yield from rest
+
+
+# --- human-readable text ---------------------------------------------------------------------
+
+
+def _short(data: bytes, limit: int = 80) -> str:
+    text = repr(data)[2:-1]
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def entry_to_text(entry: Entry, limit: int = 8) -> str:
+    """A one-line human-readable rendering of a key (not meant to be read back).
+
+    Shows db, type, key, TTL and the first ``limit`` elements of the value.
+    """
+    value = _materialise(entry.value)
+    parts = [f"db={entry.db}", entry.type, _short(entry.key, 200)]
+    if entry.expire_at_ms is not None:
+        parts.append(f"expire_at_ms={entry.expire_at_ms}")
+    if value is None:
+        parts.append(f"length={entry.length}")
+        return " ".join(parts)
+    t = entry.type
+    if t == TYPE_STRING:
+        body = _short(value)
+    elif t == TYPE_MODULE:
+        body = f"<module {value.module_name} encver={value.encver} {len(value.raw)} bytes>"
+    elif t == TYPE_STREAM:
+        shown = [
+            f"{_encode_id(e.id)} {{" + ", ".join(f"{_short(f, 40)}: {_short(v, 40)}" for f, v in e.fields) + "}"
+            for e in value.entries[:limit]
+        ]
+        more = len(value.entries) - len(shown)
+        body = (
+            f"<stream {value.length} entries, last_id={_encode_id(value.last_id)}, "
+            f"{len(value.groups)} groups> [" + ", ".join(shown) + (f", ... +{more}" if more > 0 else "") + "]"
+        )
+    else:
+        if t == TYPE_ZSET:
+            items = [f"{_short(m, 40)}={s!r}" for m, s in value[:limit]]
+        elif t == TYPE_HASH:
+            items = [f"{_short(f, 40)}: {_short(v, 40)}" for f, v in value[:limit]]
+        else:
+            items = [_short(x, 40) for x in value[:limit]]
+        more = len(value) - len(items)
+        body = f"({len(value)}) [" + ", ".join(items) + (f", ... +{more}" if more > 0 else "") + "]"
+    parts.append(body)
+    if entry.field_expire_at_ms:
+        parts.append(f"field_ttls={len(entry.field_expire_at_ms)}")
+    return " ".join(parts)
+
+
+def write_text(entries: Iterable[Entry], fp: IO) -> int:
+    """Write :func:`entry_to_text` lines; return the number of keys written."""
+    write = _byte_writer(fp)
+    n = 0
+    for entry in entries:
+        write(entry_to_text(entry).encode("utf-8") + b"\n")
+        n += 1
+    return n

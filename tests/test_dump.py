@@ -1,0 +1,269 @@
+"""rdbtools.dump: Entry <-> dict round trips, the exact JSON shape, writers and reading back."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from rdbtools import dump
+from rdbtools.dump import dict_to_entry, entry_to_dict, iter_dump, module_type_id, write_json, write_jsonl
+from rdbtools.errors import FormatError
+from rdbtools.format.module import MODULE_ID_ALPHABET
+from rdbtools.model import (
+    Entry,
+    ModuleValue,
+    Stream,
+    StreamConsumer,
+    StreamEntry,
+    StreamGroup,
+    StreamPendingEntry,
+)
+
+CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
+
+# --- strategies ---------------------------------------------------------------------------
+
+blobs = st.one_of(st.binary(max_size=24), st.text(max_size=12).map(lambda s: s.encode("utf-8")))
+huge = st.integers(min_value=0, max_value=2**80)
+u64 = st.integers(min_value=0, max_value=2**64 - 1)
+ms = st.one_of(st.integers(min_value=-(2**63), max_value=2**63 - 1), huge)
+ids = st.tuples(u64, u64)
+scores = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.sampled_from([0.0, -0.0, 5e-324]))
+module_names = st.text(alphabet=MODULE_ID_ALPHABET, min_size=9, max_size=9)
+
+
+@st.composite
+def streams(draw):
+    entries = draw(st.lists(st.builds(StreamEntry, ids, st.lists(st.tuples(blobs, blobs), max_size=3)), max_size=4))
+    groups = draw(
+        st.lists(
+            st.builds(
+                StreamGroup,
+                blobs,
+                ids,
+                st.one_of(st.none(), huge, st.just(-1)),
+                st.lists(st.builds(StreamPendingEntry, ids, st.one_of(st.none(), blobs), ms, huge), max_size=3),
+                st.lists(st.builds(StreamConsumer, blobs, ms, st.one_of(st.none(), ms), st.lists(ids, max_size=3)),
+                         max_size=3),
+            ),
+            max_size=3,
+        )
+    )  # fmt: skip
+    return Stream(entries, draw(huge), draw(ids), draw(ids), draw(ids), draw(huge), groups)
+
+
+@st.composite
+def modules(draw):
+    name, encver = draw(module_names), draw(st.integers(0, 1023))
+    return ModuleValue(name, encver, module_type_id(name, encver), draw(st.binary(max_size=40)))
+
+
+values_by_type = {
+    "string": blobs,
+    "list": st.lists(blobs, max_size=6),
+    "set": st.lists(blobs, max_size=6),
+    "zset": st.lists(st.tuples(blobs, scores), max_size=6),
+    "hash": st.lists(st.tuples(blobs, blobs), max_size=6),
+    "stream": streams(),
+    "module": modules(),
+}
+
+
+@st.composite
+def entries(draw, types=tuple(values_by_type)):
+    t = draw(st.sampled_from(types))
+    value = draw(values_by_type[t])
+    field_ttls = None
+    if t == "hash" and value and draw(st.booleans()):
+        field_ttls = {f: draw(ms) for f, _ in value[: draw(st.integers(1, len(value)))]}
+    length = value.length if t == "stream" else len(value.raw) if t == "module" else len(value)
+    return Entry(
+        db=draw(st.integers(0, 2**32)),
+        key=draw(blobs),
+        type=t,
+        value=value,
+        expire_at_ms=draw(st.one_of(st.none(), ms)),
+        rdb_type=draw(st.integers(0, 255)),
+        idle_s=draw(st.one_of(st.none(), huge)),
+        freq=draw(st.one_of(st.none(), st.integers(0, 255))),
+        field_expire_at_ms=field_ttls,
+        length=length,
+    )
+
+
+def same(a: Entry, b: Entry) -> bool:
+    """Equality that treats NaN scores as equal (and keeps -0.0 distinct from 0.0)."""
+    if a.type == "zset":
+        if len(a.value) != len(b.value):
+            return False
+        for (m1, s1), (m2, s2) in zip(a.value, b.value):
+            if m1 != m2 or not (math.isnan(s1) and math.isnan(s2) or (s1 == s2 and math.copysign(1, s1) == math.copysign(1, s2))):
+                return False
+        a = Entry(**{**{f: getattr(a, f) for f in a.__slots__}, "value": None})
+        b = Entry(**{**{f: getattr(b, f) for f in b.__slots__}, "value": None})
+    return a == b
+
+
+# --- round trips --------------------------------------------------------------------------
+
+
+@given(entries())
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+def test_round_trip_dict(entry):
+    back = dict_to_entry(entry_to_dict(entry))
+    assert same(back, entry)
+
+
+@given(st.lists(entries(), max_size=5))
+@settings(max_examples=100, suppress_health_check=[HealthCheck.too_slow])
+def test_round_trip_jsonl_and_json_bytes(batch):
+    for writer in (write_jsonl, write_json):
+        buf = io.BytesIO()
+        assert writer(batch, buf) == len(batch)
+        back = list(iter_dump(io.BytesIO(buf.getvalue())))
+        assert len(back) == len(batch)
+        assert all(same(x, y) for x, y in zip(back, batch))
+
+
+@given(st.lists(entries(), max_size=4))
+@settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow])
+def test_orjson_and_json_same_semantics(batch):
+    with_orjson = io.BytesIO()
+    write_jsonl(batch, with_orjson)
+    saved = dump._orjson
+    dump._orjson = None
+    try:
+        without = io.BytesIO()
+        write_jsonl(batch, without)
+    finally:
+        dump._orjson = saved
+    a = [json.loads(line) for line in with_orjson.getvalue().splitlines()]
+    b = [json.loads(line) for line in without.getvalue().splitlines()]
+    assert a == b
+
+
+# --- exact shape -----------------------------------------------------------------------------
+
+
+def test_shape_of_each_type():
+    assert entry_to_dict(Entry(0, b"k", "string", b"\xff\x00", rdb_type=0)) == {
+        "db": 0, "key": "k", "type": "string", "expire_at_ms": None, "rdb_type": 0, "value": {"b64": "/wA="},
+    }  # fmt: skip
+    d = entry_to_dict(Entry(3, b"z", "zset", [(b"a", 1.5), (b"b", math.inf), (b"c", -math.inf), (b"d", math.nan)],
+                            expire_at_ms=1700000000000, rdb_type=17, idle_s=5, freq=3))  # fmt: skip
+    assert d["value"] == [["a", 1.5], ["b", "inf"], ["c", "-inf"], ["d", "nan"]]
+    assert (d["expire_at_ms"], d["idle_s"], d["freq"]) == (1700000000000, 5, 3)
+    d = entry_to_dict(Entry(0, b"h", "hash", [(b"f", b"v"), (b"g", b"w")], rdb_type=25,
+                            field_expire_at_ms={b"g": 1800000000000}))  # fmt: skip
+    assert d["value"] == [["f", "v"], ["g", "w"]]
+    assert d["field_expire_at_ms"] == [["g", 1800000000000]]
+    stream = Stream(
+        entries=[StreamEntry((1, 0), [(b"a", b"1")])], length=1, last_id=(5, 2), first_id=(1, 0),
+        max_deleted_id=(3, 0), entries_added=4,
+        groups=[StreamGroup(b"g", (1, 0), None, [StreamPendingEntry((1, 0), b"c", 10, 2)],
+                            [StreamConsumer(b"c", 11, 12, [(1, 0)])])],
+    )  # fmt: skip
+    assert entry_to_dict(Entry(0, b"s", "stream", stream, rdb_type=21))["value"] == {
+        "entries": [["1-0", ["a", "1"]]], "length": 1, "last_id": "5-2", "first_id": "1-0",
+        "max_deleted_id": "3-0", "entries_added": 4,
+        "groups": [{"name": "g", "last_id": "1-0", "entries_read": None,
+                    "pending": [{"id": "1-0", "consumer": "c", "delivery_time_ms": 10, "delivery_count": 2}],
+                    "consumers": [{"name": "c", "seen_time_ms": 11, "active_time_ms": 12, "pending": ["1-0"]}]}],
+    }  # fmt: skip
+    mid = module_type_id("ReJSON-RL", 3)
+    d = entry_to_dict(Entry(0, b"m", "module", ModuleValue("ReJSON-RL", 3, mid, b"\x01\x02"), rdb_type=7))
+    assert d["value"] == {"module": "ReJSON-RL", "encver": 3, "raw": {"b64": "AQI="}}
+    assert dict_to_entry(d).value.module_id == mid
+
+
+def test_module_type_id_matches_reader():
+    from rdbtools.format.module import decode_module_id
+
+    mid = module_type_id("MBbloom--", 2)
+    assert decode_module_id(mid) == ("MBbloom--", 2)
+    assert hex(module_type_id("ReJSON-RL", 3)) == "0x45e25238df912c03"
+
+
+def test_lazy_values_are_drained():
+    d = entry_to_dict(Entry(0, b"l", "list", iter([b"a", b"b"])))
+    assert d["value"] == ["a", "b"]
+
+
+def test_sizes_only_entry_keeps_length():
+    d = entry_to_dict(Entry(0, b"l", "list", None, length=7))
+    assert d["value"] is None and d["length"] == 7
+    assert dict_to_entry(d).length == 7
+
+
+def test_json_array_layout():
+    buf = io.BytesIO()
+    write_json([Entry(0, b"a", "string", b"1"), Entry(0, b"b", "string", b"2")], buf)
+    assert buf.getvalue().startswith(b"[\n{") and buf.getvalue().endswith(b"}\n]\n")
+    empty = io.BytesIO()
+    write_json([], empty)
+    assert empty.getvalue() == b"[]\n"
+    assert list(iter_dump(io.BytesIO(b"[]\n"))) == []
+
+
+def test_text_file_objects_work():
+    buf = io.StringIO()
+    write_jsonl([Entry(0, "é".encode(), "string", b"x")], buf)
+    assert buf.getvalue() == '{"db":0,"key":"é","type":"string","expire_at_ms":null,"rdb_type":0,"value":"x"}\n'
+    assert list(iter_dump(io.StringIO(buf.getvalue())))[0].key == "é".encode()
+
+
+@pytest.mark.parametrize(
+    "obj",
+    [
+        [],
+        {"db": 0, "key": "k", "type": "nope", "value": None},
+        {"db": 0, "key": {"b64": "!!"}, "type": "string", "value": "x"},
+        {"db": 0, "key": 5, "type": "string", "value": "x"},
+        {"db": "0", "key": "k", "type": "string", "value": "x"},
+        {"key": "k", "type": "string", "value": "x"},
+        {"db": 0, "key": "k", "type": "zset", "value": [["a", "lots"]]},
+        {"db": 0, "key": "k", "type": "zset", "value": [["a"]]},
+        {"db": 0, "key": "k", "type": "stream", "value": {"entries": []}},
+        {"db": 0, "key": "k", "type": "stream", "value": {"entries": [["1", []]]}},
+        {"db": 0, "key": "k", "type": "module", "value": {"module": "short", "encver": 0, "raw": ""}},
+    ],
+)
+def test_bad_dump_objects_raise_format_error(obj):
+    with pytest.raises(FormatError):
+        dict_to_entry(obj)
+
+
+def test_bad_json_raises_format_error():
+    with pytest.raises(FormatError, match="line 2"):
+        list(iter_dump(io.BytesIO(b'{"db":0,"key":"a","type":"string","value":"x"}\n{oops\n')))
+
+
+# --- real files ------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(not CORPUS.is_dir(), reason="shared corpus ../shared/corpus not present")
+@pytest.mark.parametrize(
+    "name", ["redis-6.0.9/rdb/dump.rdb", "redis-7.4.1/rdb/dump.rdb", "redis-7.4.1/with-modules/rdb/dump.rdb",
+             "valkey-9.1.2/rdb/dump.rdb"],
+)  # fmt: skip
+def test_corpus_round_trip(name):
+    from rdbtools import open_rdb
+
+    path = CORPUS / name
+    if not path.exists():
+        pytest.skip(f"{name} not in the corpus")
+    with open_rdb(path) as rdb:
+        original = list(rdb.iter_entries())
+    buf = io.BytesIO()
+    write_jsonl(original, buf)
+    back = list(iter_dump(io.BytesIO(buf.getvalue())))
+    for a, b in zip(original, back):
+        a.offset = a.size = 0
+        assert same(a, b), a.key
+    assert len(back) == len(original)
