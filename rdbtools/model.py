@@ -22,7 +22,7 @@ come back as their canonical decimal text, exactly what the server returns for t
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Iterator, Union
 
 StreamId = tuple[int, int]
