@@ -87,22 +87,25 @@ def _batched(cmd: list[bytes], items: list, flatten: bool) -> Iterator[list[byte
             yield cmd + list(chunk)
 
 
-def _stream_commands(key: bytes, s: Stream) -> Iterator[list[bytes]]:
-    # rewriteStreamObject() in aof.c @7.4.0
+def _stream_commands(key: bytes, s: Stream, v2: bool) -> Iterator[list[bytes]]:
+    # rewriteStreamObject() in aof.c @7.4.0; without ``v2`` the Redis 5.0-6.2 forms (no
+    # ENTRIESADDED / MAXDELETEDID / ENTRIESREAD, which those servers refuse)
     if s.entries:
         for e in s.entries:
             yield [b"XADD", key, _id(e.id)] + [x for pair in e.fields for x in pair]
     else:
         # the XADD MAXLEN 0 trick creates an empty stream
         yield [b"XADD", key, b"MAXLEN", b"0", b"0-1", b"x", b"y"]
-    yield [
-        b"XSETID", key, _id(s.last_id),
-        b"ENTRIESADDED", _int(s.entries_added),
-        b"MAXDELETEDID", _id(s.max_deleted_id),
-    ]  # fmt: skip
+    setid = [b"XSETID", key, _id(s.last_id)]
+    if v2:
+        setid += [b"ENTRIESADDED", _int(s.entries_added), b"MAXDELETEDID", _id(s.max_deleted_id)]
+    yield setid
     for g in s.groups:
-        entries_read = -1 if g.entries_read is None else g.entries_read  # SCG_INVALID_ENTRIES_READ
-        yield [b"XGROUP", b"CREATE", key, g.name, _id(g.last_id), b"ENTRIESREAD", _int(entries_read)]
+        create = [b"XGROUP", b"CREATE", key, g.name, _id(g.last_id)]
+        if v2:
+            entries_read = -1 if g.entries_read is None else g.entries_read  # unknown
+            create += [b"ENTRIESREAD", _int(entries_read)]
+        yield create
         pel = {p.id: p for p in g.pending}
         for c in g.consumers:
             if not c.pending:
@@ -121,8 +124,9 @@ def entry_to_commands(entry: Entry, rdb_version: int | None = None) -> Iterator[
     """The commands (lists of byte arguments) that rebuild ``entry``'s key, as the AOF rewrite
     would write them.  Idle time and LFU frequency are not carried over.
 
-    ``rdb_version`` is the RDB version written into the ``RESTORE`` payload of a module value;
-    use the version of the file the value comes from.
+    ``rdb_version`` is the version of the file the entry comes from: it is written into the
+    ``RESTORE`` payload of a module value, and below RDB 10 (Redis 5.0-6.2) streams are rebuilt
+    with the commands those servers know (plain ``XSETID`` and ``XGROUP CREATE``).
 
     :raises EncodeError: the value cannot be expressed (a NaN score, a module value without
         ``rdb_version``, a sizes-only entry without a value).
@@ -145,7 +149,7 @@ def entry_to_commands(entry: Entry, rdb_version: int | None = None) -> Iterator[
         for field, ms in (entry.field_expire_at_ms or {}).items():
             yield [b"HPEXPIREAT", key, _int(ms), b"FIELDS", b"1", field]
     elif t == TYPE_STREAM:
-        yield from _stream_commands(key, value)
+        yield from _stream_commands(key, value, v2=rdb_version is None or rdb_version >= 10)
     elif t == TYPE_MODULE:
         if rdb_version is None:
             raise EncodeError(f"module key {key[:64]!r}: RESTORE needs the RDB version of the payload")

@@ -109,6 +109,14 @@ def test_stream():
     ]  # fmt: skip
 
 
+def test_stream_from_an_rdb_9_file_uses_redis_6_forms():
+    s = _stream([StreamEntry((1, 0), [(b"a", b"1")])])
+    out = list(entry_to_commands(Entry(0, b"s", "stream", s), rdb_version=9))
+    assert [b"XSETID", b"s", b"9-1"] in out
+    assert [b"XGROUP", b"CREATE", b"s", b"g1", b"2-0"] in out
+    assert not any(b"ENTRIESREAD" in c or b"ENTRIESADDED" in c for c in out)
+
+
 def test_empty_stream_uses_maxlen_0_trick():
     out = cmds(Entry(0, b"s", "stream", _stream([])))
     assert out[0] == [b"XADD", b"s", b"MAXLEN", b"0", b"0-1", b"x", b"y"]
