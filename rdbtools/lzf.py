@@ -25,16 +25,20 @@ def lzf_decompress(data: bytes, expected_len: int, limit: int | None = None) -> 
     out = bytearray()
     i = 0
     n = len(data)
+    olen = 0
+    # one comparison per command covers both the overflow check and the optional limit
+    stop = expected_len + 1 if limit is None else min(limit, expected_len + 1)
     while i < n:
         ctrl = data[i]
         i += 1
         if ctrl < 32:
             # literal run of ctrl+1 bytes
-            run = ctrl + 1
-            if i + run > n:
+            end = i + ctrl + 1
+            if end > n:
                 raise FormatError("LZF literal run past the end of the compressed data", i - 1)
-            out += data[i : i + run]
-            i += run
+            out += data[i:end]
+            olen += end - i
+            i = end
         else:
             # back-reference: length in the top 3 bits (7 = one more length byte follows)
             run = ctrl >> 5
@@ -47,7 +51,7 @@ def lzf_decompress(data: bytes, expected_len: int, limit: int | None = None) -> 
                 raise FormatError("LZF back-reference cut short", i - 1)
             distance = ((ctrl & 0x1F) << 8) + data[i] + 1
             i += 1
-            start = len(out) - distance
+            start = olen - distance
             if start < 0:
                 raise FormatError("LZF back-reference before the start of the output", i - 2)
             run += 2
@@ -57,15 +61,16 @@ def lzf_decompress(data: bytes, expected_len: int, limit: int | None = None) -> 
                 # overlapping copy: the run repeats the last `distance` bytes
                 pattern = bytes(out[start:])
                 out += (pattern * (run // distance + 1))[:run]
-        if len(out) > expected_len:
-            raise FormatError(
-                f"LZF data expands past the declared {expected_len} bytes", i - 1
-            )
-        if limit is not None and len(out) >= limit:
-            return bytes(out)
-    if len(out) != expected_len:
+            olen += run
+        if olen >= stop:
+            if olen > expected_len:
+                raise FormatError(
+                    f"LZF data expands past the declared {expected_len} bytes", i - 1
+                )
+            return bytes(out)  # `limit` bytes are available
+    if olen != expected_len:
         raise FormatError(
-            f"LZF data expands to {len(out)} bytes, the string declares {expected_len}", n
+            f"LZF data expands to {olen} bytes, the string declares {expected_len}", n
         )
     return bytes(out)
 
