@@ -15,20 +15,8 @@ from __future__ import annotations
 from struct import unpack_from
 
 from .errors import FormatError
+from .format.listpack import backlen_size as _backlen_size
 
-
-
-def _backlen_size(entry_size: int) -> int:
-    # listpack.c lpEncodeBacklen: note the strict "<" (16383 already takes 3 bytes)
-    if entry_size <= 127:
-        return 1
-    if entry_size < 16383:
-        return 2
-    if entry_size < 2097151:
-        return 3
-    if entry_size < 268435455:
-        return 4
-    return 5
 
 
 def decode_listpack(data: bytes) -> list:
