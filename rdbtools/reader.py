@@ -31,17 +31,17 @@ from struct import unpack_from
 from typing import Callable, Iterator
 
 from . import constants as C
-from .blobs import (decode_intset, decode_listpack, decode_ziplist, decode_zipmap, intset_count,
-                    listpack_count, ziplist_count)
+from . import _accel
+from ._accel import decode_intset, decode_listpack, decode_ziplist, decode_zipmap, lzf_decompress
+from .blobs import intset_count, listpack_count, ziplist_count
 from .errors import (ChecksumError, FormatError, TruncatedError, UnknownOpcodeError,
                      UnsupportedVersionError)
 from .format.module import decode_module_id
-from .lzf import lzf_decompress
 from .model import (Aux, Entry, Function, ModuleAux, ModuleValue, Record, ResizeDb, SelectDb,
                     SlotInfo, Stream, StreamConsumer, StreamEntry, StreamGroup,
                     StreamPendingEntry, TYPE_HASH, TYPE_LIST, TYPE_MODULE, TYPE_SET, TYPE_STREAM,
                     TYPE_STRING, TYPE_ZSET)
-from .source import ByteSource, InputSource, open_input
+from .source import CHUNK_SIZE, ByteSource, InputSource, open_input
 
 log = logging.getLogger("rdbtools")
 
@@ -49,6 +49,7 @@ VALUE_MODES = ("full", "sizes", "lazy")
 _U64 = (1 << 64) - 1
 Selector = Callable[[int, bytes, str, "int | None"], bool]
 _LAZY_CHUNK = 1024
+_FAST_RECORD_MAX = 16 << 20  # records up to this size are buffered whole for the compiled path
 
 
 def _text(element) -> bytes:
@@ -311,7 +312,18 @@ class RdbReader:
         decoders = self._decoders()
         lazy = self.values == "lazy"
         sizes = self.values == "sizes"
+        fast = _accel.read_records if select is None and not lazy else None
         while True:
+            if fast is not None:
+                # Compiled path (rdbtools/_speedups.c): every key record lying wholly in the
+                # buffer, up to the first other opcode or anything it leaves to the code below
+                # (other types, damage: read and reported there, one opcode, then back here).
+                pos = src.pos
+                batch, src.pos, expire, idle, freq, record_start, starved = fast(
+                    src.buf, pos, src.base, db, sizes, expire, idle, freq, record_start)
+                yield from batch
+                if src.pos != pos or starved and self._grow_buffer():
+                    continue
             offset = src.base + src.pos
             if record_start is None:
                 record_start = offset
@@ -404,6 +416,21 @@ class RdbReader:
                     raise UnknownOpcodeError(
                         f"unknown opcode {opcode} (0x{opcode:02x}) in an RDB {self.version} file",
                         offset, db=db)
+
+    def _grow_buffer(self) -> bool:
+        """For the compiled path, stopped by a record running past the buffer: make the buffer
+        hold twice what is left (at least a chunk) if the file surely has that many bytes and
+        the record is not huge (those are read below, streaming, with bounded memory)."""
+        src = self._src
+        avail = len(src.buf) - src.pos
+        size = self._input.size
+        if size is None or avail >= _FAST_RECORD_MAX:
+            return False
+        want = min(max(2 * avail, CHUNK_SIZE), size - src.offset)
+        if want <= avail:
+            return False
+        src.fill(want)
+        return True
 
     def _unknown_type(self, code: int, offset: int, db: int) -> FormatError:
         if code == C.RDB_TYPE_MODULE_PRE_GA:
@@ -637,13 +664,13 @@ class RdbReader:
         if count_only:
             yield self._sized_blob("ziplist", decode_ziplist) // 2
             return
-        yield self._pairs(self._blob_elements("ziplist", decode_ziplist), entry)
+        yield self._blob_pairs("ziplist", decode_ziplist, entry)
 
     def _gen_listpack_pairs(self, entry: Entry, count_only: bool) -> Iterator:
         if count_only:
             yield self._sized_blob("listpack", decode_listpack) // 2
             return
-        yield self._pairs(self._blob_elements("listpack", decode_listpack), entry)
+        yield self._blob_pairs("listpack", decode_listpack, entry)
 
     def _gen_listpack_set(self, entry: Entry, count_only: bool) -> Iterator:
         if count_only:
@@ -660,6 +687,13 @@ class RdbReader:
     def _gen_zipmap(self, entry: Entry, count_only: bool) -> Iterator:
         elements = self._blob_elements("zipmap", decode_zipmap)
         yield len(elements) // 2 if count_only else list(zip(elements[::2], elements[1::2]))
+
+    def _blob_pairs(self, kind: str, decode: Callable[[bytes], list], entry: Entry) -> list:
+        data, blob = self._read_blob(kind)
+        try:
+            return self._pairs(decode(data), entry)
+        except FormatError as err:  # a bad score or an odd count: at the blob's offset
+            raise blob.error(err) from None
 
     def _pairs(self, elements: list, entry: Entry) -> list:
         if len(elements) % 2:
@@ -893,6 +927,8 @@ def _stream_node_entries(elements: list, master: tuple[int, int], out: list) -> 
         if not elements:
             raise FormatError("empty listpack in a stream node", 0)
         num_master_fields = elements[2]
+        if num_master_fields < 0:
+            raise FormatError(f"stream node with {num_master_fields} master fields", 0)
         master_fields = _texts(elements[3 : 3 + num_master_fields])
         if elements[3 + num_master_fields] != 0:
             raise FormatError("stream node master entry is not terminated by 0", 0)
@@ -909,6 +945,8 @@ def _stream_node_entries(elements: list, master: tuple[int, int], out: list) -> 
                 i += num_master_fields
             else:
                 count = elements[i]
+                if count < 0:
+                    raise FormatError(f"stream entry with {count} fields", 0)
                 i += 1
                 fields = _texts(elements[i : i + 2 * count : 2])
                 values = _texts(elements[i + 1 : i + 2 * count : 2])

@@ -1,0 +1,37 @@
+"""Which implementation of the hot read path is used, decided once at import (msgpack's pattern).
+
+The compiled module :mod:`rdbtools._speedups` (``rdbtools/_speedups.c``) replaces the blob walkers
+of :mod:`rdbtools.blobs`, :func:`rdbtools.lzf.lzf_decompress` and the key-record part of the
+reader's loop.  It is skipped when ``RDBTOOLS_PUREPYTHON`` is set to anything but ``""``/``"0"``,
+or when it was not built (no compiler at install time); the pure-Python code is then used, with
+the same results and the same errors.  ``read_records`` is None on the pure path.
+"""
+
+from __future__ import annotations
+
+import os
+
+from .blobs import decode_intset, decode_listpack, decode_ziplist, decode_zipmap
+from .lzf import lzf_decompress
+
+PURE_REQUESTED = os.environ.get("RDBTOOLS_PUREPYTHON", "") not in ("", "0")
+read_records = None
+speedups = None
+
+if not PURE_REQUESTED:
+    try:
+        from . import _speedups as speedups  # type: ignore[no-redef]
+    except ImportError:
+        speedups = None
+    if speedups is not None:
+        decode_intset = speedups.decode_intset  # noqa: F811
+        decode_listpack = speedups.decode_listpack  # noqa: F811
+        decode_ziplist = speedups.decode_ziplist  # noqa: F811
+        decode_zipmap = speedups.decode_zipmap  # noqa: F811
+        lzf_decompress = speedups.lzf_decompress  # noqa: F811
+        read_records = speedups.read_records
+
+ACCELERATED = speedups is not None
+
+__all__ = ["ACCELERATED", "PURE_REQUESTED", "decode_intset", "decode_listpack", "decode_ziplist",
+           "decode_zipmap", "lzf_decompress", "read_records"]

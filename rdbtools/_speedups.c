@@ -1,0 +1,2269 @@
+/* rdbtools._speedups: the compiled read path (docs/architecture.md, "The accelerator").
+ *
+ * Mirrors, line for line, the pure-Python code it replaces:
+ *   - rdbtools/lzf.py      lzf_decompress              (Redis lzf_d.c)
+ *   - rdbtools/blobs.py    decode_listpack/_ziplist/_intset/_zipmap
+ *                          (listpack.c, ziplist.c, intset.c, zipmap.c)
+ *   - rdbtools/reader.py   the key-record part of RdbReader.iter_records and its value
+ *                          decoders for the common types (Redis rdb.c rdbLoadObject)
+ *
+ * The walkers and LZF raise rdbtools.errors.FormatError with the same offset and reason text as
+ * the Python functions.  read_records() never raises for bad input: it stops at the start of the
+ * record it cannot read, and the Python loop reads that record itself (and reports its error).
+ * Anything that is not plain `bytes` (or an argument out of the C ranges) is handed to the pure
+ * Python function, so results are the same for every input.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <structmember.h>
+#include <stdint.h>
+#include <string.h>
+#include <stdarg.h>
+
+/* ---------------------------------------------------------------------------------------- */
+/* module state (set once at import)                                                         */
+
+static PyObject *FormatError;          /* rdbtools.errors.FormatError */
+static PyObject *py_blobs;             /* rdbtools.blobs (fallbacks) */
+static PyObject *py_lzf;               /* rdbtools.lzf (fallback) */
+static PyObject *type_names[22];       /* rdb type code -> model type name */
+
+/* The model classes are slots dataclasses whose __init__ only stores its arguments: objects are
+ * made by filling the slots directly when every field is a plain object slot (checked at import),
+ * else by calling the class. */
+typedef struct {
+    const char *name;
+    int nfields;
+    const char *fields[12];
+    PyTypeObject *type;
+    int direct;
+    Py_ssize_t offsets[12];
+} slotclass_t;
+
+static slotclass_t C_Entry = {"Entry", 12, {"db", "key", "type", "value", "expire_at_ms",
+    "rdb_type", "idle_s", "freq", "field_expire_at_ms", "length", "offset", "size"}};
+static slotclass_t C_Stream = {"Stream", 7, {"entries", "length", "last_id", "first_id",
+    "max_deleted_id", "entries_added", "groups"}};
+static slotclass_t C_StreamEntry = {"StreamEntry", 2, {"id", "fields"}};
+static slotclass_t C_StreamGroup = {"StreamGroup", 5, {"name", "last_id", "entries_read",
+    "pending", "consumers"}};
+static slotclass_t C_StreamPending = {"StreamPendingEntry", 4, {"id", "consumer",
+    "delivery_time_ms", "delivery_count"}};
+static slotclass_t C_StreamConsumer = {"StreamConsumer", 4, {"name", "seen_time_ms",
+    "active_time_ms", "pending"}};
+static slotclass_t *slotclasses[] = {&C_Entry, &C_Stream, &C_StreamEntry, &C_StreamGroup,
+                                     &C_StreamPending, &C_StreamConsumer};
+#define ENTRY_NFIELDS 12
+
+/* ---------------------------------------------------------------------------------------- */
+/* errors of the walkers                                                                     */
+
+typedef struct {
+    long long offset;
+    char msg[200];
+} err_t;
+
+enum { OK = 0, BAD = -1, NOMEM = -2 };
+
+static int
+fail(err_t *e, long long offset, const char *fmt, ...)
+{
+    va_list ap;
+    e->offset = offset;
+    va_start(ap, fmt);
+    vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+    va_end(ap);
+    return BAD;
+}
+
+static void
+raise_format_error(const err_t *e)
+{
+    PyObject *exc = PyObject_CallFunction(FormatError, "sL", e->msg, e->offset);
+    if (exc != NULL) {
+        PyErr_SetObject(FormatError, exc);
+        Py_DECREF(exc);
+    }
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* little helpers                                                                            */
+
+static inline uint32_t rd16le(const uint8_t *p) { return (uint32_t)p[0] | ((uint32_t)p[1] << 8); }
+static inline uint32_t rd32le(const uint8_t *p)
+{
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+static inline uint32_t rd32be(const uint8_t *p)
+{
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | (uint32_t)p[3];
+}
+static inline uint64_t rd64le(const uint8_t *p)
+{
+    return (uint64_t)rd32le(p) | ((uint64_t)rd32le(p + 4) << 32);
+}
+static inline uint64_t rd64be(const uint8_t *p)
+{
+    return ((uint64_t)rd32be(p) << 32) | (uint64_t)rd32be(p + 4);
+}
+
+/* b"%d" % v */
+static int
+fmt_int(char *out, long long v)
+{
+    char tmp[24];
+    int n = 0, k = 0;
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    do {
+        tmp[n++] = (char)('0' + (u % 10));
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        out[k++] = '-';
+    while (n)
+        out[k++] = tmp[--n];
+    return k;
+}
+
+static PyObject *
+int_text(long long v)
+{
+    char buf[24];
+    int n;
+    if (v >= 0 && v < 10) {
+        buf[0] = (char)('0' + v);
+        return PyBytes_FromStringAndSize(buf, 1); /* cached by CPython */
+    }
+    n = fmt_int(buf, v);
+    return PyBytes_FromStringAndSize(buf, n);
+}
+
+/* A tuple of bytes/int/float items can never be part of a reference cycle: CPython's collector
+ * untracks such tuples itself the first time it meets them (_PyTuple_MaybeUntrack).  Doing it at
+ * once spares every young-generation collection the pairs of a large batch of records. */
+#define ATOMIC_TUPLE(t) PyObject_GC_UnTrack(t)
+
+/* ---------------------------------------------------------------------------------------- */
+/* element lists of the walkers: an element is a string (s != NULL) or an integer            */
+
+typedef struct {
+    const uint8_t *s;
+    Py_ssize_t len;
+    long long v;
+} item_t;
+
+#define ITEMS_STACK 128
+typedef struct {
+    item_t *a;
+    Py_ssize_t n, cap;
+    item_t stack[ITEMS_STACK];
+} items_t;
+
+static void items_init(items_t *it) { it->a = it->stack; it->n = 0; it->cap = ITEMS_STACK; }
+static void items_free(items_t *it)
+{
+    if (it->a != it->stack)
+        PyMem_Free(it->a);
+    it->a = it->stack;
+    it->n = 0;
+    it->cap = ITEMS_STACK;
+}
+
+static int
+items_grow(items_t *it)
+{
+    Py_ssize_t cap = it->cap * 2;
+    item_t *a;
+    if (it->a == it->stack) {
+        a = PyMem_Malloc(cap * sizeof(item_t));
+        if (a != NULL)
+            memcpy(a, it->stack, it->n * sizeof(item_t));
+    }
+    else {
+        a = PyMem_Realloc(it->a, cap * sizeof(item_t));
+    }
+    if (a == NULL) {
+        PyErr_NoMemory();
+        return NOMEM;
+    }
+    it->a = a;
+    it->cap = cap;
+    return OK;
+}
+
+#define PUSH_STR(it, ptr, size_)                                                                    \
+    do {                                                                                        \
+        if ((it)->n == (it)->cap && items_grow(it) != OK)                                       \
+            return NOMEM;                                                                       \
+        (it)->a[(it)->n].s = (ptr);                                                             \
+        (it)->a[(it)->n].len = (size_);                                                             \
+        (it)->n++;                                                                              \
+    } while (0)
+#define PUSH_INT(it, val)                                                                       \
+    do {                                                                                        \
+        if ((it)->n == (it)->cap && items_grow(it) != OK)                                       \
+            return NOMEM;                                                                       \
+        (it)->a[(it)->n].s = NULL;                                                              \
+        (it)->a[(it)->n].v = (val);                                                             \
+        (it)->n++;                                                                              \
+    } while (0)
+
+/* ---------------------------------------------------------------------------------------- */
+/* LZF (lzf.py)                                                                              */
+
+/* Decompress into out[0..cap).  cap must be >= min(expected, limit + 264 or unlimited, the
+ * most `n` bytes can expand to), so that it is never the reason to stop.  limit < 0: none. */
+static int
+lzf_walk(const uint8_t *d, Py_ssize_t n, uint8_t *out, long long expected, long long limit,
+         Py_ssize_t *outlen, err_t *e)
+{
+    Py_ssize_t i = 0, o = 0;
+    while (i < n) {
+        unsigned ctrl = d[i++];
+        Py_ssize_t run;
+        if (ctrl < 32) {
+            run = ctrl + 1;
+            if (i + run > n)
+                return fail(e, i - 1, "LZF literal run past the end of the compressed data");
+            i += run;
+            if (o + run > expected)
+                return fail(e, i - 1, "LZF data expands past the declared %lld bytes", expected);
+            memcpy(out + o, d + i - run, run);
+            o += run;
+        }
+        else {
+            Py_ssize_t distance, start, k;
+            run = ctrl >> 5;
+            if (run == 7) {
+                if (i >= n)
+                    return fail(e, i - 1, "LZF back-reference cut short");
+                run += d[i++];
+            }
+            if (i >= n)
+                return fail(e, i - 1, "LZF back-reference cut short");
+            distance = ((Py_ssize_t)(ctrl & 0x1F) << 8) + d[i] + 1;
+            i++;
+            start = o - distance;
+            if (start < 0)
+                return fail(e, i - 2, "LZF back-reference before the start of the output");
+            run += 2;
+            if (o + run > expected)
+                return fail(e, i - 1, "LZF data expands past the declared %lld bytes", expected);
+            if (distance >= run) {
+                memcpy(out + o, out + start, run);
+            }
+            else {
+                for (k = 0; k < run; k++)
+                    out[o + k] = out[start + k];
+            }
+            o += run;
+        }
+        if (limit >= 0 && o >= limit) {
+            *outlen = o;
+            return OK;
+        }
+    }
+    if (o != expected)
+        return fail(e, n, "LZF data expands to %zd bytes, the string declares %lld", o, expected);
+    *outlen = o;
+    return OK;
+}
+
+/* the most n compressed bytes can produce: a 3-byte back-reference yields 264 bytes */
+static long long lzf_max_output(Py_ssize_t n) { return (long long)n * 88; }
+
+static PyObject *
+call_fallback(PyObject *module, const char *name, PyObject *const *args, Py_ssize_t nargs)
+{
+    PyObject *fn = PyObject_GetAttrString(module, name);
+    PyObject *res;
+    if (fn == NULL)
+        return NULL;
+    res = PyObject_Vectorcall(fn, args, nargs, NULL);
+    Py_DECREF(fn);
+    return res;
+}
+
+static int
+as_nonneg_ll(PyObject *o, long long *out)
+{
+    long long v;
+    if (!PyLong_CheckExact(o) && !PyBool_Check(o))
+        return 0;
+    v = PyLong_AsLongLong(o);
+    if (v == -1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        return 0;
+    }
+    if (v < 0)
+        return 0;
+    *out = v;
+    return 1;
+}
+
+static PyObject *
+sp_lzf_decompress(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    static const char *names[] = {"data", "expected_len", "limit"};
+    PyObject *vals[3] = {NULL, NULL, Py_None};
+    long long expected, limit = -1, cap;
+    Py_ssize_t n, outlen = 0, k;
+    PyObject *out;
+    err_t e;
+
+    if (nargs > 3) {
+        PyErr_SetString(PyExc_TypeError, "lzf_decompress() takes at most 3 arguments");
+        return NULL;
+    }
+    for (k = 0; k < nargs; k++)
+        vals[k] = args[k];
+    if (kwnames != NULL) {
+        for (k = 0; k < PyTuple_GET_SIZE(kwnames); k++) {
+            PyObject *kw = PyTuple_GET_ITEM(kwnames, k);
+            int j, found = 0;
+            for (j = 0; j < 3; j++) {
+                if (PyUnicode_CompareWithASCIIString(kw, names[j]) == 0) {
+                    if (j < nargs) {
+                        PyErr_Format(PyExc_TypeError, "lzf_decompress() got multiple values for "
+                                     "argument '%s'", names[j]);
+                        return NULL;
+                    }
+                    vals[j] = args[nargs + k];
+                    found = 1;
+                }
+            }
+            if (!found) {
+                PyErr_Format(PyExc_TypeError, "lzf_decompress() got an unexpected keyword "
+                             "argument '%U'", kw);
+                return NULL;
+            }
+        }
+    }
+    if (vals[0] == NULL || vals[1] == NULL) {
+        PyErr_SetString(PyExc_TypeError, "lzf_decompress() missing required arguments");
+        return NULL;
+    }
+    if (!PyBytes_CheckExact(vals[0]) || !as_nonneg_ll(vals[1], &expected)
+        || (vals[2] != Py_None && !as_nonneg_ll(vals[2], &limit)))
+        return call_fallback(py_lzf, "lzf_decompress", vals, 3);
+
+    n = PyBytes_GET_SIZE(vals[0]);
+    cap = expected;
+    if (cap > lzf_max_output(n))
+        cap = lzf_max_output(n);
+    if (limit >= 0 && limit < cap - 264)
+        cap = limit + 264;
+    out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)cap);
+    if (out == NULL)
+        return NULL;
+    if (lzf_walk((const uint8_t *)PyBytes_AS_STRING(vals[0]), n, (uint8_t *)PyBytes_AS_STRING(out),
+                 expected, limit, &outlen, &e) != OK) {
+        Py_DECREF(out);
+        raise_format_error(&e);
+        return NULL;
+    }
+    if (outlen != (Py_ssize_t)cap && _PyBytes_Resize(&out, outlen) < 0)
+        return NULL;
+    return out;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* listpack (blobs.decode_listpack)                                                          */
+
+static int
+backlen_size(long long size)
+{
+    if (size <= 127) return 1;
+    if (size < 16383) return 2;
+    if (size < 2097151) return 3;
+    if (size < 268435455) return 4;
+    return 5;
+}
+
+static long long
+read_backlen(const uint8_t *d, Py_ssize_t last, int nbytes)
+{
+    long long value = 0;
+    int k;
+    for (k = 0; k < nbytes; k++) {
+        unsigned b = d[last - k];
+        if (((b & 128) != 0) != (k < nbytes - 1))
+            return -1;
+        value |= (long long)(b & 127) << (7 * k);
+    }
+    return value;
+}
+
+#define LP_PAST(pos) fail(e, (pos), "listpack entry runs past the end")
+
+static int
+lp_walk(const uint8_t *d, Py_ssize_t n, items_t *it, err_t *e)
+{
+    uint32_t total, count;
+    Py_ssize_t end, pos = 6, nitems = 0;
+    if (n < 7)
+        return fail(e, 0, "listpack of %zd bytes is shorter than its 7-byte minimum", n);
+    total = rd32le(d);
+    count = rd16le(d + 4);
+    if ((long long)total != (long long)n)
+        return fail(e, 0, "listpack header says %u bytes but the blob has %zd", total, n);
+    end = n - 1;
+    if (d[end] != 0xFF)
+        return fail(e, end, "listpack does not end with 0xFF");
+    while (pos < end) {
+        unsigned b = d[pos];
+        long long size, v = 0;
+        Py_ssize_t str = -1, nxt;
+        int backlen;
+        if (b < 0x80) {
+            v = b;
+            size = 1;
+        }
+        else if (b < 0xC0) {
+            size = 1 + (b & 0x3F);
+            str = pos + 1;
+        }
+        else if (b < 0xE0) {
+            size = 2;
+            if (pos + 2 > end)
+                return LP_PAST(pos);
+            v = ((b & 0x1F) << 8) | d[pos + 1];
+            if (v >= 4096)
+                v -= 8192;
+        }
+        else if (b < 0xF0) {
+            if (pos + 2 > end)
+                return LP_PAST(pos);
+            size = 2 + (((b & 0x0F) << 8) | d[pos + 1]);
+            str = pos + 2;
+        }
+        else if (b == 0xF0) {
+            if (pos + 5 > end)
+                return LP_PAST(pos);
+            size = 5 + (long long)rd32le(d + pos + 1);
+            str = pos + 5;
+        }
+        else if (b == 0xF1) {
+            size = 3;
+            if (pos + size > end)
+                return LP_PAST(pos);
+            v = (int16_t)rd16le(d + pos + 1);
+        }
+        else if (b == 0xF2) {
+            uint32_t u;
+            size = 4;
+            if (pos + size > end)
+                return LP_PAST(pos);
+            u = (uint32_t)d[pos + 1] | ((uint32_t)d[pos + 2] << 8) | ((uint32_t)d[pos + 3] << 16);
+            v = (u & 0x800000) ? (long long)u - 0x1000000 : (long long)u;
+        }
+        else if (b == 0xF3) {
+            size = 5;
+            if (pos + size > end)
+                return LP_PAST(pos);
+            v = (int32_t)rd32le(d + pos + 1);
+        }
+        else if (b == 0xF4) {
+            size = 9;
+            if (pos + size > end)
+                return LP_PAST(pos);
+            v = (long long)rd64le(d + pos + 1);
+        }
+        else {
+            return fail(e, pos, "invalid listpack entry encoding 0x%02x", b);
+        }
+        backlen = size <= 127 ? 1 : backlen_size(size);
+        if ((long long)pos + size + backlen > (long long)end)
+            return LP_PAST(pos);
+        nxt = (Py_ssize_t)(pos + size + backlen);
+        if (size <= 127) {
+            if (d[nxt - 1] != size)
+                return fail(e, nxt - 1, "listpack entry back-length %u != %lld", d[nxt - 1], size);
+        }
+        else if (read_backlen(d, nxt - 1, backlen) != size) {
+            return fail(e, nxt - backlen, "listpack entry back-length does not match its size");
+        }
+        if (it != NULL) {
+            if (str >= 0)
+                PUSH_STR(it, d + str, (Py_ssize_t)(size - (str - pos)));
+            else
+                PUSH_INT(it, v);
+        }
+        nitems++;
+        pos = nxt;
+    }
+    if (count != 65535 && (Py_ssize_t)count != nitems)
+        return fail(e, 4, "listpack header counts %u entries but holds %zd", count, nitems);
+    return OK;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* ziplist (blobs.decode_ziplist)                                                            */
+
+#define ZL_PAST(pos) fail(e, (pos), "ziplist entry runs past the end")
+
+static int
+zl_walk(const uint8_t *d, Py_ssize_t n, items_t *it, err_t *e)
+{
+    uint32_t zlbytes, zltail, zllen;
+    Py_ssize_t end, pos = 10, last_start = 10, nitems = 0;
+    long long prev_size = 0;
+    if (n < 11)
+        return fail(e, 0, "ziplist of %zd bytes is shorter than its 11-byte minimum", n);
+    zlbytes = rd32le(d);
+    zltail = rd32le(d + 4);
+    zllen = rd16le(d + 8);
+    if ((long long)zlbytes != (long long)n)
+        return fail(e, 0, "ziplist header says %u bytes but the blob has %zd", zlbytes, n);
+    end = n - 1;
+    if (d[end] != 0xFF)
+        return fail(e, end, "ziplist does not end with 0xFF");
+    while (pos < end) {
+        Py_ssize_t start = pos;
+        long long prevlen, nxt, v = 0;
+        Py_ssize_t str = -1;
+        unsigned b = d[pos], enc;
+        if (b < 254) {
+            prevlen = b;
+            pos += 1;
+        }
+        else if (b == 254) {
+            if (pos + 5 > end)
+                return ZL_PAST(start);
+            prevlen = rd32le(d + pos + 1);
+            pos += 5;
+        }
+        else {
+            return fail(e, start, "ziplist end marker 0xFF before the end of the blob");
+        }
+        if (prevlen != prev_size)
+            return fail(e, start, "ziplist entry prevlen %lld != previous entry size %lld",
+                        prevlen, prev_size);
+        if (pos >= end)
+            return ZL_PAST(start);
+        enc = d[pos];
+        switch (enc >> 6) {
+        case 0:
+            pos += 1;
+            nxt = pos + (enc & 0x3F);
+            str = pos;
+            break;
+        case 1:
+            if (pos + 2 > end)
+                return ZL_PAST(start);
+            nxt = pos + 2 + (((enc & 0x3F) << 8) | d[pos + 1]);
+            pos += 2;
+            str = pos;
+            break;
+        case 2:
+            if (enc != 0x80 || pos + 5 > end)
+                return fail(e, pos, "invalid ziplist string encoding 0x%02x", enc);
+            nxt = (long long)pos + 5 + rd32be(d + pos + 1);
+            pos += 5;
+            str = pos;
+            break;
+        default:
+            pos += 1;
+            if (enc == 0xC0) nxt = pos + 2;
+            else if (enc == 0xD0) nxt = pos + 4;
+            else if (enc == 0xE0) nxt = pos + 8;
+            else if (enc == 0xF0) nxt = pos + 3;
+            else if (enc == 0xFE) nxt = pos + 1;
+            else if (enc >= 0xF1 && enc <= 0xFD) nxt = pos;
+            else return fail(e, pos - 1, "invalid ziplist entry encoding 0x%02x", enc);
+            if (nxt > end)
+                return ZL_PAST(start);
+            if (enc == 0xC0) v = (int16_t)rd16le(d + pos);
+            else if (enc == 0xD0) v = (int32_t)rd32le(d + pos);
+            else if (enc == 0xE0) v = (long long)rd64le(d + pos);
+            else if (enc == 0xF0) {
+                uint32_t u = (uint32_t)d[pos] | ((uint32_t)d[pos + 1] << 8) | ((uint32_t)d[pos + 2] << 16);
+                v = (u & 0x800000) ? (long long)u - 0x1000000 : (long long)u;
+            }
+            else if (enc == 0xFE) v = (int8_t)d[pos];
+            else v = (long long)(enc & 0x0F) - 1;
+        }
+        if (nxt > end)
+            return ZL_PAST(start);
+        if (it != NULL) {
+            if (str >= 0)
+                PUSH_STR(it, d + str, (Py_ssize_t)(nxt - str));
+            else
+                PUSH_INT(it, v);
+        }
+        nitems++;
+        prev_size = nxt - start;
+        last_start = start;
+        pos = (Py_ssize_t)nxt;
+    }
+    if ((nitems && (long long)zltail != last_start) || (!nitems && zltail != 10))
+        return fail(e, 4, "ziplist tail offset %u does not point at the last entry", zltail);
+    if (zllen != 65535 && (Py_ssize_t)zllen != nitems)
+        return fail(e, 8, "ziplist header counts %u entries but holds %zd", zllen, nitems);
+    return OK;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* intset (blobs.decode_intset)                                                              */
+
+static int
+is_walk(const uint8_t *d, Py_ssize_t n, items_t *it, err_t *e)
+{
+    uint32_t width, length, k;
+    if (n < 8)
+        return fail(e, 0, "intset of %zd bytes is shorter than its 8-byte header", n);
+    width = rd32le(d);
+    length = rd32le(d + 4);
+    if (width != 2 && width != 4 && width != 8)
+        return fail(e, 0, "invalid intset encoding %u (must be 2, 4 or 8)", width);
+    if ((unsigned long long)n != 8 + (unsigned long long)length * width)
+        return fail(e, 4, "intset of %u members of %u bytes needs %llu bytes, the blob has %zd",
+                    length, width, 8 + (unsigned long long)length * width, n);
+    if (length == 0)
+        return fail(e, 4, "empty intset");
+    if (it == NULL)
+        return OK;
+    for (k = 0; k < length; k++) {
+        const uint8_t *p = d + 8 + (Py_ssize_t)k * width;
+        long long v = width == 2 ? (int16_t)rd16le(p) : width == 4 ? (int32_t)rd32le(p)
+                                                                   : (long long)rd64le(p);
+        PUSH_INT(it, v);
+    }
+    return OK;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* zipmap (blobs.decode_zipmap)                                                              */
+
+static int
+zm_len(const uint8_t *d, Py_ssize_t n, Py_ssize_t *pos, long long *len, err_t *e)
+{
+    unsigned b = d[*pos];
+    if (b < 254) {
+        *len = b;
+        *pos += 1;
+        return OK;
+    }
+    if (b == 254) {
+        if (*pos + 5 > n)
+            return fail(e, *pos, "zipmap length runs past the end");
+        *len = rd32le(d + *pos + 1);
+        *pos += 5;
+        return OK;
+    }
+    return fail(e, *pos, "unexpected zipmap end marker");
+}
+
+static int
+zm_walk(const uint8_t *d, Py_ssize_t n, items_t *it, err_t *e)
+{
+    Py_ssize_t pos = 1;
+    if (n < 2)
+        return fail(e, 0, "zipmap shorter than 2 bytes");
+    for (;;) {
+        Py_ssize_t start, key;
+        long long key_len = 0, value_len = 0, p;
+        unsigned free_;
+        if (pos >= n)
+            return fail(e, n, "zipmap has no end marker");
+        if (d[pos] == 255) {
+            pos += 1;
+            break;
+        }
+        start = pos;
+        if (zm_len(d, n, &pos, &key_len, e) != OK)
+            return BAD;
+        key = pos;
+        p = (long long)pos + key_len;
+        if (p >= n)
+            return fail(e, start, "zipmap entry runs past the end");
+        pos = (Py_ssize_t)p;
+        if (zm_len(d, n, &pos, &value_len, e) != OK)
+            return BAD;
+        if (pos >= n)
+            return fail(e, start, "zipmap entry runs past the end");
+        free_ = d[pos];
+        pos += 1;
+        p = (long long)pos + value_len + free_;
+        if (p > n)
+            return fail(e, start, "zipmap entry runs past the end");
+        if (it != NULL) {
+            PUSH_STR(it, d + key, (Py_ssize_t)key_len);
+            PUSH_STR(it, d + pos, (Py_ssize_t)value_len);
+        }
+        pos = (Py_ssize_t)p;
+    }
+    if (pos != n)
+        return fail(e, pos, "bytes after the zipmap end marker");
+    return OK;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Python-facing walkers                                                                     */
+
+typedef int (*walker_t)(const uint8_t *, Py_ssize_t, items_t *, err_t *);
+
+static PyObject *
+item_raw(const item_t *x)
+{
+    if (x->s != NULL)
+        return PyBytes_FromStringAndSize((const char *)x->s, x->len);
+    return PyLong_FromLongLong(x->v);
+}
+
+static PyObject *
+item_text(const item_t *x)
+{
+    if (x->s != NULL)
+        return PyBytes_FromStringAndSize((const char *)x->s, x->len);
+    return int_text(x->v);
+}
+
+static PyObject *
+walk_to_list(PyObject *data, walker_t walk, const char *fallback)
+{
+    items_t it;
+    err_t e;
+    PyObject *list;
+    Py_ssize_t k;
+    int rc;
+    if (!PyBytes_CheckExact(data))
+        return call_fallback(py_blobs, fallback, &data, 1);
+    items_init(&it);
+    rc = walk((const uint8_t *)PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data), &it, &e);
+    if (rc != OK) {
+        items_free(&it);
+        if (rc == BAD)
+            raise_format_error(&e);
+        return NULL;
+    }
+    list = PyList_New(it.n);
+    if (list != NULL) {
+        for (k = 0; k < it.n; k++) {
+            PyObject *o = item_raw(&it.a[k]);
+            if (o == NULL) {
+                Py_CLEAR(list);
+                break;
+            }
+            PyList_SET_ITEM(list, k, o);
+        }
+    }
+    items_free(&it);
+    return list;
+}
+
+static PyObject *sp_decode_listpack(PyObject *self, PyObject *data) { return walk_to_list(data, lp_walk, "decode_listpack"); }
+static PyObject *sp_decode_ziplist(PyObject *self, PyObject *data) { return walk_to_list(data, zl_walk, "decode_ziplist"); }
+static PyObject *sp_decode_intset(PyObject *self, PyObject *data) { return walk_to_list(data, is_walk, "decode_intset"); }
+static PyObject *sp_decode_zipmap(PyObject *self, PyObject *data) { return walk_to_list(data, zm_walk, "decode_zipmap"); }
+
+/* ---------------------------------------------------------------------------------------- */
+/* the record loop (reader.RdbReader.iter_records, key records only)                         */
+
+/* STOP: the record cannot be read here (bytes missing, damage, or something left to Python) */
+enum { GO = 0, STOP = 1, FAIL = -1 };
+
+typedef struct {
+    const uint8_t *buf;
+    Py_ssize_t len;
+    Py_ssize_t pos;
+    int starved; /* a read ran past the end of buf: more bytes might let it through */
+} cur_t;
+
+/* n more bytes available at pos? */
+static inline int
+have(cur_t *c, uint64_t n)
+{
+    if (n <= (uint64_t)(c->len - c->pos))
+        return 1;
+    c->starved = 1;
+    return 0;
+}
+
+/* RdbReader._read_len */
+static inline int
+c_len(cur_t *c, uint64_t *out)
+{
+    unsigned b;
+    if (!have(c, 1))
+        return STOP;
+    b = c->buf[c->pos];
+    switch (b >> 6) {
+    case 0:
+        *out = b;
+        c->pos += 1;
+        return GO;
+    case 1:
+        if (!have(c, 2))
+            return STOP;
+        *out = ((uint64_t)(b & 0x3F) << 8) | c->buf[c->pos + 1];
+        c->pos += 2;
+        return GO;
+    default:
+        if (b == 0x80) {
+            if (!have(c, 5))
+                return STOP;
+            *out = rd32be(c->buf + c->pos + 1);
+            c->pos += 5;
+            return GO;
+        }
+        if (b == 0x81) {
+            if (!have(c, 9))
+                return STOP;
+            *out = rd64be(c->buf + c->pos + 1);
+            c->pos += 9;
+            return GO;
+        }
+        return STOP;
+    }
+}
+
+
+/* The raw bytes of a string (RdbReader._read_string without building an object).  LZF strings
+ * are expanded into *heap (PyMem), which the caller frees.  Integer encodings: *is_int set. */
+typedef struct {
+    const uint8_t *p;
+    Py_ssize_t n;
+    int is_int;
+    long long v;
+    uint8_t *heap;
+} sref_t;
+
+static int
+c_string_ref(cur_t *c, sref_t *s)
+{
+    unsigned b;
+    s->heap = NULL;
+    s->is_int = 0;
+    if (!have(c, 1))
+        return STOP;
+    b = c->buf[c->pos];
+    if (b < 0x40) {
+        if (!have(c, 1 + (uint64_t)b))
+            return STOP;
+        s->p = c->buf + c->pos + 1;
+        s->n = b;
+        c->pos += 1 + b;
+        return GO;
+    }
+    if (b < 0xC0) {
+        uint64_t n;
+        if (c_len(c, &n) != GO || !have(c, n))
+            return STOP;
+        s->p = c->buf + c->pos;
+        s->n = (Py_ssize_t)n;
+        c->pos += (Py_ssize_t)n;
+        return GO;
+    }
+    switch (b & 0x3F) {
+    case 0:
+        if (!have(c, 2))
+            return STOP;
+        s->is_int = 1;
+        s->v = (int8_t)c->buf[c->pos + 1];
+        c->pos += 2;
+        return GO;
+    case 1:
+        if (!have(c, 3))
+            return STOP;
+        s->is_int = 1;
+        s->v = (int16_t)rd16le(c->buf + c->pos + 1);
+        c->pos += 3;
+        return GO;
+    case 2:
+        if (!have(c, 5))
+            return STOP;
+        s->is_int = 1;
+        s->v = (int32_t)rd32le(c->buf + c->pos + 1);
+        c->pos += 5;
+        return GO;
+    case 3: {
+        uint64_t clen, ulen;
+        Py_ssize_t outlen;
+        err_t e;
+        c->pos += 1;
+        if (c_len(c, &clen) != GO || c_len(c, &ulen) != GO || !have(c, clen))
+            return STOP;
+        if (ulen > (uint64_t)lzf_max_output((Py_ssize_t)clen))
+            return STOP; /* cannot expand that far: an error */
+        s->heap = PyMem_Malloc(ulen ? (size_t)ulen : 1);
+        if (s->heap == NULL) {
+            PyErr_NoMemory();
+            return FAIL;
+        }
+        if (lzf_walk(c->buf + c->pos, (Py_ssize_t)clen, s->heap, (long long)ulen, -1, &outlen,
+                     &e) != OK) {
+            PyMem_Free(s->heap);
+            s->heap = NULL;
+            return STOP;
+        }
+        s->p = s->heap;
+        s->n = outlen;
+        c->pos += (Py_ssize_t)clen;
+        return GO;
+    }
+    default:
+        return STOP;
+    }
+}
+
+/* RdbReader._read_string */
+static int
+c_string(cur_t *c, PyObject **out)
+{
+    unsigned b;
+    if (!have(c, 1))
+        return STOP;
+    b = c->buf[c->pos];
+    if (b < 0x40) { /* the common case, inline */
+        if (!have(c, 1 + (uint64_t)b))
+            return STOP;
+        *out = PyBytes_FromStringAndSize((const char *)c->buf + c->pos + 1, b);
+        if (*out == NULL)
+            return FAIL;
+        c->pos += 1 + b;
+        return GO;
+    }
+    if (b == 0xC3) { /* LZF: expand straight into the bytes object */
+        uint64_t clen, ulen;
+        Py_ssize_t outlen, save = c->pos;
+        err_t e;
+        c->pos += 1;
+        if (c_len(c, &clen) != GO || c_len(c, &ulen) != GO || !have(c, clen)
+            || ulen > (uint64_t)lzf_max_output((Py_ssize_t)clen)) {
+            c->pos = save;
+            return STOP;
+        }
+        *out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)ulen);
+        if (*out == NULL)
+            return FAIL;
+        if (lzf_walk(c->buf + c->pos, (Py_ssize_t)clen, (uint8_t *)PyBytes_AS_STRING(*out),
+                     (long long)ulen, -1, &outlen, &e) != OK) {
+            Py_CLEAR(*out);
+            c->pos = save;
+            return STOP;
+        }
+        c->pos += (Py_ssize_t)clen;
+        return GO;
+    }
+    {
+        sref_t s;
+        int rc = c_string_ref(c, &s);
+        if (rc != GO)
+            return rc;
+        *out = s.is_int ? int_text(s.v) : PyBytes_FromStringAndSize((const char *)s.p, s.n);
+        return *out == NULL ? FAIL : GO;
+    }
+}
+
+/* RdbReader._skip_string: the decoded length */
+static int
+c_skip_string(cur_t *c, uint64_t *len)
+{
+    unsigned b;
+    if (!have(c, 1))
+        return STOP;
+    b = c->buf[c->pos];
+    if (b < 0xC0) {
+        uint64_t n;
+        if (c_len(c, &n) != GO || !have(c, n))
+            return STOP;
+        c->pos += (Py_ssize_t)n;
+        *len = n;
+        return GO;
+    }
+    if ((b & 0x3F) == 3) {
+        uint64_t clen, ulen;
+        c->pos += 1;
+        if (c_len(c, &clen) != GO || c_len(c, &ulen) != GO || !have(c, clen))
+            return STOP;
+        c->pos += (Py_ssize_t)clen;
+        *len = ulen;
+        return GO;
+    }
+    {
+        sref_t s;
+        char tmp[24];
+        int rc = c_string_ref(c, &s);
+        if (rc != GO)
+            return rc;
+        *len = (uint64_t)fmt_int(tmp, s.v); /* only integer encodings get here */
+        return GO;
+    }
+}
+
+/* scores: RdbReader._read_binary_double / _read_ascii_double, reader._score */
+static int
+c_score(cur_t *c, int binary, PyObject **out)
+{
+    if (binary) {
+        double d;
+        if (!have(c, 8))
+            return STOP;
+        memcpy(&d, c->buf + c->pos, 8);
+        c->pos += 8;
+        *out = PyFloat_FromDouble(d);
+        return *out == NULL ? FAIL : GO;
+    }
+    else {
+        unsigned n;
+        PyObject *text;
+        if (!have(c, 1))
+            return STOP;
+        n = c->buf[c->pos];
+        if (n >= 253) {
+            c->pos += 1;
+            *out = PyFloat_FromDouble(n == 253 ? Py_NAN : n == 254 ? Py_HUGE_VAL : -Py_HUGE_VAL);
+            return *out == NULL ? FAIL : GO;
+        }
+        if (!have(c, 1 + n))
+            return STOP;
+        text = PyBytes_FromStringAndSize((const char *)c->buf + c->pos + 1, n);
+        if (text == NULL)
+            return FAIL;
+        *out = PyFloat_FromString(text);
+        Py_DECREF(text);
+        if (*out == NULL) {
+            PyErr_Clear(); /* Python reports it */
+            return STOP;
+        }
+        c->pos += 1 + n;
+        return GO;
+    }
+}
+
+static PyObject *
+item_score(const item_t *x)
+{
+    PyObject *text, *f;
+    if (x->s == NULL)
+        return PyFloat_FromDouble((double)x->v);
+    text = PyBytes_FromStringAndSize((const char *)x->s, x->len);
+    if (text == NULL)
+        return NULL;
+    f = PyFloat_FromString(text);
+    Py_DECREF(text);
+    return f;
+}
+
+/* A blob string (RdbReader._read_blob): its bytes, owned by *heap when LZF-expanded.  Integer
+ * encodings are left to Python (they never hold a valid blob). */
+static int
+c_blob(cur_t *c, const uint8_t **p, Py_ssize_t *n, uint8_t **heap)
+{
+    sref_t s;
+    int rc = c_string_ref(c, &s);
+    if (rc != GO)
+        return rc;
+    if (s.is_int)
+        return STOP;
+    *p = s.p;
+    *n = s.n;
+    *heap = s.heap;
+    return GO;
+}
+
+enum { K_LISTPACK, K_ZIPLIST, K_INTSET, K_ZIPMAP };
+static const walker_t walkers[] = {lp_walk, zl_walk, is_walk, zm_walk};
+static const int head_sizes[] = {6, 10, 8, 0};
+
+/* RdbReader._sized_blob: the element count from the blob header, expanding LZF blobs only as
+ * far as the header, walking the blob only when the header does not know (65535). */
+static int
+c_sized_blob(cur_t *c, int kind, uint64_t *count)
+{
+    int head_size = head_sizes[kind];
+    items_t it;
+    err_t e;
+    const uint8_t *p;
+    Py_ssize_t n;
+    uint8_t *heap = NULL;
+    uint8_t head[8 + 264 + 8];
+    int rc;
+    long long cnt = -1;
+
+    if (!have(c, 1))
+        return STOP;
+    if (c->buf[c->pos] == 0xC3) {
+        uint64_t clen, ulen;
+        Py_ssize_t outlen;
+        c->pos += 1;
+        if (c_len(c, &clen) != GO || c_len(c, &ulen) != GO || !have(c, clen))
+            return STOP;
+        if (ulen < (uint64_t)head_size || ulen > (uint64_t)lzf_max_output((Py_ssize_t)clen))
+            return STOP; /* certainly an error (too short to hold a header, or cannot expand) */
+        if (lzf_walk(c->buf + c->pos, (Py_ssize_t)clen, head, (long long)ulen, head_size, &outlen,
+                     &e) != OK || outlen < head_size)
+            return STOP;
+        cnt = kind == K_LISTPACK ? (long long)rd16le(head + 4)
+            : kind == K_ZIPLIST ? (long long)rd16le(head + 8) : (long long)rd32le(head + 4);
+        if (kind != K_INTSET && cnt == 65535) {
+            heap = PyMem_Malloc(ulen ? (size_t)ulen : 1);
+            if (heap == NULL) {
+                PyErr_NoMemory();
+                return FAIL;
+            }
+            if (lzf_walk(c->buf + c->pos, (Py_ssize_t)clen, heap, (long long)ulen, -1, &outlen,
+                         &e) != OK) {
+                PyMem_Free(heap);
+                return STOP;
+            }
+            p = heap;
+            n = outlen;
+            cnt = -1;
+        }
+        c->pos += (Py_ssize_t)clen;
+        if (cnt >= 0) {
+            *count = (uint64_t)cnt;
+            return GO;
+        }
+    }
+    else {
+        rc = c_blob(c, &p, &n, &heap);
+        if (rc != GO)
+            return rc;
+        if (n < head_size)
+            return STOP; /* the walk would fail */
+        cnt = kind == K_LISTPACK ? (long long)rd16le(p + 4)
+            : kind == K_ZIPLIST ? (long long)rd16le(p + 8) : (long long)rd32le(p + 4);
+        if (kind == K_INTSET || cnt != 65535) {
+            *count = (uint64_t)cnt;
+            return GO;
+        }
+    }
+    /* walk it (heap is set only for LZF blobs) */
+    items_init(&it);
+    rc = walkers[kind](p, n, &it, &e);
+    if (heap != NULL)
+        PyMem_Free(heap);
+    *count = (uint64_t)it.n;
+    items_free(&it);
+    if (rc == NOMEM)
+        return FAIL;
+    return rc == OK ? GO : STOP;
+}
+
+/* A blob's elements into `it` (the pointers may point into *heap, which the caller frees). */
+static int
+c_blob_items(cur_t *c, int kind, items_t *it, uint8_t **heap)
+{
+    const uint8_t *p;
+    Py_ssize_t n;
+    err_t e;
+    int rc = c_blob(c, &p, &n, heap);
+    if (rc != GO)
+        return rc;
+    it->n = 0;
+    rc = walkers[kind](p, n, it, &e);
+    if (rc == NOMEM)
+        return FAIL;
+    return rc == OK ? GO : STOP;
+}
+
+/* append the elements as text (reader._texts) */
+static int
+extend_texts(PyObject *list, const items_t *it)
+{
+    Py_ssize_t k;
+    for (k = 0; k < it->n; k++) {
+        PyObject *o = item_text(&it->a[k]);
+        int r;
+        if (o == NULL)
+            return FAIL;
+        r = PyList_Append(list, o);
+        Py_DECREF(o);
+        if (r < 0)
+            return FAIL;
+    }
+    return GO;
+}
+
+static PyObject *
+texts_list(const items_t *it)
+{
+    PyObject *list = PyList_New(it->n);
+    Py_ssize_t k;
+    if (list == NULL)
+        return NULL;
+    for (k = 0; k < it->n; k++) {
+        PyObject *o = item_text(&it->a[k]);
+        if (o == NULL) {
+            Py_DECREF(list);
+            return NULL;
+        }
+        PyList_SET_ITEM(list, k, o);
+    }
+    return list;
+}
+
+/* RdbReader._pairs: (text, text) or (text, score); odd counts and bad scores: STOP */
+static int
+pairs_list(const items_t *it, int zset, PyObject **out)
+{
+    Py_ssize_t k, m;
+    PyObject *list;
+    if (it->n % 2)
+        return STOP;
+    m = it->n / 2;
+    list = PyList_New(m);
+    if (list == NULL)
+        return FAIL;
+    for (k = 0; k < m; k++) {
+        PyObject *a, *b, *t;
+        a = item_text(&it->a[2 * k]);
+        if (a == NULL)
+            goto fail;
+        b = zset ? item_score(&it->a[2 * k + 1]) : item_text(&it->a[2 * k + 1]);
+        if (b == NULL) {
+            Py_DECREF(a);
+            if (zset && PyErr_ExceptionMatches(PyExc_ValueError)) {
+                PyErr_Clear();
+                Py_DECREF(list);
+                return STOP;
+            }
+            goto fail;
+        }
+        t = PyTuple_New(2);
+        if (t == NULL) {
+            Py_DECREF(a);
+            Py_DECREF(b);
+            goto fail;
+        }
+        PyTuple_SET_ITEM(t, 0, a);
+        PyTuple_SET_ITEM(t, 1, b);
+        ATOMIC_TUPLE(t);
+        PyList_SET_ITEM(list, k, t);
+    }
+    *out = list;
+    return GO;
+fail:
+    Py_DECREF(list);
+    return FAIL;
+}
+
+static int c_stream(cur_t *c, unsigned t, int decode, PyObject **out, uint64_t *length);
+
+static int
+type_handled(unsigned t)
+{
+    switch (t) {
+    case 0: case 1: case 2: case 3: case 4: case 5:
+    case 9: case 10: case 11: case 12: case 13: case 14:
+    case 15: case 16: case 17: case 18: case 19: case 20: case 21:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* The value of a key record in full mode: *value and *length, or STOP/FAIL. */
+static int
+c_full_value(cur_t *c, unsigned t, PyObject **value, uint64_t *length)
+{
+    items_t it;
+    uint8_t *heap = NULL;
+    PyObject *list = NULL;
+    uint64_t n, k;
+    int rc = GO;
+
+    switch (t) {
+    case 0:
+        rc = c_string(c, value);
+        if (rc == GO)
+            *length = (uint64_t)PyBytes_GET_SIZE(*value);
+        return rc;
+    case 15: case 19: case 21:
+        return c_stream(c, t, 1, value, length);
+    case 1: case 2: /* N strings */
+    case 4:         /* N (field, value) */
+    case 3: case 5: /* N (member, score) */
+        if ((rc = c_len(c, &n)) != GO)
+            return rc;
+        if (!have(c, n))
+            return STOP; /* every element takes at least one byte */
+        list = PyList_New((Py_ssize_t)n);
+        if (list == NULL)
+            return FAIL;
+        for (k = 0; k < n; k++) {
+            PyObject *a, *b, *tup;
+            if ((rc = c_string(c, &a)) != GO)
+                goto out;
+            if (t == 1 || t == 2) {
+                PyList_SET_ITEM(list, (Py_ssize_t)k, a);
+                continue;
+            }
+            rc = t == 4 ? c_string(c, &b) : c_score(c, t == 5, &b);
+            if (rc != GO) {
+                Py_DECREF(a);
+                goto out;
+            }
+            tup = PyTuple_New(2);
+            if (tup == NULL) {
+                Py_DECREF(a);
+                Py_DECREF(b);
+                rc = FAIL;
+                goto out;
+            }
+            PyTuple_SET_ITEM(tup, 0, a);
+            PyTuple_SET_ITEM(tup, 1, b);
+            ATOMIC_TUPLE(tup);
+            PyList_SET_ITEM(list, (Py_ssize_t)k, tup);
+        }
+        *value = list;
+        *length = n;
+        return GO;
+    default:
+        break;
+    }
+
+    items_init(&it);
+    switch (t) {
+    case 9: { /* zipmap: list(zip(elements[::2], elements[1::2])) */
+        Py_ssize_t m, j;
+        if ((rc = c_blob_items(c, K_ZIPMAP, &it, &heap)) != GO)
+            break;
+        m = it.n / 2;
+        list = PyList_New(m);
+        if (list == NULL) {
+            rc = FAIL;
+            break;
+        }
+        for (j = 0; j < m; j++) {
+            PyObject *tup = Py_BuildValue("(y#y#)", it.a[2 * j].s, it.a[2 * j].len,
+                                          it.a[2 * j + 1].s, it.a[2 * j + 1].len);
+            if (tup == NULL) {
+                rc = FAIL;
+                break;
+            }
+            ATOMIC_TUPLE(tup);
+            PyList_SET_ITEM(list, j, tup);
+        }
+        break;
+    }
+    case 10: case 11: case 20: /* ziplist list, intset, listpack set: texts */
+        rc = c_blob_items(c, t == 10 ? K_ZIPLIST : t == 11 ? K_INTSET : K_LISTPACK, &it, &heap);
+        if (rc == GO && (list = texts_list(&it)) == NULL)
+            rc = FAIL;
+        break;
+    case 12: case 13: case 16: case 17: /* pairs */
+        rc = c_blob_items(c, t <= 13 ? K_ZIPLIST : K_LISTPACK, &it, &heap);
+        if (rc == GO)
+            rc = pairs_list(&it, t == 12 || t == 17, &list);
+        break;
+    case 14: case 18: { /* quicklist v1 (ziplist nodes), v2 (listpack or plain nodes) */
+        uint64_t nodes;
+        if ((rc = c_len(c, &nodes)) != GO)
+            break;
+        if (!have(c, nodes)) {
+            rc = STOP;
+            break;
+        }
+        list = PyList_New(0);
+        if (list == NULL) {
+            rc = FAIL;
+            break;
+        }
+        for (k = 0; k < nodes; k++) {
+            if (t == 18) {
+                uint64_t container;
+                if ((rc = c_len(c, &container)) != GO)
+                    break;
+                if (container == 1) {
+                    PyObject *s;
+                    if ((rc = c_string(c, &s)) != GO)
+                        break;
+                    if (PyList_Append(list, s) < 0)
+                        rc = FAIL;
+                    Py_DECREF(s);
+                    if (rc != GO)
+                        break;
+                    continue;
+                }
+                if (container != 2) {
+                    rc = STOP;
+                    break;
+                }
+            }
+            if (k == 0 && nodes == 1) {
+                /* one node: build the list at its final size */
+                rc = c_blob_items(c, t == 18 ? K_LISTPACK : K_ZIPLIST, &it, &heap);
+                if (rc == GO) {
+                    Py_DECREF(list);
+                    if ((list = texts_list(&it)) == NULL)
+                        rc = FAIL;
+                }
+            }
+            else {
+                rc = c_blob_items(c, t == 18 ? K_LISTPACK : K_ZIPLIST, &it, &heap);
+                if (rc == GO)
+                    rc = extend_texts(list, &it);
+            }
+            if (heap != NULL) {
+                PyMem_Free(heap);
+                heap = NULL;
+            }
+            if (rc != GO)
+                break;
+        }
+        break;
+    }
+    default:
+        rc = STOP;
+    }
+    if (heap != NULL)
+        PyMem_Free(heap);
+    items_free(&it);
+    if (rc == GO) {
+        *value = list;
+        *length = (uint64_t)PyList_GET_SIZE(list);
+        return GO;
+    }
+out:
+    Py_XDECREF(list);
+    return rc;
+}
+
+/* The element count of a key record in sizes mode (the reader's read_size decoders). */
+static int
+c_size_value(cur_t *c, unsigned t, uint64_t *length)
+{
+    uint64_t n, k, len, count;
+    int rc;
+    switch (t) {
+    case 0:
+        return c_skip_string(c, length);
+    case 15: case 19: case 21: {
+        PyObject *stream;
+        rc = c_stream(c, t, 0, &stream, length);
+        if (rc == GO)
+            Py_DECREF(stream);
+        return rc;
+    }
+    case 1: case 2: case 4:
+        if ((rc = c_len(c, &n)) != GO)
+            return rc;
+        if (!have(c, n))
+            return STOP;
+        for (k = 0; k < (t == 4 ? 2 * n : n); k++)
+            if ((rc = c_skip_string(c, &len)) != GO)
+                return rc;
+        *length = n;
+        return GO;
+    case 3: case 5: /* members and scores are read (and checked) as in full mode */
+        if ((rc = c_len(c, &n)) != GO)
+            return rc;
+        if (!have(c, n))
+            return STOP;
+        for (k = 0; k < n; k++) {
+            PyObject *a, *b;
+            if ((rc = c_string(c, &a)) != GO)
+                return rc;
+            Py_DECREF(a);
+            if ((rc = c_score(c, t == 5, &b)) != GO)
+                return rc;
+            Py_DECREF(b);
+        }
+        *length = n;
+        return GO;
+    case 9: {
+        items_t it;
+        uint8_t *heap = NULL;
+        items_init(&it);
+        rc = c_blob_items(c, K_ZIPMAP, &it, &heap);
+        *length = (uint64_t)(it.n / 2);
+        if (heap != NULL)
+            PyMem_Free(heap);
+        items_free(&it);
+        return rc;
+    }
+    case 10:
+        return c_sized_blob(c, K_ZIPLIST, length);
+    case 11:
+        return c_sized_blob(c, K_INTSET, length);
+    case 20:
+        return c_sized_blob(c, K_LISTPACK, length);
+    case 12: case 13: case 16: case 17:
+        rc = c_sized_blob(c, t <= 13 ? K_ZIPLIST : K_LISTPACK, &count);
+        *length = count / 2;
+        return rc;
+    case 14: case 18:
+        if ((rc = c_len(c, &n)) != GO)
+            return rc;
+        if (!have(c, n))
+            return STOP;
+        *length = 0;
+        for (k = 0; k < n; k++) {
+            if (t == 18) {
+                uint64_t container;
+                if ((rc = c_len(c, &container)) != GO)
+                    return rc;
+                if (container == 1) {
+                    if ((rc = c_skip_string(c, &len)) != GO)
+                        return rc;
+                    *length += 1;
+                    continue;
+                }
+                if (container != 2)
+                    return STOP;
+            }
+            if ((rc = c_sized_blob(c, t == 18 ? K_LISTPACK : K_ZIPLIST, &count)) != GO)
+                return rc;
+            *length += count;
+        }
+        return GO;
+    default:
+        return STOP;
+    }
+}
+
+/* a model object from its fields in order (new references, stolen; NULLs allowed, then the
+ * others are released and NULL is returned) */
+static PyObject *
+make(slotclass_t *cls, PyObject **fields)
+{
+    PyObject *o = NULL;
+    int k;
+    for (k = 0; k < cls->nfields; k++)
+        if (fields[k] == NULL)
+            goto done;
+    if (cls->direct) {
+        o = cls->type->tp_alloc(cls->type, 0);
+        if (o != NULL) {
+            for (k = 0; k < cls->nfields; k++)
+                *(PyObject **)((char *)o + cls->offsets[k]) = fields[k];
+            return o;
+        }
+    }
+    else {
+        o = PyObject_Vectorcall((PyObject *)cls->type, fields, cls->nfields, NULL);
+    }
+done:
+    for (k = 0; k < cls->nfields; k++)
+        Py_XDECREF(fields[k]);
+    return o;
+}
+
+/* obj.<field k> = value (new reference, stolen) */
+static int
+make_set(slotclass_t *cls, PyObject *obj, int k, PyObject *value)
+{
+    int r;
+    if (cls->direct) {
+        PyObject **slot = (PyObject **)((char *)obj + cls->offsets[k]);
+        PyObject *old = *slot;
+        *slot = value;
+        Py_XDECREF(old);
+        return 0;
+    }
+    r = PyObject_SetAttrString(obj, cls->fields[k], value);
+    Py_DECREF(value);
+    return r;
+}
+
+/* -- streams (RdbReader._read_stream, _read_stream_group, reader._stream_node_entries) ---- */
+
+static PyObject *
+id_tuple(uint64_t ms, uint64_t seq)
+{
+    PyObject *a = PyLong_FromUnsignedLongLong(ms), *b, *t;
+    if (a == NULL)
+        return NULL;
+    b = PyLong_FromUnsignedLongLong(seq);
+    if (b == NULL) {
+        Py_DECREF(a);
+        return NULL;
+    }
+    t = PyTuple_New(2);
+    if (t == NULL) {
+        Py_DECREF(a);
+        Py_DECREF(b);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(t, 0, a);
+    PyTuple_SET_ITEM(t, 1, b);
+    ATOMIC_TUPLE(t);
+    return t;
+}
+
+static int
+c_id_lens(cur_t *c, PyObject **out)
+{
+    uint64_t ms, seq;
+    int rc;
+    if ((rc = c_len(c, &ms)) != GO || (rc = c_len(c, &seq)) != GO)
+        return rc;
+    *out = id_tuple(ms, seq);
+    return *out == NULL ? FAIL : GO;
+}
+
+static int
+c_i64(cur_t *c, long long *v)
+{
+    if (!have(c, 8))
+        return STOP;
+    *v = (long long)rd64le(c->buf + c->pos);
+    c->pos += 8;
+    return GO;
+}
+
+static int
+c_raw_id(cur_t *c, PyObject **out)
+{
+    if (!have(c, 16))
+        return STOP;
+    *out = id_tuple(rd64be(c->buf + c->pos), rd64be(c->buf + c->pos + 8));
+    c->pos += 16;
+    return *out == NULL ? FAIL : GO;
+}
+
+/* The live entries of one node listpack, appended to `out`.  Anything the Python code would
+ * reject (or read in an odd way: negative counts) is STOP. */
+static int
+node_entries(const items_t *it, uint64_t master_ms, uint64_t master_seq, PyObject *out)
+{
+    Py_ssize_t n = it->n, i, j;
+    long long nmf;
+    PyObject *master_fields = NULL;
+    int rc = GO;
+    if (n < 4 || it->a[2].s != NULL)
+        return STOP;
+    nmf = it->a[2].v;
+    if (nmf < 0 || nmf > n - 4)
+        return STOP;
+    if (it->a[3 + nmf].s != NULL || it->a[3 + nmf].v != 0)
+        return STOP;
+    master_fields = PyList_New((Py_ssize_t)nmf);
+    if (master_fields == NULL)
+        return FAIL;
+    for (j = 0; j < nmf; j++) {
+        PyObject *o = item_text(&it->a[3 + j]);
+        if (o == NULL) {
+            Py_DECREF(master_fields);
+            return FAIL;
+        }
+        PyList_SET_ITEM(master_fields, j, o);
+    }
+    i = 4 + (Py_ssize_t)nmf;
+    while (i < n) {
+        long long flags;
+        uint64_t ms, seq;
+        Py_ssize_t count, fi, vi, step; /* fields at fi, values at vi, every `step` items */
+        PyObject *pairs, *fields[2];
+        if (i + 2 >= n || it->a[i].s || it->a[i + 1].s || it->a[i + 2].s) {
+            rc = STOP;
+            break;
+        }
+        flags = it->a[i].v;
+        ms = master_ms + (uint64_t)it->a[i + 1].v;
+        seq = master_seq + (uint64_t)it->a[i + 2].v;
+        i += 3;
+        if (flags & 2) { /* STREAM_ITEM_FLAG_SAMEFIELDS */
+            if (i + nmf + 1 > n) {
+                rc = STOP;
+                break;
+            }
+            count = (Py_ssize_t)nmf;
+            fi = -1;
+            vi = i;
+            step = 1;
+            i += (Py_ssize_t)nmf;
+        }
+        else {
+            if (i >= n || it->a[i].s != NULL || it->a[i].v < 0 || it->a[i].v > n) {
+                rc = STOP;
+                break;
+            }
+            count = (Py_ssize_t)it->a[i].v;
+            i += 1;
+            if (i + 2 * count + 1 > n) {
+                rc = STOP;
+                break;
+            }
+            fi = i;
+            vi = i + 1;
+            step = 2;
+            i += 2 * count;
+        }
+        i += 1; /* lp-count */
+        if (flags & 1) /* STREAM_ITEM_FLAG_DELETED */
+            continue;
+        pairs = PyList_New(count);
+        if (pairs == NULL) {
+            rc = FAIL;
+            break;
+        }
+        for (j = 0; j < count; j++) {
+            PyObject *f, *v, *t;
+            if (fi < 0) {
+                f = PyList_GET_ITEM(master_fields, j);
+                Py_INCREF(f);
+            }
+            else if ((f = item_text(&it->a[fi + step * j])) == NULL) {
+                rc = FAIL;
+                break;
+            }
+            v = item_text(&it->a[vi + step * j]);
+            t = v == NULL ? NULL : PyTuple_New(2);
+            if (t == NULL) {
+                Py_DECREF(f);
+                Py_XDECREF(v);
+                rc = FAIL;
+                break;
+            }
+            PyTuple_SET_ITEM(t, 0, f);
+            PyTuple_SET_ITEM(t, 1, v);
+            ATOMIC_TUPLE(t);
+            PyList_SET_ITEM(pairs, j, t);
+        }
+        if (rc != GO) {
+            Py_DECREF(pairs);
+            break;
+        }
+        fields[0] = id_tuple(ms, seq);
+        fields[1] = pairs;
+        {
+            PyObject *entry = make(&C_StreamEntry, fields);
+            if (entry == NULL || PyList_Append(out, entry) < 0) {
+                Py_XDECREF(entry);
+                rc = FAIL;
+                break;
+            }
+            Py_DECREF(entry);
+        }
+    }
+    Py_DECREF(master_fields);
+    return rc;
+}
+
+static int
+c_stream_group(cur_t *c, unsigned t, PyObject **out)
+{
+    PyObject *name = NULL, *last_id = NULL, *entries_read = NULL, *pending = NULL;
+    PyObject *consumers = NULL, *fields[5];
+    uint64_t n, k, m, j, u;
+    int rc;
+    if ((rc = c_string(c, &name)) != GO || (rc = c_id_lens(c, &last_id)) != GO)
+        goto bad;
+    if (t >= 19) {
+        if ((rc = c_len(c, &u)) != GO)
+            goto bad;
+        entries_read = u == UINT64_MAX ? Py_NewRef(Py_None) : PyLong_FromUnsignedLongLong(u);
+    }
+    else {
+        entries_read = Py_NewRef(Py_None);
+    }
+    if (entries_read == NULL || (pending = PyDict_New()) == NULL
+        || (consumers = PyList_New(0)) == NULL) {
+        rc = FAIL;
+        goto bad;
+    }
+    if ((rc = c_len(c, &n)) != GO)
+        goto bad;
+    if (!have(c, n)) {
+        rc = STOP;
+        goto bad;
+    }
+    for (k = 0; k < n; k++) {
+        PyObject *pid, *pe, *pf[4];
+        long long delivery;
+        uint64_t count;
+        if ((rc = c_raw_id(c, &pid)) != GO)
+            goto bad;
+        if ((rc = c_i64(c, &delivery)) != GO || (rc = c_len(c, &count)) != GO) {
+            Py_DECREF(pid);
+            goto bad;
+        }
+        pf[0] = Py_NewRef(pid);
+        pf[1] = Py_NewRef(Py_None);
+        pf[2] = PyLong_FromLongLong(delivery);
+        pf[3] = PyLong_FromUnsignedLongLong(count);
+        pe = make(&C_StreamPending, pf);
+        if (pe == NULL || PyDict_SetItem(pending, pid, pe) < 0) {
+            Py_DECREF(pid);
+            Py_XDECREF(pe);
+            rc = FAIL;
+            goto bad;
+        }
+        Py_DECREF(pid);
+        Py_DECREF(pe);
+    }
+    if ((rc = c_len(c, &m)) != GO)
+        goto bad;
+    if (!have(c, m)) {
+        rc = STOP;
+        goto bad;
+    }
+    for (k = 0; k < m; k++) {
+        PyObject *cname, *ids, *consumer, *cf[4];
+        long long seen, active = 0;
+        if ((rc = c_string(c, &cname)) != GO)
+            goto bad;
+        if ((rc = c_i64(c, &seen)) != GO || (t >= 21 && (rc = c_i64(c, &active)) != GO)
+            || (rc = c_len(c, &n)) != GO) {
+            Py_DECREF(cname);
+            goto bad;
+        }
+        ids = NULL;
+        if (!have(c, n))
+            rc = STOP;
+        else if ((ids = PyList_New(0)) == NULL)
+            rc = FAIL;
+        if (rc != GO) {
+            Py_DECREF(cname);
+            goto bad;
+        }
+        for (j = 0; j < n; j++) {
+            PyObject *pid, *nack;
+            if ((rc = c_raw_id(c, &pid)) != GO)
+                break;
+            nack = PyDict_GetItemWithError(pending, pid); /* borrowed */
+            if (nack == NULL) {
+                Py_DECREF(pid);
+                rc = PyErr_Occurred() ? FAIL : STOP; /* not in the PEL: Python reports it */
+                break;
+            }
+            if (make_set(&C_StreamPending, nack, 1, Py_NewRef(cname)) < 0
+                || PyList_Append(ids, pid) < 0) {
+                Py_DECREF(pid);
+                rc = FAIL;
+                break;
+            }
+            Py_DECREF(pid);
+        }
+        if (rc != GO) {
+            Py_DECREF(cname);
+            Py_DECREF(ids);
+            goto bad;
+        }
+        cf[0] = cname;
+        cf[1] = PyLong_FromLongLong(seen);
+        cf[2] = t >= 21 ? PyLong_FromLongLong(active) : Py_NewRef(Py_None);
+        cf[3] = ids;
+        consumer = make(&C_StreamConsumer, cf);
+        if (consumer == NULL || PyList_Append(consumers, consumer) < 0) {
+            Py_XDECREF(consumer);
+            rc = FAIL;
+            goto bad;
+        }
+        Py_DECREF(consumer);
+    }
+    fields[0] = name;
+    fields[1] = last_id;
+    fields[2] = entries_read;
+    fields[3] = PyDict_Values(pending);
+    fields[4] = consumers;
+    Py_DECREF(pending);
+    *out = make(&C_StreamGroup, fields);
+    return *out == NULL ? FAIL : GO;
+bad:
+    Py_XDECREF(name);
+    Py_XDECREF(last_id);
+    Py_XDECREF(entries_read);
+    Py_XDECREF(pending);
+    Py_XDECREF(consumers);
+    return rc;
+}
+
+/* types 15, 19, 21; with decode == 0 (sizes) the node listpacks are skipped unread */
+static int
+c_stream(cur_t *c, unsigned t, int decode, PyObject **out, uint64_t *length)
+{
+    PyObject *entries, *f[7] = {NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+    uint64_t nodes, k, u, ngroups;
+    items_t it;
+    int rc = GO;
+    items_init(&it);
+    if ((entries = PyList_New(0)) == NULL)
+        return FAIL;
+    if ((rc = c_len(c, &nodes)) != GO)
+        goto bad;
+    if (!have(c, nodes)) {
+        rc = STOP;
+        goto bad;
+    }
+    for (k = 0; k < nodes; k++) {
+        sref_t key;
+        uint64_t master_ms, master_seq, skipped;
+        uint8_t *heap = NULL;
+        if ((rc = c_string_ref(c, &key)) != GO)
+            goto bad;
+        if (key.is_int || key.n != 16) {
+            if (key.heap != NULL)
+                PyMem_Free(key.heap);
+            rc = STOP;
+            goto bad;
+        }
+        master_ms = rd64be(key.p);
+        master_seq = rd64be(key.p + 8);
+        if (key.heap != NULL)
+            PyMem_Free(key.heap);
+        if (!decode) {
+            if ((rc = c_skip_string(c, &skipped)) != GO)
+                goto bad;
+            continue;
+        }
+        rc = c_blob_items(c, K_LISTPACK, &it, &heap);
+        if (rc == GO)
+            rc = node_entries(&it, master_ms, master_seq, entries);
+        if (heap != NULL)
+            PyMem_Free(heap);
+        if (rc != GO)
+            goto bad;
+    }
+    if ((rc = c_len(c, length)) != GO || (rc = c_id_lens(c, &f[2])) != GO)
+        goto bad;
+    f[1] = PyLong_FromUnsignedLongLong(*length);
+    if (t >= 19) {
+        if ((rc = c_id_lens(c, &f[3])) != GO || (rc = c_id_lens(c, &f[4])) != GO
+            || (rc = c_len(c, &u)) != GO)
+            goto bad;
+        f[5] = PyLong_FromUnsignedLongLong(u);
+    }
+    else {
+        /* RDB stream v1: derived as Redis 7 does on load */
+        if (PyList_GET_SIZE(entries)) {
+            PyObject *first = PyList_GET_ITEM(entries, 0);
+            f[3] = C_StreamEntry.direct ? Py_NewRef(*(PyObject **)((char *)first + C_StreamEntry.offsets[0]))
+                                        : PyObject_GetAttrString(first, "id");
+        }
+        else {
+            f[3] = id_tuple(0, 0);
+        }
+        f[4] = id_tuple(0, 0);
+        f[5] = PyLong_FromUnsignedLongLong(*length);
+    }
+    if (!f[1] || !f[3] || !f[4] || !f[5] || (f[6] = PyList_New(0)) == NULL) {
+        rc = FAIL;
+        goto bad;
+    }
+    if ((rc = c_len(c, &ngroups)) != GO)
+        goto bad;
+    if (!have(c, ngroups)) {
+        rc = STOP;
+        goto bad;
+    }
+    for (k = 0; k < ngroups; k++) {
+        PyObject *g;
+        if ((rc = c_stream_group(c, t, &g)) != GO)
+            goto bad;
+        if (PyList_Append(f[6], g) < 0) {
+            Py_DECREF(g);
+            rc = FAIL;
+            goto bad;
+        }
+        Py_DECREF(g);
+    }
+    items_free(&it);
+    f[0] = entries;
+    *out = make(&C_Stream, f);
+    return *out == NULL ? FAIL : GO;
+bad:
+    items_free(&it);
+    Py_DECREF(entries);
+    for (k = 1; k < 7; k++)
+        Py_XDECREF(f[k]);
+    return rc;
+}
+
+#ifndef NO_GC_IN_BATCH
+#define NO_GC_IN_BATCH 1
+#endif
+#ifndef MAX_BATCH
+#define MAX_BATCH 64
+#endif
+
+/* read_records(buf, pos, base, db, sizes, expire, idle, freq, record_start)
+ *   -> (entries, pos, expire, idle, freq, record_start, starved)
+ *
+ * Reads the key records (with their EXPIRETIME/EXPIRETIME_MS/IDLE/FREQ opcodes) that lie
+ * completely in buf[pos:], at most MAX_BATCH of them, stopping at the first opcode of anything
+ * else (or a record it cannot read) with the pending per-key state as the Python loop keeps it.
+ * `starved`: it stopped because the record at pos runs past the end of buf (a larger buffer may
+ * let it through). */
+static PyObject *
+sp_read_records(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    PyObject *bufobj, *entries, *res;
+    Py_ssize_t pos;
+    long long base, rs = 0, expire = 0;
+    uint64_t idle = 0;
+    unsigned freq = 0;
+    int sizes, has_rs, has_expire, has_idle, has_freq, rc = GO, gc_was_on;
+    PyObject *dbobj;
+    cur_t c;
+
+    if (nargs != 9) {
+        PyErr_SetString(PyExc_TypeError, "read_records() takes 9 arguments");
+        return NULL;
+    }
+    bufobj = args[0];
+    if (!PyBytes_CheckExact(bufobj)) {
+        PyErr_SetString(PyExc_TypeError, "read_records() needs a bytes buffer");
+        return NULL;
+    }
+    pos = PyLong_AsSsize_t(args[1]);
+    base = PyLong_AsLongLong(args[2]);
+    sizes = PyObject_IsTrue(args[4]);
+    if (PyErr_Occurred())
+        return NULL;
+    dbobj = args[3]; /* any int: SELECTDB takes a 64-bit length */
+    has_expire = args[5] != Py_None;
+    has_idle = args[6] != Py_None;
+    has_freq = args[7] != Py_None;
+    has_rs = args[8] != Py_None;
+    if (has_expire)
+        expire = PyLong_AsLongLong(args[5]);
+    if (has_idle)
+        idle = PyLong_AsUnsignedLongLong(args[6]);
+    if (has_freq)
+        freq = (unsigned)PyLong_AsUnsignedLong(args[7]);
+    if (has_rs)
+        rs = PyLong_AsLongLong(args[8]);
+    if (PyErr_Occurred())
+        return NULL;
+
+    c.buf = (const uint8_t *)PyBytes_AS_STRING(bufobj);
+    c.len = PyBytes_GET_SIZE(bufobj);
+    if (pos < 0 || pos > c.len) {
+        PyErr_SetString(PyExc_ValueError, "read_records(): position outside the buffer");
+        return NULL;
+    }
+    entries = PyList_New(0);
+    if (entries == NULL)
+        return NULL;
+
+    gc_was_on = NO_GC_IN_BATCH ? PyGC_Disable() : 0;
+    c.starved = 0;
+    for (;;) {
+        unsigned op;
+        long long start;
+        if (pos >= c.len) {
+            c.starved = 1;
+            break;
+        }
+        if (PyList_GET_SIZE(entries) >= MAX_BATCH) {
+            c.starved = 0;
+            break;
+        }
+        op = c.buf[pos];
+        start = has_rs ? rs : base + pos;
+        c.pos = pos + 1;
+        c.starved = 0;
+        if (op < 0xF0) {
+            PyObject *key, *value = Py_None, *fields[ENTRY_NFIELDS], *entry;
+            uint64_t length = 0;
+            if (!type_handled(op))
+                break;
+            if ((rc = c_string(&c, &key)) != GO)
+                break;
+            if (sizes) {
+                rc = c_size_value(&c, op, &length);
+                Py_INCREF(Py_None);
+            }
+            else {
+                rc = c_full_value(&c, op, &value, &length);
+            }
+            if (rc != GO) {
+                Py_DECREF(key);
+                if (sizes)
+                    Py_DECREF(Py_None);
+                break;
+            }
+            Py_INCREF(dbobj);
+            Py_INCREF(type_names[op]);
+            fields[0] = dbobj;
+            fields[1] = key;
+            fields[2] = type_names[op];
+            fields[3] = value;
+            fields[4] = has_expire ? PyLong_FromLongLong(expire) : Py_NewRef(Py_None);
+            fields[5] = PyLong_FromLong((long)op);
+            fields[6] = has_idle ? PyLong_FromUnsignedLongLong(idle) : Py_NewRef(Py_None);
+            fields[7] = has_freq ? PyLong_FromLong((long)freq) : Py_NewRef(Py_None);
+            fields[8] = Py_NewRef(Py_None);
+            fields[9] = PyLong_FromUnsignedLongLong(length);
+            fields[10] = PyLong_FromLongLong(start);
+            fields[11] = PyLong_FromLongLong(base + c.pos - start);
+            entry = make(&C_Entry, fields);
+            if (entry == NULL) {
+                rc = FAIL;
+                break;
+            }
+            if (PyList_Append(entries, entry) < 0) {
+                Py_DECREF(entry);
+                rc = FAIL;
+                break;
+            }
+            Py_DECREF(entry);
+            has_expire = has_idle = has_freq = has_rs = 0;
+            pos = c.pos;
+            continue;
+        }
+        if (op == 0xFC) { /* EXPIRETIME_MS */
+            if (!have(&c, 8))
+                break;
+            expire = (long long)rd64le(c.buf + c.pos);
+            c.pos += 8;
+            has_expire = 1;
+        }
+        else if (op == 0xFD) { /* EXPIRETIME (seconds) */
+            if (!have(&c, 4))
+                break;
+            expire = (long long)(int32_t)rd32le(c.buf + c.pos) * 1000;
+            c.pos += 4;
+            has_expire = 1;
+        }
+        else if (op == 0xF8) { /* IDLE */
+            if (c_len(&c, &idle) != GO)
+                break;
+            has_idle = 1;
+        }
+        else if (op == 0xF9) { /* FREQ */
+            if (!have(&c, 1))
+                break;
+            freq = c.buf[c.pos];
+            c.pos += 1;
+            has_freq = 1;
+        }
+        else {
+            break;
+        }
+        rs = start;
+        has_rs = 1;
+        pos = c.pos;
+    }
+    if (gc_was_on)
+        PyGC_Enable();
+    if (rc == FAIL) {
+        Py_DECREF(entries);
+        return NULL;
+    }
+    res = PyTuple_New(7);
+    if (res == NULL) {
+        Py_DECREF(entries);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(res, 0, entries);
+    PyTuple_SET_ITEM(res, 1, PyLong_FromSsize_t(pos));
+    PyTuple_SET_ITEM(res, 2, has_expire ? PyLong_FromLongLong(expire) : Py_NewRef(Py_None));
+    PyTuple_SET_ITEM(res, 3, has_idle ? PyLong_FromUnsignedLongLong(idle) : Py_NewRef(Py_None));
+    PyTuple_SET_ITEM(res, 4, has_freq ? PyLong_FromLong((long)freq) : Py_NewRef(Py_None));
+    PyTuple_SET_ITEM(res, 5, has_rs ? PyLong_FromLongLong(rs) : Py_NewRef(Py_None));
+    PyTuple_SET_ITEM(res, 6, PyBool_FromLong(c.starved));
+    for (int k = 1; k < 7; k++) {
+        if (PyTuple_GET_ITEM(res, k) == NULL) {
+            Py_DECREF(res);
+            return NULL;
+        }
+    }
+    return res;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* module                                                                                    */
+
+static PyMethodDef methods[] = {
+    {"lzf_decompress", (PyCFunction)(void (*)(void))sp_lzf_decompress,
+     METH_FASTCALL | METH_KEYWORDS, "lzf_decompress(data, expected_len, limit=None): see rdbtools.lzf"},
+    {"decode_listpack", sp_decode_listpack, METH_O, "see rdbtools.blobs.decode_listpack"},
+    {"decode_ziplist", sp_decode_ziplist, METH_O, "see rdbtools.blobs.decode_ziplist"},
+    {"decode_intset", sp_decode_intset, METH_O, "see rdbtools.blobs.decode_intset"},
+    {"decode_zipmap", sp_decode_zipmap, METH_O, "see rdbtools.blobs.decode_zipmap"},
+    {"read_records", (PyCFunction)(void (*)(void))sp_read_records, METH_FASTCALL,
+     "read_records(buf, pos, base, db, sizes, expire, idle, freq, record_start)\n"
+     "-> (entries, pos, expire, idle, freq, record_start, starved): see rdbtools.reader"},
+    {NULL, NULL, 0, NULL}};
+
+static struct PyModuleDef moduledef = {
+    PyModuleDef_HEAD_INIT, "rdbtools._speedups",
+    "Compiled read path of rdbtools (see docs/architecture.md).", -1, methods};
+
+static int
+setup_class(PyObject *model, slotclass_t *cls)
+{
+    PyObject *slots;
+    int k, ok = 1;
+    cls->type = (PyTypeObject *)PyObject_GetAttrString(model, cls->name);
+    if (cls->type == NULL)
+        return -1;
+    slots = PyObject_GetAttrString((PyObject *)cls->type, "__slots__");
+    if (!PyType_Check(cls->type) || slots == NULL || !PyTuple_Check(slots)
+        || PyTuple_GET_SIZE(slots) != cls->nfields)
+        ok = 0;
+    for (k = 0; ok && k < cls->nfields; k++)
+        if (PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(slots, k), cls->fields[k]) != 0)
+            ok = 0;
+    Py_XDECREF(slots);
+    if (!ok) {
+        PyErr_Format(PyExc_ImportError, "rdbtools._speedups does not match rdbtools.model.%s "
+                     "(rebuild the extension)", cls->name);
+        return -1;
+    }
+    cls->direct = !PyObject_HasAttrString((PyObject *)cls->type, "__post_init__");
+    for (k = 0; cls->direct && k < cls->nfields; k++) {
+        PyObject *d = PyDict_GetItemString(cls->type->tp_dict, cls->fields[k]);
+        if (d == NULL || !Py_IS_TYPE(d, &PyMemberDescr_Type)
+            || ((PyMemberDescrObject *)d)->d_member->type != T_OBJECT_EX)
+            cls->direct = 0;
+        else
+            cls->offsets[k] = ((PyMemberDescrObject *)d)->d_member->offset;
+    }
+    return 0;
+}
+
+static int
+setup_model(void)
+{
+    int k;
+    PyObject *model = PyImport_ImportModule("rdbtools.model");
+    static const char *type_attr[22] = {
+        "TYPE_STRING", "TYPE_LIST", "TYPE_SET", "TYPE_ZSET", "TYPE_HASH", "TYPE_ZSET", NULL,
+        NULL, NULL, "TYPE_HASH", "TYPE_LIST", "TYPE_SET", "TYPE_ZSET", "TYPE_HASH",
+        "TYPE_LIST", "TYPE_STREAM", "TYPE_HASH", "TYPE_ZSET", "TYPE_LIST", "TYPE_STREAM",
+        "TYPE_SET", "TYPE_STREAM"};
+    if (model == NULL)
+        return -1;
+    for (k = 0; k < (int)(sizeof(slotclasses) / sizeof(slotclasses[0])); k++) {
+        if (setup_class(model, slotclasses[k]) < 0) {
+            Py_DECREF(model);
+            return -1;
+        }
+    }
+    for (k = 0; k < 22; k++) {
+        type_names[k] = type_attr[k] ? PyObject_GetAttrString(model, type_attr[k]) : NULL;
+        if (type_attr[k] && type_names[k] == NULL) {
+            Py_DECREF(model);
+            return -1;
+        }
+    }
+    Py_DECREF(model);
+    return 0;
+}
+
+PyMODINIT_FUNC
+PyInit__speedups(void)
+{
+    PyObject *m, *errors;
+    errors = PyImport_ImportModule("rdbtools.errors");
+    if (errors == NULL)
+        return NULL;
+    FormatError = PyObject_GetAttrString(errors, "FormatError");
+    Py_DECREF(errors);
+    if (FormatError == NULL)
+        return NULL;
+    py_blobs = PyImport_ImportModule("rdbtools.blobs");
+    if (py_blobs == NULL)
+        return NULL;
+    py_lzf = PyImport_ImportModule("rdbtools.lzf");
+    if (py_lzf == NULL)
+        return NULL;
+    if (setup_model() < 0)
+        return NULL;
+    m = PyModule_Create(&moduledef);
+    if (m == NULL)
+        return NULL;
+    if (PyModule_AddIntConstant(m, "DIRECT_SLOTS", C_Entry.direct) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

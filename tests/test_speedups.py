@@ -1,0 +1,338 @@
+"""The compiled read path (rdbtools/_speedups.c) agrees with the pure-Python one (STYLE §2.5.4).
+
+* the C blob walkers and LZF give the same elements, or the same error (type, offset, message),
+  as rdbtools.blobs / rdbtools.lzf, on valid blobs built by the grammars and on damaged ones;
+* whole files read with the compiled record loop give the same records (every Entry field) and
+  the same error as with the pure loop: every corpus file, truncations at many offsets, byte
+  flips, tiny read chunks (records crossing buffer ends) and inputs of unknown size (gzip);
+* RDBTOOLS_PUREPYTHON=1 turns the extension off.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from rdbtools import _accel, blobs, lzf, reader, source
+from rdbtools.errors import FormatError
+from rdbtools.format.intset import build_intset
+from rdbtools.format.listpack import build_listpack
+from rdbtools.format.ziplist import build_ziplist
+from rdbtools.format.zipmap import build_zipmap
+from rdbtools.lzf import lzf_compress
+from rdbtools.reader import open_rdb
+
+if _accel.PURE_REQUESTED:
+    pytest.skip("RDBTOOLS_PUREPYTHON is set: the compiled path is off", allow_module_level=True)
+if not _accel.ACCELERATED:
+    pytest.skip("rdbtools._speedups is not built (no compiler at install time?)",
+                allow_module_level=True)
+
+from rdbtools import _speedups  # noqa: E402
+
+CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
+CORPUS_FILES = sorted(p.relative_to(CORPUS).as_posix() for p in CORPUS.rglob("*.rdb")) \
+    if CORPUS.is_dir() else []
+needs_corpus = pytest.mark.skipif(not CORPUS_FILES, reason=f"corpus not found at {CORPUS}")
+
+FAST = settings(max_examples=300, deadline=None,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+WALKERS = [
+    (_speedups.decode_listpack, blobs.decode_listpack),
+    (_speedups.decode_ziplist, blobs.decode_ziplist),
+    (_speedups.decode_intset, blobs.decode_intset),
+    (_speedups.decode_zipmap, blobs.decode_zipmap),
+]
+
+
+def outcome(fn, *args):
+    """The result, or the error as (type, offset, message, reason)."""
+    try:
+        return "ok", fn(*args)
+    except FormatError as err:
+        return "error", (type(err), err.offset, str(err), err.reason)
+
+
+def same(c_fn, py_fn, *args):
+    c, py = outcome(c_fn, *args), outcome(py_fn, *args)
+    assert c == py, f"C {c!r} != Python {py!r} for {args!r}"[:2000]
+    return c
+
+
+def test_accel_exports_the_compiled_functions():
+    assert _accel.decode_listpack is _speedups.decode_listpack
+    assert _accel.lzf_decompress is _speedups.lzf_decompress
+    assert _accel.read_records is _speedups.read_records
+    assert reader.decode_listpack is _speedups.decode_listpack
+
+
+# --- blob walkers ------------------------------------------------------------------------------
+
+_EDGES = sorted({s * (2**b) + d for b in (0, 3, 4, 6, 7, 8, 12, 13, 15, 16, 23, 24, 31, 32, 62)
+                 for s in (1, -1) for d in (-1, 0, 1)} | {0, 12, 13, 2**63 - 1, -(2**63)})
+ints = st.one_of(st.sampled_from(_EDGES), st.integers(-(2**63), 2**63 - 1))
+_LENGTHS = [0, 1, 62, 63, 64, 65, 126, 127, 128, 4094, 4095, 4096, 4097, 16377, 16378, 16383,
+            16384, 20000]
+strings = st.one_of(st.binary(max_size=80), st.sampled_from(_LENGTHS).flatmap(
+    lambda n: st.binary(min_size=1, max_size=1).map(lambda b: b * n)))
+elements = st.lists(st.one_of(ints, strings), max_size=12)
+small_elements = st.lists(st.one_of(ints, st.binary(max_size=70)), min_size=1, max_size=8)
+pairs = st.lists(st.tuples(st.one_of(st.binary(max_size=20), st.sampled_from([b"k" * 254,
+                                                                              b"k" * 300])),
+                           st.binary(max_size=300)), max_size=6)
+
+
+def damage(data: bytes, draw) -> bytes:
+    kind = draw(st.sampled_from(["flip", "flip", "flip", "truncate", "insert", "delete"]))
+    n = len(data)
+    if n == 0:
+        return draw(st.binary(max_size=8))
+    if kind == "flip":
+        out = bytearray(data)
+        for _ in range(draw(st.integers(1, 3))):
+            out[draw(st.integers(0, n - 1))] ^= draw(st.integers(1, 255))
+        return bytes(out)
+    if kind == "truncate":
+        return data[: draw(st.integers(0, n - 1))]
+    if kind == "insert":
+        pos = draw(st.integers(0, n))
+        return data[:pos] + draw(st.binary(min_size=1, max_size=3)) + data[pos:]
+    pos = draw(st.integers(0, n - 1))
+    return data[:pos] + data[pos + 1 :]
+
+
+@FAST
+@given(elements)
+def test_listpack_valid(els):
+    assert same(*WALKERS[0], build_listpack(els)) == ("ok", els)
+
+
+@FAST
+@given(small_elements, st.data())
+def test_listpack_damaged(els, data):
+    same(*WALKERS[0], damage(build_listpack(els), data.draw))
+
+
+@FAST
+@given(elements, st.booleans())
+def test_ziplist_valid(els, legacy):
+    assert same(*WALKERS[1], build_ziplist(els, legacy)) == ("ok", els)
+
+
+@FAST
+@given(small_elements, st.booleans(), st.data())
+def test_ziplist_damaged(els, legacy, data):
+    same(*WALKERS[1], damage(build_ziplist(els, legacy), data.draw))
+
+
+@FAST
+@given(st.lists(ints, min_size=1, max_size=40))
+def test_intset_valid(ms):
+    assert same(*WALKERS[2], build_intset(ms)) == ("ok", sorted(set(ms)))
+
+
+@FAST
+@given(st.lists(ints, min_size=1, max_size=40), st.data())
+def test_intset_damaged(ms, data):
+    same(*WALKERS[2], damage(build_intset(ms), data.draw))
+
+
+@FAST
+@given(pairs)
+def test_zipmap_valid(ps):
+    assert same(*WALKERS[3], build_zipmap(ps)) == ("ok", [x for p in ps for x in p])
+
+
+@FAST
+@given(pairs, st.data())
+def test_zipmap_damaged(ps, data):
+    same(*WALKERS[3], damage(build_zipmap(ps), data.draw))
+
+
+@FAST
+@given(st.binary(max_size=64))
+def test_walkers_on_garbage(data):
+    for c_fn, py_fn in WALKERS:
+        same(c_fn, py_fn, data)
+
+
+@pytest.mark.parametrize("c_fn,py_fn", WALKERS)
+def test_walkers_hand_non_bytes_to_python(c_fn, py_fn):
+    def anything(fn, arg):
+        try:
+            return fn(arg)
+        except Exception as err:  # noqa: BLE001 - compared, not hidden
+            return type(err), str(err)
+
+    for blob in (build_listpack([b"a", 1]), build_ziplist([b"a", 1]), build_intset([1, 2]),
+                 build_zipmap([(b"k", b"v")])):
+        assert anything(c_fn, bytearray(blob)) == anything(py_fn, bytearray(blob))
+    assert anything(c_fn, 12) == anything(py_fn, 12)
+
+
+# --- LZF ---------------------------------------------------------------------------------------
+
+texts = st.one_of(
+    st.binary(min_size=4, max_size=600),
+    st.lists(st.sampled_from([b"abc", b"abcabcabc", b"x" * 40, b"\x00" * 300, b"hello "]),
+             min_size=2, max_size=40).map(b"".join),
+)
+
+
+@FAST
+@given(texts, st.one_of(st.none(), st.integers(0, 700)))
+def test_lzf_valid(text, limit):
+    packed = lzf_compress(text)
+    if packed is None:
+        packed = bytes([min(31, len(text) - 1)]) + text[:32]
+        text = text[:32]
+    args = (packed, len(text)) if limit is None else (packed, len(text), limit)
+    c = same(_speedups.lzf_decompress, lzf.lzf_decompress, *args)
+    if limit is None:
+        assert c == ("ok", text)
+    assert outcome(lambda: _speedups.lzf_decompress(packed, len(text), limit=limit)) == c
+
+
+@FAST
+@given(texts, st.data(), st.integers(-3, 3), st.one_of(st.none(), st.integers(0, 40)))
+def test_lzf_damaged(text, data, delta, limit):
+    packed = lzf_compress(text) or bytes([len(text[:32]) - 1]) + text[:32]
+    packed = damage(packed, data.draw) if data.draw(st.booleans()) else packed
+    expected = max(0, len(text) + delta)
+    same(_speedups.lzf_decompress, lzf.lzf_decompress, packed, expected, limit)
+
+
+@FAST
+@given(st.binary(max_size=40), st.integers(0, 5000))
+def test_lzf_garbage(data, expected):
+    same(_speedups.lzf_decompress, lzf.lzf_decompress, data, expected)
+
+
+def test_lzf_odd_arguments_go_to_python():
+    packed = lzf_compress(b"abcabcabcabc")
+    for args in [(bytearray(packed), 12), (packed, -1), (packed, 2**70), (packed, 12, -2),
+                 (memoryview(packed), 12)]:
+        same(_speedups.lzf_decompress, lzf.lzf_decompress, *args)
+
+
+# --- whole files -------------------------------------------------------------------------------
+
+@pytest.fixture
+def pure(monkeypatch):
+    """A function that runs a callable with the reader on the pure-Python path."""
+
+    def run(fn, *args):
+        with monkeypatch.context() as m:
+            m.setattr(_accel, "read_records", None)
+            for name, fn_py in [("decode_listpack", blobs.decode_listpack),
+                                ("decode_ziplist", blobs.decode_ziplist),
+                                ("decode_intset", blobs.decode_intset),
+                                ("decode_zipmap", blobs.decode_zipmap),
+                                ("lzf_decompress", lzf.lzf_decompress)]:
+                m.setattr(reader, name, fn_py)
+            return fn(*args)
+
+    return run
+
+
+def read_all(data, mode: str):
+    """Every record (as its repr: exact for floats and NaNs alike), then the error if any."""
+    out = []
+    try:
+        with open_rdb(data, values=mode) as rdb:
+            for record in rdb.iter_records():
+                out.append(repr(record))
+            out.append(("end", rdb.checksum, rdb.end_offset))
+    except FormatError as err:
+        out.append(("error", type(err), err.offset, str(err)))
+    return out
+
+
+def assert_same_reads(pure, data, mode: str):
+    fast = read_all(data, mode)
+    slow = pure(read_all, data, mode)
+    assert fast == slow
+
+
+def corpus(name: str) -> bytes:
+    return (CORPUS / name).read_bytes()
+
+
+@needs_corpus
+@pytest.mark.parametrize("name", CORPUS_FILES)
+@pytest.mark.parametrize("mode", ["full", "sizes"])
+def test_corpus_files(pure, name, mode):
+    assert_same_reads(pure, corpus(name), mode)
+
+
+@needs_corpus
+@pytest.mark.parametrize("name", CORPUS_FILES)
+def test_corpus_truncations(pure, name):
+    data = corpus(name)
+    step = max(1, len(data) // 40)
+    for cut in range(9, len(data), step):
+        assert_same_reads(pure, data[:cut], "full" if cut % 2 else "sizes")
+
+
+@needs_corpus
+@pytest.mark.parametrize("name", CORPUS_FILES)
+def test_corpus_byte_flips(pure, name):
+    data = corpus(name)
+    rnd = random.Random(name)
+    for i in range(30):
+        damaged = bytearray(data)
+        for _ in range(rnd.randint(1, 3)):
+            damaged[rnd.randrange(9, len(data))] ^= rnd.randint(1, 255)
+        assert_same_reads(pure, bytes(damaged), "full" if i % 2 else "sizes")
+
+
+@needs_corpus
+@pytest.mark.parametrize("chunk", [1, 7, 64, 1000])
+def test_records_across_buffer_ends(pure, monkeypatch, chunk):
+    """Tiny read chunks: the compiled loop stops at every buffer end, the reader grows the
+    buffer (or, for records over _FAST_RECORD_MAX, reads them itself)."""
+    monkeypatch.setattr(source, "CHUNK_SIZE", chunk)
+    monkeypatch.setattr(reader, "CHUNK_SIZE", chunk)
+    monkeypatch.setattr(reader, "_FAST_RECORD_MAX", 4 * chunk)
+    rnd = random.Random(chunk)
+    for name in rnd.sample(CORPUS_FILES, min(12, len(CORPUS_FILES))):
+        data = corpus(name)
+        for mode in ("full", "sizes"):
+            assert_same_reads(pure, data, mode)
+            assert_same_reads(pure, data[: rnd.randrange(9, len(data))], mode)
+
+
+@needs_corpus
+def test_unknown_size_input(pure):
+    """gzip input: the size is unknown, records crossing the buffer end go to the pure loop."""
+    for name in CORPUS_FILES[:: max(1, len(CORPUS_FILES) // 10)]:
+        packed = gzip.compress(corpus(name))
+        assert_same_reads(pure, packed, "full")
+        assert_same_reads(pure, packed, "sizes")
+
+
+@needs_corpus
+def test_select_and_lazy_stay_pure():
+    name = next(n for n in CORPUS_FILES if "7.0" in n)
+    with open_rdb(corpus(name)) as rdb:
+        keys = [e.key for e in rdb.iter_entries(lambda db, key, t, exp: key.startswith(b"s"))]
+    assert all(k.startswith(b"s") for k in keys)
+
+
+def test_purepython_env_turns_it_off():
+    env = dict(os.environ, RDBTOOLS_PUREPYTHON="1")
+    code = ("from rdbtools import _accel, reader, blobs; "
+            "assert not _accel.ACCELERATED and _accel.read_records is None; "
+            "assert reader.decode_listpack is blobs.decode_listpack; print('pure')")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "pure"
