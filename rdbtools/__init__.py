@@ -13,11 +13,12 @@ from .errors import (ChecksumError, EncodeError, FormatError, RdbToolsError, Tru
 from .model import (Aux, Entry, Function, ModuleAux, ModuleValue, ResizeDb, SelectDb, SlotInfo,
                     Stream, StreamConsumer, StreamEntry, StreamGroup, StreamPendingEntry)
 from .reader import RdbReader, open_rdb, read_rdb
+from .aof import open_aof, read_aof  # noqa: E402  (AOF readers and replay)
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "open_rdb", "read_rdb", "RdbReader",
+    "open_rdb", "read_rdb", "RdbReader", "open_aof", "read_aof",
     "Entry", "Aux", "SelectDb", "ResizeDb", "Function", "ModuleAux", "ModuleValue", "SlotInfo",
     "Stream", "StreamEntry", "StreamGroup", "StreamConsumer", "StreamPendingEntry",
     "RdbToolsError", "FormatError", "TruncatedError", "ChecksumError", "UnsupportedVersionError",

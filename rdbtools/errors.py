@@ -85,3 +85,42 @@ class UnknownOpcodeError(FormatError):
 
 class EncodeError(RdbToolsError, ValueError):
     """A model object cannot be written in the requested format."""
+
+
+class AofFormatError(FormatError):
+    """An AOF (or one part of a multi-part AOF, or its manifest) is damaged or cannot be replayed.
+
+    Accessible attributes, besides those of :class:`FormatError`: ``file`` (the part or manifest
+    being read) and ``line`` (1-based line number of ``offset`` in that file, when known).
+    ``offset`` is the byte offset inside ``file``.
+    """
+
+    def __init__(self, reason: str, offset: int | None = None, *, file: str | None = None,
+                 line: int | None = None, **kwargs) -> None:
+        self.file = file
+        self.line = line
+        super().__init__(reason, offset, **kwargs)
+
+    def _message(self) -> str:
+        where = []
+        if self.file is not None:
+            where.append(str(self.file))
+        if self.line is not None:
+            where.append(f"line {self.line}")
+        head = ", ".join(where)
+        return f"{head}: {super()._message()}" if head else super()._message()
+
+
+class AofTruncatedError(AofFormatError, TruncatedError):
+    """An AOF part ends inside a command (or inside an unfinished MULTI) where that is not
+    allowed: in a part that is not the last one, or when truncation was asked to be fatal."""
+
+
+class UnknownCommandError(AofFormatError):
+    """The replay met a command it does not implement (module commands included).
+
+    Accessible attributes: ``command`` (the command name, upper case, as bytes)."""
+
+    def __init__(self, command: bytes, reason: str, offset: int | None = None, **kwargs) -> None:
+        self.command = command
+        super().__init__(reason, offset, **kwargs)

@@ -75,3 +75,19 @@ def test_dump_format_examples_are_valid():
     from rdbtools.dump import _stream_from_dict, _stream_to_dict
 
     assert _stream_to_dict(_stream_from_dict(stream)) == stream
+
+
+# -- aoftool (docs/cli.md "aoftool command reference") --------------------------------------
+from rdbtools_cli.aoftool import aoftool  # noqa: E402
+
+
+@pytest.mark.parametrize("name", sorted(aoftool.commands))
+def test_aoftool_command_documented(name, cli_doc):
+    heading = f"## `aoftool {name}`"
+    assert heading in cli_doc
+    section = cli_doc.split(heading, 1)[1].split("\n## ", 1)[0]
+    assert aoftool.commands[name].help
+    for param in aoftool.commands[name].params:
+        for opt in param.opts + param.secondary_opts:
+            if opt.startswith("-") and opt != "--help":
+                assert f"`{opt}" in section or f"{opt} " in section, f"{opt} of aoftool {name} not in its docs/cli.md section"

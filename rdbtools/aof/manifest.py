@@ -1,0 +1,97 @@
+# rdbtools: aof/manifest.py
+"""Reading and writing a multi-part AOF manifest (Redis 7.0+, Valkey 7.2+).
+
+Mirrors aof.c ``aofLoadManifestFromFile()`` and ``getAofManifestAsString()`` (Redis 7.4/8.2);
+the line grammar is :mod:`rdbtools.format.manifest`.  Loader rules enforced here: at most one
+base (``b``) entry, incr (``i``) sequence numbers strictly increasing, file names bare; history
+(``h``) entries are listed but never loaded.  Load order: the base, then the incr files in
+manifest order.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import AofFormatError
+from ..format.manifest import (ManifestLine, ManifestSyntaxError, format_manifest_line,
+                               parse_manifest_line)
+
+__all__ = ["Manifest", "parse_manifest", "read_manifest", "format_manifest"]
+
+
+@dataclass
+class Manifest:
+    """A parsed manifest.
+
+    Accessible attributes: ``path`` (of the manifest file, or None), ``lines`` (every
+    :class:`ManifestLine` in file order), ``base`` (the ``b`` line or None), ``history`` and
+    ``incr`` (lists of lines), ``text`` (the raw manifest text).
+    """
+
+    lines: list[ManifestLine] = field(default_factory=list)
+    path: Path | None = None
+    text: bytes = b""
+
+    @property
+    def base(self) -> ManifestLine | None:
+        return next((ln for ln in self.lines if ln.type == "b"), None)
+
+    @property
+    def history(self) -> list[ManifestLine]:
+        return [ln for ln in self.lines if ln.type == "h"]
+
+    @property
+    def incr(self) -> list[ManifestLine]:
+        return [ln for ln in self.lines if ln.type == "i"]
+
+    def load_order(self) -> list[ManifestLine]:
+        """The files a server loads, in order: the base (if any), then every incr file."""
+        return ([self.base] if self.base else []) + self.incr
+
+
+def parse_manifest(text: bytes, name: str = "<manifest>") -> Manifest:
+    """Parse a manifest's bytes.
+
+    :raises AofFormatError: a line breaks the grammar or a loader rule (naming the line).
+    """
+    manifest = Manifest(text=text)
+    offset = 0
+    last_incr = None
+    for number, raw in enumerate(text.split(b"\n"), start=1):
+        line = raw[:-1] if raw.endswith(b"\r") else raw
+        try:
+            entry = parse_manifest_line(line)
+        except ManifestSyntaxError as e:
+            raise AofFormatError(f"invalid manifest line: {e.reason}", offset + e.column,
+                                 file=name, line=number) from None
+        if entry is not None:
+            if entry.type == "b" and manifest.base is not None:
+                raise AofFormatError("more than one base file (type b)", offset, file=name,
+                                     line=number)
+            if entry.type == "i":
+                if last_incr is not None and entry.seq <= last_incr:
+                    raise AofFormatError(
+                        f"incr file sequence {entry.seq} does not increase (previous {last_incr})",
+                        offset, file=name, line=number)
+                last_incr = entry.seq
+            manifest.lines.append(entry)
+        offset += len(raw) + 1
+    if not manifest.lines:
+        raise AofFormatError("the manifest lists no files", 0, file=name)
+    return manifest
+
+
+def read_manifest(path: str | os.PathLike) -> Manifest:
+    """Read and parse the manifest file at ``path``."""
+    path = Path(path)
+    manifest = parse_manifest(path.read_bytes(), str(path))
+    manifest.path = path
+    return manifest
+
+
+def format_manifest(manifest: Manifest) -> bytes:
+    """The manifest text: base, history, incr lines in that order (as Redis writes it)."""
+    ordered = ([manifest.base] if manifest.base else []) + manifest.history + manifest.incr
+    return b"".join(format_manifest_line(ln) + b"\n" for ln in ordered)

@@ -1,0 +1,163 @@
+"""RESP fast path == grammar (hypothesis), manifest grammar round trip, reader truncation and
+damage reporting, replay regressions."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from construct import ConstructError
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rdbtools.aof import open_aof
+from rdbtools.aof.replay import Replayer, replay
+from rdbtools.aof.reader import AofCommand
+from rdbtools.commands import encode_resp
+from rdbtools.errors import AofFormatError, AofTruncatedError, UnknownCommandError
+from rdbtools.format.manifest import (ManifestLine, ManifestSyntaxError, format_manifest_line,
+                                      parse_manifest_line)
+from rdbtools.format.resp import AofRecord, RespError, RespIncomplete, parse_record
+
+ARGS = st.lists(st.binary(max_size=40), min_size=1, max_size=6)
+
+
+def _grammar(data: bytes):
+    try:
+        rec = AofRecord.parse_stream(io.BytesIO(data))
+    except ConstructError:
+        return "error"
+    if rec.body is None:
+        return "error"
+    if rec.kind == b"#":
+        return (None, rec.body.text)
+    return ([a.data for a in rec.body.args], None)
+
+
+def _fast(data: bytes):
+    try:
+        args, text, end = parse_record(data, 0)
+    except (RespError, RespIncomplete):
+        return "error"
+    return (args, text)
+
+
+@given(ARGS)
+def test_fast_path_equals_grammar_on_commands(args):
+    data = encode_resp(args)
+    assert _fast(data) == _grammar(data) == (args, None)
+
+
+@settings(max_examples=300)
+@given(ARGS, st.integers(0, 400), st.binary(min_size=1, max_size=3))
+def test_fast_path_equals_grammar_on_damage(args, where, junk):
+    data = bytearray(encode_resp(args))
+    where %= len(data)
+    data[where : where + len(junk)] = junk
+    data = bytes(data)
+    assert _fast(data) == _grammar(data)
+
+
+@given(st.binary(max_size=30).filter(lambda b: b"\r\n" not in b and not b.endswith(b"\r")))
+def test_annotations(text):
+    data = b"#" + text + b"\r\n"
+    assert _fast(data) == _grammar(data) == (None, text)
+
+
+@given(st.binary(min_size=1, max_size=20), st.integers(0, 2**40), st.sampled_from("bhi"),
+       st.one_of(st.none(), st.integers(0, 2**40)))
+def test_manifest_line_round_trip(name, seq, kind, start):
+    if b"/" in name:
+        name = name.replace(b"/", b"_")
+    line = ManifestLine(name, seq, kind, start_offset=start)
+    assert parse_manifest_line(format_manifest_line(line)) == line
+
+
+def test_manifest_examples():
+    line = parse_manifest_line(b"file appendonly.aof.2.incr.aof seq 2 type i startoffset 224 endoffset 532")
+    assert (line.file, line.seq, line.kind, line.start_offset, line.end_offset) == (
+        b"appendonly.aof.2.incr.aof", 2, "incr", 224, 532)
+    assert parse_manifest_line(b"# comment") is None
+    assert parse_manifest_line(b'FILE "a b" SEQ 1 TYPE b').file == b"a b"
+    with pytest.raises(ManifestSyntaxError):
+        parse_manifest_line(b"file x seq 1")
+    with pytest.raises(ManifestSyntaxError):
+        parse_manifest_line(b"file dir/x seq 1 type b")
+
+
+def _write(tmp_path, data: bytes):
+    p = tmp_path / "appendonly.aof"
+    p.write_bytes(data)
+    return p
+
+
+CMDS = [[b"SET", b"a", b"1"], [b"MULTI"], [b"INCR", b"a"], [b"EXEC"], [b"RPUSH", b"l", b"x"]]
+
+
+def test_truncated_tail_is_reported_with_offset(tmp_path):
+    whole = b"".join(encode_resp(c) for c in CMDS)
+    good = len(whole)
+    p = _write(tmp_path, whole + b"*3\r\n$3\r\nSET\r\n$1\r\nb")
+    with open_aof(p) as aof:
+        names = [c.name for c in aof.iter_commands()]
+    assert names == [b"SET", b"MULTI", b"INCR", b"EXEC", b"RPUSH"]
+    assert aof.truncation.file == "appendonly.aof" and aof.truncation.offset == good
+    with pytest.raises(AofTruncatedError) as info:
+        list(open_aof(p, strict=True).iter_commands())
+    assert info.value.offset == good and info.value.file == "appendonly.aof"
+
+
+def test_unfinished_multi_is_dropped(tmp_path):
+    head = encode_resp(CMDS[0])
+    p = _write(tmp_path, head + encode_resp([b"MULTI"]) + encode_resp([b"INCR", b"a"]))
+    with open_aof(p) as aof:
+        assert [c.name for c in aof.iter_commands()] == [b"SET"]
+    assert aof.truncation.offset == len(head)
+
+
+def test_damage_names_file_line_offset(tmp_path):
+    head = encode_resp(CMDS[0])
+    p = _write(tmp_path, head + b"GARBAGE\r\n")
+    with pytest.raises(AofFormatError) as info:
+        list(open_aof(p).iter_commands())
+    err = info.value
+    assert (err.file, err.offset, err.line) == ("appendonly.aof", len(head), 8)
+    assert "appendonly.aof, line 8: offset" in str(err)
+
+
+def test_timestamps_and_upto(tmp_path):
+    data = (b"#TS:100\r\n" + encode_resp([b"SET", b"a", b"1"]) + b"#TS:200\r\n"
+            + encode_resp([b"SET", b"a", b"2"]))
+    p = _write(tmp_path, data)
+    cmds = list(open_aof(p).iter_commands())
+    assert [c.timestamp for c in cmds] == [100, 200]
+    engine = replay(open_aof(p), upto_timestamp=150)
+    assert [e.value for e in engine.iter_entries()] == [b"1"]
+    engine = replay(open_aof(p), upto_offset=cmds[0].end)
+    assert [e.value for e in engine.iter_entries()] == [b"1"]
+
+
+def _play(*cmds, profile=None):
+    r = Replayer(profile)
+    r.feed(AofCommand([bytes(x) if not isinstance(x, bytes) else x for x in c], "t.aof", i, i + 1)
+           for i, c in enumerate(cmds))
+    return {(e.db, e.key): e for e in r.iter_entries()}
+
+
+def test_unknown_command_is_an_error_unless_skipped():
+    with pytest.raises(UnknownCommandError) as info:
+        _play([b"BF.ADD", b"k", b"x"])
+    assert info.value.command == b"BF.ADD" and info.value.file == "t.aof"
+    r = Replayer(skip_unknown=True)
+    r.feed([AofCommand([b"BF.ADD", b"k", b"x"], "t.aof", 0, 5), AofCommand([b"SET", b"a", b"b"], "t.aof", 5, 9)])
+    assert r.skipped == {"BF.ADD": 1}
+
+
+def test_set_encodings_follow_the_profile():
+    from rdbtools.aof.replay import ServerProfile
+
+    keys = _play([b"SADD", b"s", b"1", b"2"], [b"SADD", b"t", b"a"],
+                 profile=ServerProfile.parse("redis-7.2.4"))
+    assert keys[(0, b"s")].rdb_type == 11 and keys[(0, b"t")].rdb_type == 20
+    keys = _play([b"SADD", b"t", b"a"], profile=ServerProfile.parse("redis-7.0.15"))
+    assert keys[(0, b"t")].rdb_type == 2
