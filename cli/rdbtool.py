@@ -138,6 +138,178 @@ def check(file: str, fmt: str) -> None:
         raise SystemExit(EXIT_BAD_INPUT)
 
 
+# -- memory analysis: memory, bigkeys, report ----------------------------------------------------------
+
+def _files_argument(fn):
+    return click.argument("files", nargs=-1, required=True, metavar="FILE...",
+                          type=click.Path(exists=True, dir_okay=False, allow_dash=True))(fn)
+
+
+def _parse_config(ctx, param, values: tuple[str, ...]) -> dict:
+    from rdbtools.analysis.memory import normalise_config
+
+    out = {}
+    for v in values:
+        name, sep, value = v.partition("=")
+        if not sep:
+            raise click.BadParameter(f"{v!r}: expected NAME=VALUE")
+        try:
+            int(value)
+            normalise_config({name: value})
+        except ValueError as e:
+            raise click.BadParameter(str(e)) from None
+        out[name] = int(value)
+    return out
+
+
+def _server_check(ctx, param, value):
+    if value is None:
+        return None
+    from rdbtools.analysis.memory import profile_for
+
+    try:
+        profile_for(value)
+    except ValueError as e:
+        raise click.BadParameter(str(e)) from None
+    return value
+
+
+def memory_options(fn):
+    """--server / --config / --allocator: the target whose MEMORY USAGE is estimated."""
+    fn = click.option("--allocator", type=click.Choice(["jemalloc", "jemalloc16", "libc"]), default=None,
+                      help="Override the target's allocator (jemalloc16: distribution jemalloc with a 16-byte quantum).")(fn)
+    fn = click.option("--config", "config", multiple=True, metavar="NAME=VALUE", callback=_parse_config,
+                      help="Encoding threshold of the target, e.g. hash-max-listpack-entries=1024 (repeatable).")(fn)
+    fn = click.option("--server", default=None, metavar="NAME", callback=_server_check,
+                      help="Estimate for this server (redis-6.2, redis-7.0, redis-7.2, redis-7.4, redis-8.2, "
+                           "valkey-8.1, valkey-9.1, ...); default: the one that wrote the file.")(fn)
+    return fn
+
+
+def _estimates(files, server, config, allocator, key_filter=None):
+    """(FileEstimates, name) per input file, each open while it is iterated."""
+    from rdbtools.analysis.memory import FileEstimates
+
+    for file in files:
+        with open_rdb(open_source(file), values="full") as rdb:
+            est = FileEstimates(rdb, None if file == "-" else file, server, config or None, allocator,
+                                key_filter=key_filter)
+            yield est, ("<stdin>" if file == "-" else file)
+
+
+@rdbtool.command()
+@_files_argument
+@format_option(["csv", "jsonl", "parquet"], "csv")
+@output_option
+@memory_options
+@filter_options
+def memory(files, fmt, output, server, config, allocator, key_filter: KeyFilter) -> None:
+    """Estimate the memory of every key: one row per key with db, key, type,
+    predicted encoding, elements, memory_usage (bytes, as MEMORY USAGE key
+    SAMPLES 0 would answer once the server has loaded the file), largest
+    element (bytes) and expire_at_ms.
+
+    The target server is the one that wrote the file unless --server names
+    another; see docs/memory.md for the measured accuracy.  Parquet output
+    needs pyarrow (pip install 'rdbtools-suite[parquet]').
+
+    \b
+    Example:
+        rdbtool memory dump.rdb > memory.csv
+        rdbtool memory dump.rdb --server valkey-8.1 -f jsonl
+        rdbtool memory shard*.rdb -f parquet -o memory.parquet
+    """
+    from rdbtools.analysis.export import write_memory
+
+    if fmt == "parquet":
+        if output == "-":
+            raise click.UsageError("parquet output needs -o FILE")
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            raise click.ClickException("parquet output needs pyarrow: pip install 'rdbtools-suite[parquet]'") from None
+    with open_output(output) as out:
+        rows = (k for est, _ in _estimates(files, server, config, allocator, key_filter) for k in est)
+        write_memory(rows, out, fmt)
+
+
+@rdbtool.command()
+@_files_argument
+@click.option("-n", "--top", "top", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Keys per list.")
+@format_option(["table", "json"], "table")
+@memory_options
+def bigkeys(files, top, fmt, server, config, allocator) -> None:
+    """The biggest keys, offline redis-cli --bigkeys and --memkeys: the top N
+    keys by estimated memory (overall and per type) and by element count
+    (per type), kept in bounded memory (heaps).
+
+    \b
+    Example:
+        rdbtool bigkeys dump.rdb -n 20
+        rdbtool bigkeys shard1.rdb shard2.rdb -f json
+    """
+    from rdbtools.analysis.report import TopKeys
+
+    tops = TopKeys(top)
+    for est, _ in _estimates(files, server, config, allocator):
+        for k in est:
+            tops.add(k)
+    data = tops.to_dict()
+    if fmt == "json":
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+    else:
+        from .render import render_bigkeys
+
+        render_bigkeys(data)
+
+
+@rdbtool.command()
+@_files_argument
+@format_option(["table", "json"], "table")
+@click.option("--html", "html", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="Also write a self-contained HTML page (treemap of prefixes, charts, top keys).")
+@click.option("--separators", default=":", show_default=True,
+              help="Characters that split key names into prefix parts.")
+@click.option("--depth", type=click.IntRange(min=1), default=3, show_default=True, help="Prefix tree depth.")
+@click.option("-n", "--top", "top", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Keys per top list.")
+@memory_options
+def report(files, fmt, html, separators, depth, top, server, config, allocator) -> None:
+    """Summarise where the memory goes: by database, type, encoding, key
+    prefix (ids and digits normalised: user:123:cart counts as user:*:cart),
+    expiry bucket, LFU/LRU hot and cold keys, with advice and estimated
+    savings.  Several files (all shards of a cluster) make one report.
+
+    \b
+    Example:
+        rdbtool report dump.rdb
+        rdbtool report shard*.rdb --html report.html
+        rdbtool report dump.rdb -f json --separators ':/' --depth 2
+    """
+    from rdbtools.analysis.report import Report
+
+    rep = None
+    for est, name in _estimates(files, server, config, allocator):
+        if rep is None:
+            rep = Report(separators=separators.encode(), depth=depth, top=top,
+                         now_ms=est.snapshot_ms, profile=est.profile)
+        rep.add_file(name, est.server, est.snapshot_ms)
+        for k in est:
+            rep.add(k)
+    data = rep.to_dict()  # type: ignore[union-attr]
+    if html:
+        from .report_html import write_html
+
+        write_html(data, html)
+    if fmt == "json":
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+    else:
+        from .render import render_report
+
+        render_report(data)
+
+
 def main() -> None:
     """Entry point of the ``rdbtool`` script."""
     rdbtool(prog_name="rdbtool")

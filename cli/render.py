@@ -13,7 +13,8 @@ from rich.markup import escape
 
 from rdbtools.info import RdbSummary
 
-__all__ = ["console", "err_console", "escape", "progress_records", "render_summary", "print_check"]
+__all__ = ["console", "err_console", "escape", "progress_records", "render_summary", "print_check",
+           "render_bigkeys", "render_report"]
 
 console = Console()
 err_console = Console(stderr=True)
@@ -129,3 +130,90 @@ def print_check(result: dict) -> None:
             highlight=False,
             soft_wrap=True,
         )
+
+
+# -- memory analysis (rdbtool bigkeys / report) ----------------------------------------------------
+
+def _text_key(key: str, limit: int = 60) -> str:
+    return escape(key if len(key) <= limit else key[: limit - 1] + "…")
+
+
+def render_bigkeys(data: dict) -> None:
+    """Draw ``rdbtool bigkeys``: top keys by memory (all types, then per type) and by elements."""
+    from rich.table import Table
+
+    for title, section in (("by memory", data["by_memory"]), ("by elements", data["by_elements"])):
+        for type_, rows in section.items():
+            if not rows:
+                continue
+            t = Table(title=f"top {type_} keys {title}", title_justify="left")
+            for col, just in (("db", "right"), ("key", "left"), ("type", "left"), ("encoding", "left"),
+                              ("elements", "right"), ("memory", "right")):
+                t.add_column(col, justify=just)
+            for r in rows:
+                t.add_row(str(r["db"]), _text_key(r["key"]), r["type"], r["encoding"],
+                          str(r["elements"]), _human(r["memory_usage"]))
+            console.print(t)
+
+
+def render_report(data: dict) -> None:
+    """Draw ``rdbtool report``: totals, per db / type / encoding, prefixes, expiry, advice."""
+    from rich.table import Table
+    from rich.tree import Tree
+
+    head = Table(show_header=False)
+    head.add_column(style="bold")
+    head.add_column()
+    for f in data["files"]:
+        head.add_row("file", f"{escape(f['file'])} (estimated for {f['server']})")
+    head.add_row("keys", str(data["keys"]))
+    head.add_row("memory", f"{_human(data['memory'])} ({data['memory']} bytes, MEMORY USAGE estimate)")
+    console.print(head)
+    total = data["memory"] or 1
+    for title, rows, cols in (("databases", data["by_db"], ("db",)), ("types", data["by_type"], ("type",)),
+                              ("encodings", data["by_encoding"], ("type", "encoding")),
+                              ("expiry", data["expiry"], ("bucket",))):
+        t = Table(title=title, title_justify="left")
+        for c in cols:
+            t.add_column(c)
+        for c in ("keys", "memory", "share"):
+            t.add_column(c, justify="right")
+        for r in rows:
+            t.add_row(*(str(r[c]) for c in cols), str(r["keys"]), _human(r["memory"]),
+                      f"{100 * r['memory'] / total:.1f} %")
+        console.print(t)
+
+    tree = Tree("[bold]key prefixes[/] (memory, keys)")
+
+    def add(node: Tree, d: dict) -> None:
+        for child in d.get("children", [])[:12]:
+            sub = node.add(f"{escape(child['name'])}  {_human(child['memory'])}  {child['keys']} keys")
+            add(sub, child)
+
+    add(tree, data["prefixes"])
+    console.print(tree)
+    top = data["top_keys"]["by_memory"].get("all", [])
+    if top:
+        t = Table(title="biggest keys", title_justify="left")
+        for c in ("db", "key", "type", "encoding", "elements", "memory"):
+            t.add_column(c, justify="right" if c in ("db", "elements", "memory") else "left")
+        for r in top:
+            t.add_row(str(r["db"]), _text_key(r["key"]), r["type"], r["encoding"], str(r["elements"]),
+                      _human(r["memory_usage"]))
+        console.print(t)
+    for title, rows, col in (("hot keys (LFU counter / least idle)", data["hot_keys"], "freq"),
+                             ("cold keys (most idle)", data["cold_keys"], "idle_s")):
+        if rows:
+            t = Table(title=title, title_justify="left")
+            for c in ("key", col, "memory"):
+                t.add_column(c)
+            for r in rows:
+                t.add_row(_text_key(r["key"]), str(r.get(col)), _human(r["memory_usage"]))
+            console.print(t)
+    if data["advice"]:
+        t = Table(title="advice", title_justify="left")
+        t.add_column("estimated saving", justify="right")
+        t.add_column("advice")
+        for a in data["advice"]:
+            t.add_row(_human(a["bytes_saved"]), escape(a["text"]))
+        console.print(t)

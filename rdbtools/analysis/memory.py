@@ -1,0 +1,634 @@
+"""Per-key memory estimates: what ``MEMORY USAGE key SAMPLES 0`` would answer once a server has
+loaded the file.
+
+Mirrors memoryCommand() and objectComputeSize() in src/object.c of each server family, after
+predicting the in-memory encoding the way rdbLoadObject() (src/rdb.c) and tryObjectEncoding()
+choose it with that version's thresholds (FORMATS.md §8, §9).  Everything version-specific lives
+in one table, :data:`PROFILES`; the numbers in it were calibrated against the real servers of
+tests/servers.py (benchmarks/memory_accuracy.py measures the remaining error, docs/memory.md
+publishes it).
+
+Returns data (:class:`KeyMemory` records), never prints.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from dataclasses import dataclass, field, replace
+from typing import Iterable, Iterator
+
+from .. import constants as C
+from .._accel import decode_listpack, decode_ziplist
+from ..lzf import lzf_decompress
+from ..model import (Entry, Stream, TYPE_HASH, TYPE_LIST, TYPE_MODULE, TYPE_SET, TYPE_STREAM,
+                     TYPE_STRING, TYPE_ZSET)
+from .encoded import (intset_size, jemalloc_size, libc_size, listpack_entry_size, listpack_size,
+                      rax_node_count, sds_header, string_to_int, ziplist_size)
+from .records import BLOB_TYPES, QUICKLIST_TYPES, STREAM_TYPES, RecordShape, record_shape
+
+__all__ = ["ServerProfile", "PROFILES", "KeyMemory", "MemoryEstimator", "profile_for",
+           "profile_from_aux", "estimate_file", "FileEstimates", "DEFAULT_THRESHOLDS", "server_names"]
+
+# -- thresholds (FORMATS.md §9) -------------------------------------------------------------------
+
+DEFAULT_THRESHOLDS = {
+    "hash-max-listpack-entries": 512,
+    "hash-max-listpack-value": 64,
+    "set-max-intset-entries": 512,
+    "set-max-listpack-entries": 128,
+    "set-max-listpack-value": 64,
+    "zset-max-listpack-entries": 128,
+    "zset-max-listpack-value": 64,
+    "list-max-listpack-size": -2,
+}
+_ALIASES = {  # Redis <= 6.2 names
+    "hash-max-ziplist-entries": "hash-max-listpack-entries",
+    "hash-max-ziplist-value": "hash-max-listpack-value",
+    "zset-max-ziplist-entries": "zset-max-listpack-entries",
+    "zset-max-ziplist-value": "zset-max-listpack-value",
+    "list-max-ziplist-size": "list-max-listpack-size",
+}
+_LIST_NODE_BYTES = {-1: 4096, -2: 8192, -3: 16384, -4: 32768, -5: 65536}
+
+
+def normalise_config(config: dict | None) -> dict[str, int]:
+    """Thresholds with the user's overrides (either config name spelling)."""
+    out = dict(DEFAULT_THRESHOLDS)
+    for k, v in (config or {}).items():
+        k = _ALIASES.get(k, k)
+        if k not in out:
+            raise ValueError(f"unknown config {k!r}; known: {', '.join(DEFAULT_THRESHOLDS)}")
+        out[k] = int(v)
+    return out
+
+
+# -- the per-version table ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ServerProfile:
+    """How one server family lays out and accounts memory.
+
+    Accessible attributes: ``name``; ``allocator`` ("jemalloc" = bundled jemalloc, 8-byte quantum;
+    "jemalloc16" = distribution jemalloc, 16-byte quantum; "libc" = glibc malloc); ``keyspace``
+    ("dictentry": robj + key sds + 24-byte dictEntry, Redis <= 7.4; "kvobj": key, value header
+    and expire in one allocation, Redis 8; "embkey": key embedded in the robj, Valkey 8.1+);
+    ``ziplist`` (compact encodings are ziplists: Redis <= 6.2); ``exact_blobs`` (ziplist, intset
+    and embstr sizes counted without allocator rounding: Redis <= 6.2); ``list_listpack`` and
+    ``set_listpack`` (7.2+ encodings); struct sizes; ``fpconv`` (7.2+ shortest double text).
+    """
+
+    name: str
+    allocator: str = "jemalloc"
+    keyspace: str = "dictentry"
+    ziplist: bool = False
+    exact_blobs: bool = False
+    list_listpack: bool = True
+    set_listpack: bool = True
+    fpconv: bool = True
+    dict_struct: int = 56
+    dict_entry: int = 24
+    quicklist: int = 40
+    quicklist_node: int = 40
+    stream: int = 80
+    stream_cg: int = 40
+    stream_consumer: int = 32
+    embstr_limit: int = 44
+    embed_limit: int = 64         # kvobj / Valkey: embed the string value when the total fits
+    embed_counts_expire: bool = True  # Valkey 8: decided before the expire field is added
+    embstr_robj: int = 16         # Valkey 9: an embedded value needs no ptr field (8-byte header)
+    hash_entry: str = "sds"       # "sds": two sds + dictEntry; "mstr" (7.4: field mstr); "entry" (8.x)
+    set_table: str = "dict"       # "dict" | "hashtable" (Valkey 8.1+ open addressing)
+    hfe_listpack_ex: int = 32     # listpackEx struct allocation (7.4+)
+    thresholds: dict = field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))
+
+    def alloc(self, n: int) -> int:
+        if self.allocator == "libc":
+            return libc_size(n)
+        return jemalloc_size(n, 16 if self.allocator == "jemalloc16" else 8)
+
+
+_R6 = ServerProfile("redis-6.2", ziplist=True, exact_blobs=True, list_listpack=False,
+                    set_listpack=False, fpconv=False, dict_struct=96, quicklist_node=32,
+                    stream=40, stream_cg=32, stream_consumer=24)
+_R70 = ServerProfile("redis-7.0", allocator="jemalloc16", list_listpack=False, set_listpack=False,
+                     fpconv=False, stream_consumer=24)
+_R72 = ServerProfile("redis-7.2")
+_R74 = ServerProfile("redis-7.4", hash_entry="mstr")
+_R8 = ServerProfile("redis-8", keyspace="kvobj", hash_entry="entry")
+_V8 = ServerProfile("valkey-8", allocator="libc", keyspace="embkey", set_table="hashtable",
+                    embed_counts_expire=False)
+_V9 = ServerProfile("valkey-9", allocator="libc", keyspace="embkey", set_table="hashtable",
+                    embstr_robj=8, embed_limit=128, embstr_limit=1 << 30)
+
+PROFILES: dict[str, ServerProfile] = {
+    "redis-6.0": replace(_R6, name="redis-6.0"),
+    "redis-6.2": _R6,
+    "redis-7.0": _R70,
+    "redis-7.2": _R72,
+    "redis-7.4": _R74,
+    "redis-8.0": replace(_R8, name="redis-8.0"),
+    "redis-8.2": replace(_R8, name="redis-8.2"),
+    "valkey-7.2": replace(_R72, name="valkey-7.2"),
+    "valkey-8.0": replace(_V8, name="valkey-8.0"),
+    "valkey-8.1": replace(_V8, name="valkey-8.1"),
+    "valkey-9.0": replace(_V9, name="valkey-9.0"),
+    "valkey-9.1": replace(_V9, name="valkey-9.1"),
+}
+
+
+def server_names() -> list[str]:
+    return list(PROFILES)
+
+
+def profile_for(name: str, *, config: dict | None = None, allocator: str | None = None) -> ServerProfile:
+    """The profile for ``redis-7.2``, ``valkey-8.1``, ``redis-7.0.15`` ... (nearest known minor)."""
+    m = re.fullmatch(r"(redis|valkey)[-_ ]?(\d+)(?:\.(\d+))?(?:\.\d+)?", name.strip().lower())
+    if not m:
+        raise ValueError(f"unknown server {name!r}; known: {', '.join(PROFILES)}")
+    family, major, minor = m.group(1), int(m.group(2)), int(m.group(3) or 0)
+    candidates = [(tuple(map(int, k.split("-")[1].split("."))), p) for k, p in PROFILES.items()
+                  if k.startswith(family + "-")]
+    candidates.sort(key=lambda c: c[0])
+    chosen = candidates[0][1]
+    for version, p in candidates:
+        if version <= (major, minor):
+            chosen = p
+    changes: dict = {"thresholds": normalise_config(config)}
+    if allocator:
+        if allocator not in ("jemalloc", "jemalloc16", "libc"):
+            raise ValueError(f"unknown allocator {allocator!r}")
+        changes["allocator"] = allocator
+    return replace(chosen, **changes)
+
+
+def profile_from_aux(aux: dict[bytes, bytes], magic: str = "REDIS", rdb_version: int = 9) -> str:
+    """The server that wrote a file, from its ``valkey-ver`` / ``redis-ver`` AUX fields."""
+    if b"valkey-ver" in aux:
+        return "valkey-" + aux[b"valkey-ver"].decode("ascii", "replace")
+    if magic == "VALKEY":
+        return "valkey-9.0"
+    if b"redis-ver" in aux:
+        return "redis-" + aux[b"redis-ver"].decode("ascii", "replace")
+    return {9: "redis-6.2", 10: "redis-7.0", 11: "redis-7.2", 12: "redis-7.4"}.get(rdb_version, "redis-7.2")
+
+
+# -- the result -----------------------------------------------------------------------------------
+
+@dataclass(slots=True)
+class KeyMemory:
+    """One key's estimate.
+
+    Accessible attributes: ``db``, ``key``, ``type``, ``encoding`` (predicted OBJECT ENCODING),
+    ``elements`` (members / entries; bytes for a string), ``memory_usage`` (bytes, as MEMORY USAGE
+    SAMPLES 0), ``largest_element`` (bytes of the longest element), ``expire_at_ms``, ``idle_s``,
+    ``freq``, ``key_bytes`` (length of the key name).
+    """
+
+    db: int
+    key: bytes
+    type: str
+    encoding: str
+    elements: int
+    memory_usage: int
+    largest_element: int
+    expire_at_ms: int | None = None
+    idle_s: int | None = None
+    freq: int | None = None
+    key_bytes: int = 0
+    rdb_type: int = 0
+
+    def to_dict(self) -> dict:
+        return {"db": self.db, "key": self.key, "type": self.type, "encoding": self.encoding,
+                "elements": self.elements, "memory_usage": self.memory_usage,
+                "largest_element": self.largest_element, "expire_at_ms": self.expire_at_ms}
+
+
+# -- the estimator --------------------------------------------------------------------------------
+
+def _next_pow2(n: int) -> int:
+    return 1 << max(0, (n - 1).bit_length())
+
+
+def _dtoa(score: float, fpconv: bool) -> bytes:
+    """The text Redis stores for a zset score in a listpack (util.c d2string / fpconv_dtoa)."""
+    if math.isnan(score):
+        return b"nan"
+    if math.isinf(score):
+        return b"inf" if score > 0 else b"-inf"
+    if score == 0:
+        return b"-0" if math.copysign(1, score) < 0 else b"0"
+    if -4503599627370495 < score < 4503599627370496 and score == int(score):
+        return b"%d" % int(score)
+    if fpconv:
+        text = repr(score)
+        if "e" in text:
+            mant, exp = text.split("e")
+            text = f"{mant}e{'-' if exp.startswith('-') else '+'}{exp.lstrip('+-').lstrip('0') or '0'}"
+        return text.encode()
+    return (b"%.17g" % score)
+
+
+_SKIPLIST_LEVEL_P = [0.75 * 0.25 ** (i - 1) for i in range(1, 33)]
+
+
+class MemoryEstimator:
+    """Estimates entries of one file for one target server profile."""
+
+    def __init__(self, profile: ServerProfile) -> None:
+        self.p = profile
+        a = profile.alloc
+        self._node_mean = sum(p * a(24 + 16 * lvl) for lvl, p in enumerate(_SKIPLIST_LEVEL_P, 1))
+        if profile.keyspace == "kvobj":
+            self._node_mean = sum(p * a(24 + 16 * lvl) for lvl, p in enumerate(_SKIPLIST_LEVEL_P, 1))
+
+    # strings held as sds
+    def sds(self, n: int, type5: bool = True) -> int:
+        return self.p.alloc(sds_header(n, type5=type5) + n + 1)
+
+    def _table(self, n: int, converted_at: int | None = None) -> int:
+        """dict struct + bucket array.  Loading pre-sizes a table to next_pow2(n).  A compact
+        encoding converted during the load (``converted_at`` = elements already read) is
+        pre-sized to that count and then grows one insert at a time; a doubling is rehashed
+        one bucket per insert, and while it lasts both bucket arrays count (dict.c)."""
+        if converted_at is None:
+            return self.p.dict_struct + 8 * max(4, _next_pow2(n))
+        size = max(4, _next_pow2(converted_at))
+        used = converted_at
+        old = 0
+        left = 0.0
+        for _ in range(n - converted_at):
+            if old:
+                left -= 1
+                if left <= 0:
+                    old = 0
+            if not old and used >= size:
+                old = size
+                size = _next_pow2(used + 1)
+                left = old * (1 - math.exp(-used / old))
+            used += 1
+        return self.p.dict_struct + 8 * (size + old)
+
+    @staticmethod
+    def _sampled(asize: int, elesize: int, n: int) -> int:
+        """``asize += (double)elesize/samples*n`` with SAMPLES 0 (samples == n), truncated."""
+        if not n:
+            return asize
+        return int(float(asize) + float(elesize) / n * n)
+
+    # -- per type ------------------------------------------------------------------------------
+    def estimate(self, entry: Entry, shape: RecordShape | None = None) -> KeyMemory:
+        t = entry.type
+        if t == TYPE_STRING:
+            enc, value_size, n, largest = self._string(entry)
+        elif t == TYPE_LIST:
+            enc, value_size, n, largest = self._list(entry, shape)
+        elif t == TYPE_SET:
+            enc, value_size, n, largest = self._set(entry, shape)
+        elif t == TYPE_ZSET:
+            enc, value_size, n, largest = self._zset(entry, shape)
+        elif t == TYPE_HASH:
+            enc, value_size, n, largest = self._hash(entry, shape)
+        elif t == TYPE_STREAM:
+            enc, value_size, n, largest = self._stream(entry, shape)
+        else:
+            enc, value_size, n, largest = "raw", 16 + len(getattr(entry.value, "raw", b"")), 1, 0
+        total = value_size + self._key_overhead(entry, enc)
+        return KeyMemory(entry.db, entry.key, t, enc, n, int(total), largest, entry.expire_at_ms,
+                         entry.idle_s, entry.freq, len(entry.key), entry.rdb_type)
+
+    def _key_overhead(self, entry: Entry, enc: str) -> int:
+        p = self.p
+        if p.keyspace == "dictentry":
+            return self.sds(len(entry.key)) + p.dict_entry
+        if entry.type == TYPE_STRING:
+            return 0  # the header with the embedded key is counted by _string
+        return self._header(entry) - 16
+
+    def _embedded(self, entry: Entry, robj: int = 16, expire: bool = True) -> int:
+        """Bytes of the robj with the key (and expire) embedded, before allocator rounding."""
+        n = len(entry.key)
+        return robj + (8 if expire and entry.expire_at_ms is not None else 0) + 1 + sds_header(n, type5=n < 32) + n + 1
+
+    def _header(self, entry: Entry) -> int:
+        """The value's object header: robj 16, or on Redis 8 / Valkey 8.1+ the allocation that
+        embeds the key (and its expire) too."""
+        if self.p.keyspace == "dictentry":
+            return 16
+        return self.p.alloc(self._embedded(entry))
+
+    def _string(self, entry: Entry) -> tuple[str, int, int, int]:
+        value: bytes = entry.value  # type: ignore[assignment]
+        n = len(value)
+        p = self.p
+        is_int = n <= 20 and string_to_int(value) is not None
+        if p.keyspace != "dictentry":
+            head = self._embedded(entry)
+            if is_int:
+                return "int", p.alloc(head), n, n
+            emb = self._embedded(entry, p.embstr_robj) + 4 + n
+            fits = self._embedded(entry, p.embstr_robj, p.embed_counts_expire) + 4 + n <= p.embed_limit
+            if n <= p.embstr_limit and fits:
+                return "embstr", p.alloc(emb), n, n
+            return "raw", p.alloc(head) + self.sds(n, type5=True), n, n
+        if is_int:
+            return "int", 16, n, n
+        if n <= p.embstr_limit:
+            if p.exact_blobs:
+                return "embstr", 16 + n + 2, n, n
+            return "embstr", p.alloc(16 + 3 + n + 1), n, n
+        return "raw", 16 + self.sds(n, type5=False), n, n
+
+    def _list(self, entry: Entry, shape: RecordShape | None):
+        p = self.p
+        items: list[bytes] = entry.value  # type: ignore[assignment]
+        n = len(items)
+        largest = max(map(len, items), default=0)
+        nodes = self._list_nodes(entry, shape)
+        fill = p.thresholds["list-max-listpack-size"]
+        limit = _LIST_NODE_BYTES.get(fill, 8192) if fill < 0 else 8192
+        if p.list_listpack and len(nodes) == 1 and nodes[0][0] == 2 and nodes[0][1] <= limit and \
+                (fill < 0 or n <= max(1, fill)):
+            return "listpack", 16 + p.alloc(nodes[0][1]), n, largest
+        elesize = 0
+        for container, nbytes in nodes:
+            blob = nbytes if p.exact_blobs and container == 2 else p.alloc(nbytes)
+            elesize += p.quicklist_node + blob
+        return "quicklist", self._sampled(16 + p.quicklist, elesize, len(nodes)), n, largest
+
+    def _list_nodes(self, entry: Entry, shape: RecordShape | None) -> list[tuple[int, int]]:
+        """(container, in-memory bytes) per quicklist node on the target."""
+        p = self.p
+        items: list[bytes] = entry.value  # type: ignore[assignment]
+        if shape is not None and shape.rdb_type in QUICKLIST_TYPES and shape.blobs:
+            file_listpack = shape.rdb_type == C.RDB_TYPE_LIST_QUICKLIST_2
+            if file_listpack != p.ziplist:
+                return [(c, n) for c, n, _ in shape.blobs]
+            # re-encode every node in the target's format
+            out = []
+            pos = 0
+            for container, nbytes, payload in shape.blobs:
+                if container == 1:
+                    out.append((1, nbytes))
+                    pos += 1
+                    continue
+                if payload is not None:
+                    elems = decode_listpack(payload) if file_listpack else decode_ziplist(payload)
+                    k = len(elems)
+                else:
+                    k = max(1, len(items) // max(1, len(shape.blobs)))
+                chunk = items[pos : pos + k]
+                pos += k
+                out.append((2, ziplist_size(chunk) if p.ziplist else listpack_size(chunk)))
+            return out
+        # element-by-element lists (types 1, 10) or no record bytes: fill nodes as RPUSH does
+        fill = p.thresholds["list-max-listpack-size"]
+        limit = _LIST_NODE_BYTES.get(fill, 8192) if fill < 0 else 8192
+        max_count = fill if fill > 0 else 1 << 30
+        out = []
+        cur = 11 if p.ziplist else 7
+        count = 0
+        for e in items:
+            esz = listpack_entry_size(e) if not p.ziplist else ziplist_size([e]) - 11 + 4
+            if count and (cur + esz > limit or count >= max_count):
+                out.append((2, cur))
+                cur = 11 if p.ziplist else 7
+                count = 0
+            cur += esz
+            count += 1
+        if count or not out:
+            out.append((2, cur))
+        return out
+
+    def _blob_len(self, shape: RecordShape | None, rdb_types: Iterable[int]) -> int | None:
+        if shape is not None and shape.rdb_type in rdb_types and shape.blobs:
+            return shape.blobs[0][1]
+        return None
+
+    def _set(self, entry: Entry, shape: RecordShape | None):
+        p = self.p
+        th = p.thresholds
+        members: list[bytes] = entry.value  # type: ignore[assignment]
+        n = len(members)
+        largest = max(map(len, members), default=0)
+        ints = [string_to_int(m) for m in members] if n <= th["set-max-intset-entries"] else None
+        if ints is not None and all(v is not None for v in ints):
+            blob = self._blob_len(shape, (C.RDB_TYPE_SET_INTSET,)) or intset_size(ints)  # type: ignore[arg-type]
+            return "intset", 16 + (blob if p.exact_blobs else p.alloc(blob)), n, largest
+        if p.set_listpack and n <= th["set-max-listpack-entries"] and (
+                largest <= th["set-max-listpack-value"] or shape is not None and shape.rdb_type == C.RDB_TYPE_SET_LISTPACK):
+            blob = self._blob_len(shape, (C.RDB_TYPE_SET_LISTPACK,)) or listpack_size(members)
+            return "listpack", 16 + p.alloc(blob), n, largest
+        size = self._sampled(16 + self._table(n), sum(p.dict_entry + self.sds(len(m)) for m in members), n)
+        return "hashtable", size, n, largest
+
+    def _zset(self, entry: Entry, shape: RecordShape | None):
+        p = self.p
+        th = p.thresholds
+        pairs: list[tuple[bytes, float]] = entry.value  # type: ignore[assignment]
+        n = len(pairs)
+        largest = max((len(m) for m, _ in pairs), default=0)
+        blob_type = C.RDB_TYPE_ZSET_ZIPLIST if p.ziplist else C.RDB_TYPE_ZSET_LISTPACK
+        from_blob = shape is not None and shape.rdb_type in (C.RDB_TYPE_ZSET_ZIPLIST, C.RDB_TYPE_ZSET_LISTPACK)
+        if n <= th["zset-max-listpack-entries"] and (largest <= th["zset-max-listpack-value"] or from_blob):
+            blob = self._blob_len(shape, (blob_type,))
+            if blob is None:
+                flat = []
+                for m, s in pairs:
+                    flat.append(m)
+                    flat.append(_dtoa(s, p.fpconv))
+                blob = ziplist_size(flat) if p.ziplist else listpack_size(flat)
+            enc = "ziplist" if p.ziplist else "listpack"
+            return enc, 16 + (blob if p.exact_blobs else p.alloc(blob)), n, largest
+        at = None
+        if entry.rdb_type in (C.RDB_TYPE_ZSET, C.RDB_TYPE_ZSET_2) and n <= th["zset-max-listpack-entries"]:
+            limit = th["zset-max-listpack-value"]
+            at = next((i for i, (m, _) in enumerate(pairs) if len(m) > limit), None)
+        size = 16 + 16 + 32 + self._table(n, at) + p.alloc(24 + 32 * 16)
+        elesize = sum(self.sds(len(m)) for m, _ in pairs) + n * (p.dict_entry + self._node_mean)
+        return "skiplist", self._sampled(size, int(elesize), n), n, largest
+
+    def _hash(self, entry: Entry, shape: RecordShape | None):
+        p = self.p
+        th = p.thresholds
+        pairs: list[tuple[bytes, bytes]] = entry.value  # type: ignore[assignment]
+        n = len(pairs)
+        largest = max((max(len(f), len(v)) for f, v in pairs), default=0)
+        ttls = entry.field_expire_at_ms or {}
+        blob_types = (C.RDB_TYPE_HASH_ZIPLIST,) if p.ziplist else (C.RDB_TYPE_HASH_LISTPACK, C.RDB_TYPE_HASH_LISTPACK_EX)
+        from_blob = shape is not None and shape.rdb_type in (C.RDB_TYPE_HASH_ZIPLIST, C.RDB_TYPE_HASH_LISTPACK,
+                                                             C.RDB_TYPE_HASH_LISTPACK_EX, C.RDB_TYPE_HASH_ZIPMAP)
+        if n <= th["hash-max-listpack-entries"] and (largest <= th["hash-max-listpack-value"] or from_blob):
+            blob = self._blob_len(shape, blob_types)
+            if ttls and p.hash_entry != "sds":
+                if blob is None or shape.rdb_type != C.RDB_TYPE_HASH_LISTPACK_EX:  # type: ignore[union-attr]
+                    flat = []
+                    for f, v in pairs:
+                        flat += [f, v, ttls.get(f, 0)]
+                    blob = listpack_size(flat)
+                return "listpackex", 16 + p.alloc(p.hfe_listpack_ex) + p.alloc(blob), n, largest
+            if blob is None or (shape is not None and shape.rdb_type == C.RDB_TYPE_HASH_LISTPACK_EX):
+                flat = [x for pair in pairs for x in pair]
+                blob = ziplist_size(flat) if p.ziplist else listpack_size(flat)
+            enc = "ziplist" if p.ziplist else "listpack"
+            return enc, 16 + (blob if p.exact_blobs else p.alloc(blob)), n, largest
+        # a HASH record within the entry limit starts as a listpack and converts on its first
+        # long element: that table grew one insert at a time
+        at = None
+        if entry.rdb_type == C.RDB_TYPE_HASH and n <= th["hash-max-listpack-entries"]:
+            limit = th["hash-max-listpack-value"]
+            at = next((i for i, (f, v) in enumerate(pairs) if len(f) > limit or len(v) > limit), None)
+        elesize = sum(p.dict_entry + self._field(f, f in ttls) + self.sds(len(v)) for f, v in pairs)
+        return "hashtable", self._sampled(16 + self._table(n, at), elesize, n), n, largest
+
+    def _field(self, f: bytes, volatile: bool) -> int:
+        if self.p.hash_entry == "mstr":
+            n = len(f)
+            hdr = 1 if n < 32 else 3 if n < 65536 else 9
+            return self.p.alloc(hdr + (16 if volatile else 0) + n + 1)
+        return self.sds(len(f))
+
+    def _stream(self, entry: Entry, shape: RecordShape | None):
+        p = self.p
+        s: Stream = entry.value  # type: ignore[assignment]
+        largest = 0
+        for e in s.entries:
+            for f, v in e.fields:
+                largest = max(largest, len(f), len(v))
+        size = 16 + p.stream
+        if shape is not None and shape.rdb_type in STREAM_TYPES:
+            node_keys = shape.node_keys
+            lp_sizes = [n for _, n, _ in shape.blobs]
+        else:  # no record bytes: one node per 100 entries, sized by re-encoding
+            node_keys, lp_sizes = [], []
+            for i in range(0, max(1, len(s.entries)), 100):
+                chunk = s.entries[i : i + 100]
+                if chunk:
+                    node_keys.append(chunk[0].id[0].to_bytes(8, "big") + chunk[0].id[1].to_bytes(8, "big"))
+                    lp_sizes.append(listpack_size([x for e in chunk for f, v in e.fields for x in (f, v)])
+                                    + 4 * len(chunk) + 20)
+        size += self._rax(node_keys)
+        size += sum(lp_sizes)
+        for g in s.groups:
+            pel = [ms.to_bytes(8, "big") + seq.to_bytes(8, "big") for (ms, seq) in (pe.id for pe in g.pending)]
+            size += p.stream_cg + self._rax(pel) + 24 * len(pel)
+            for c in g.consumers:
+                cpel = [ms.to_bytes(8, "big") + seq.to_bytes(8, "big") for ms, seq in c.pending]
+                size += p.stream_consumer + len(c.name) + self._rax(cpel)
+        return "stream", size, s.length, largest
+
+    def _rax(self, keys: list[bytes]) -> int:
+        """streamRadixTreeMemoryUsage(): 16 per element + (4 + 30 * 8) per node."""
+        return 16 * len(keys) + 244 * rax_node_count(keys)
+
+
+# -- reading files --------------------------------------------------------------------------------
+
+class _RecordBytes:
+    """The bytes of a record just yielded: from the reader's buffer, else by pread on the file."""
+
+    def __init__(self, rdb, path) -> None:
+        self.rdb = rdb
+        self.fd = None
+        inp = getattr(rdb, "_input", None)
+        if isinstance(path, (str, os.PathLike)) and str(path) != "-" and getattr(inp, "compression", 1) is None:
+            try:
+                self.fd = os.open(path, os.O_RDONLY)
+            except OSError:
+                self.fd = None
+
+    def get(self, entry: Entry) -> bytes | None:
+        src = getattr(self.rdb, "_src", None)
+        if src is not None:
+            start = entry.offset - src.base
+            if 0 <= start and start + entry.size <= len(src.buf):
+                return src.buf[start : start + entry.size]
+        if self.fd is not None:
+            return os.pread(self.fd, entry.size, entry.offset)
+        return None
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
+def _needs_shape(entry: Entry) -> bool:
+    return entry.rdb_type in BLOB_TYPES or entry.rdb_type in QUICKLIST_TYPES or entry.rdb_type in STREAM_TYPES
+
+
+def iter_estimates(rdb, entries: Iterable[Entry], estimator: MemoryEstimator, path=None) -> Iterator[KeyMemory]:
+    """Estimate every entry of an open reader (``values="full"``)."""
+    raw = _RecordBytes(rdb, path)
+    want_payloads = estimator.p.ziplist
+    try:
+        for entry in entries:
+            shape = None
+            if _needs_shape(entry):
+                data = raw.get(entry)
+                if data is not None:
+                    try:
+                        payloads = want_payloads or entry.rdb_type == C.RDB_TYPE_LIST_QUICKLIST
+                        shape = record_shape(data, payloads=payloads and entry.rdb_type in QUICKLIST_TYPES)
+                    except Exception:  # damaged framing is the reader's business, not ours
+                        shape = None
+            yield estimator.estimate(entry, shape)
+    finally:
+        raw.close()
+
+
+class FileEstimates:
+    """The estimates of one open file: iterate for :class:`KeyMemory` records.
+
+    Accessible attributes: ``server`` (the target profile name), ``writer`` (the server that wrote
+    the file, from its AUX fields), ``snapshot_ms`` (AUX ``ctime`` in ms, or None), ``profile``.
+    """
+
+    def __init__(self, rdb, path, server: str | None, config: dict | None, allocator: str | None,
+                 select=None, key_filter=None) -> None:
+        self.rdb = rdb
+        self._path = path
+        records = rdb.iter_records(select)
+        self._first: list = []
+        for rec in records:  # AUX fields come first; peek up to the first key
+            self._first.append(rec)
+            if isinstance(rec, Entry):
+                break
+        self._records = records
+        aux = {a.key: a.value for a in rdb.aux}
+        self.writer = profile_from_aux(aux, rdb.magic, rdb.version)
+        self.profile = profile_for(server or self.writer, config=config, allocator=allocator)
+        self.server = self.profile.name
+        try:
+            self.snapshot_ms: int | None = int(aux[b"ctime"]) * 1000
+        except (KeyError, ValueError):
+            self.snapshot_ms = None
+        self._filter = key_filter
+
+    def _entries(self) -> Iterator[Entry]:
+        match = self._filter.matches if self._filter is not None else None
+        for rec in self._first:
+            if isinstance(rec, Entry) and (match is None or match(rec)):
+                yield rec
+        for rec in self._records:
+            if isinstance(rec, Entry) and (match is None or match(rec)):
+                yield rec
+
+    def __iter__(self) -> Iterator[KeyMemory]:
+        return iter_estimates(self.rdb, self._entries(), MemoryEstimator(self.profile), self._path)
+
+
+def estimate_file(path, server: str | None = None, *, config: dict | None = None,
+                  allocator: str | None = None, select=None) -> Iterator[KeyMemory]:
+    """Yield a :class:`KeyMemory` for every key of the RDB file at ``path``.
+
+    ``server`` names the target (``"redis-7.2"``, ``"valkey-8.1"``); by default the server that
+    wrote the file (AUX ``redis-ver`` / ``valkey-ver``).  ``config`` overrides encoding thresholds
+    (``{"hash-max-listpack-entries": 1024}``); ``allocator`` the allocator ("jemalloc",
+    "jemalloc16", "libc").
+    """
+    from ..reader import open_rdb
+
+    with open_rdb(path, values="full") as rdb:
+        yield from FileEstimates(rdb, path, server, config, allocator, select)

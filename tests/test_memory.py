@@ -1,0 +1,129 @@
+"""The memory estimator: encoded-size helpers, the version table, and accuracy against the
+shared corpus's MEMORY USAGE truth and against live servers (benchmarks/memory_accuracy.py
+builds the random dataset)."""
+
+from __future__ import annotations
+
+import statistics
+import sys
+from pathlib import Path
+
+import pytest
+
+from rdbtools.analysis.encoded import (intset_size, jemalloc_size, libc_size, listpack_size,
+                                       rax_node_count, string_to_int, ziplist_size)
+from rdbtools.analysis.memory import estimate_file, profile_for, profile_from_aux
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import memory_accuracy  # noqa: E402
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+def test_jemalloc_size_classes():
+    assert [jemalloc_size(n) for n in (1, 8, 9, 17, 25, 33, 57, 65, 129, 536, 4097)] == \
+        [8, 8, 16, 24, 32, 40, 64, 80, 160, 640, 5120]
+    assert [jemalloc_size(n, 16) for n in (9, 17, 23, 33, 104)] == [16, 32, 32, 48, 112]
+
+
+def test_libc_size():
+    assert [libc_size(n) for n in (1, 24, 25, 40, 41, 104, 105)] == [24, 24, 40, 40, 56, 104, 120]
+
+
+def test_string_to_int_is_canonical():
+    assert string_to_int(b"0") == 0 and string_to_int(b"9") == 9 and string_to_int(b"-12") == -12
+    for bad in (b"", b"-", b"-0", b"01", b" 1", b"1.0", b"9223372036854775808", b"abc"):
+        assert string_to_int(bad) is None
+
+
+def test_listpack_and_ziplist_sizes():
+    # HSET h a 1: listpack 6 + "a" (3) + 1 (2) + 1 = 12; ziplist 10 + 3 + 2 + 1 = 16
+    assert listpack_size([b"a", b"1"]) == 12
+    assert ziplist_size([b"a", b"1"]) == 16
+    assert listpack_size([b"x" * 64]) == 7 + 2 + 64 + 1
+    assert intset_size([1, 2, 3]) == 14 and intset_size([1, 1 << 40]) == 24
+
+
+def test_rax_node_count():
+    assert rax_node_count([b"k" * 16]) == 2
+    assert rax_node_count([b"ab", b"ac"]) == 4
+
+
+def test_profiles():
+    assert profile_for("redis-7.0.15").name == "redis-7.0"
+    assert profile_for("valkey-8.1").allocator == "libc"
+    assert profile_for("redis-8.2", config={"hash-max-ziplist-entries": 1024}).thresholds["hash-max-listpack-entries"] == 1024
+    with pytest.raises(ValueError):
+        profile_for("memcached-1")
+    assert profile_from_aux({b"valkey-ver": b"8.1.8", b"redis-ver": b"7.2.4"}) == "valkey-8.1.8"
+
+
+# -- accuracy against the shared corpus ---------------------------------------------------------
+
+# measured goals per corpus server for the well-modelled types (docs/memory.md has the table)
+_CORPUS_CASES = ["redis-6.2.5", "redis-7.0.15", "redis-7.2.4", "redis-8.2.3"]
+
+
+@pytest.mark.parametrize("server", _CORPUS_CASES)
+def test_corpus_accuracy(server, corpus_dir):
+    rows = []
+    for name in ("dump", "dump-nocompress"):
+        rdb = corpus_dir / server / "rdb" / f"{name}.rdb"
+        rows += memory_accuracy.estimate_rows(rdb, memory_accuracy.load_corpus_truth(rdb.with_suffix(".json")))
+    assert len(rows) > 100
+    result = memory_accuracy.compare([r for r in rows if r[0] in ("string", "list", "set", "hash")])
+    assert result["all"]["median"] <= 0.01, result
+    assert abs(result["all"]["sum_error"]) <= 0.05, result
+
+
+def test_corpus_predicted_encodings(corpus_dir):
+    truth = memory_accuracy.load_corpus_truth(corpus_dir / "redis-7.0.15" / "rdb" / "dump.json")
+    agree = total = 0
+    for k in estimate_file(corpus_dir / "redis-7.0.15" / "rdb" / "dump.rdb"):
+        t = truth.get((k.db, k.key))
+        if t and k.type in ("string", "list", "set", "zset", "hash"):
+            total += 1
+            agree += t[1] == k.encoding
+    assert total > 50 and agree / total >= 0.9
+
+
+# -- accuracy against live servers --------------------------------------------------------------
+
+_GOALS = {  # server -> types expected within median 1 % / p90 5 %
+    "redis-6.2.5": ("string", "list", "set", "hash", "stream"),
+    "redis-7.0.15": ("string", "list", "set", "hash"),
+    "redis-8.2.3": ("string", "list", "set"),
+    "valkey-8.1.8": ("string", "list"),
+    "valkey-9.1.2": ("string", "list"),
+}
+
+
+def _live(server_spec, tmp_path, n):
+    rdb, truth = memory_accuracy.measure_server(server_spec.name, n, 3, tmp_path / "srv")
+    return memory_accuracy.compare(memory_accuracy.estimate_rows(rdb, truth))
+
+
+@pytest.mark.server
+def test_live_accuracy_small(server_spec, tmp_path):
+    if server_spec.name not in _GOALS:
+        pytest.skip(f"no accuracy goal recorded for {server_spec.name}")
+    result = _live(server_spec, tmp_path, 400)
+    for t in _GOALS[server_spec.name]:
+        if t in result:
+            assert result[t]["median"] <= 0.01, (t, result[t])
+            assert result[t]["p90"] <= 0.05, (t, result[t])
+
+
+@pytest.mark.slow
+@pytest.mark.server
+def test_live_accuracy_20k(server_spec, tmp_path):
+    if server_spec.name not in _GOALS:
+        pytest.skip(f"no accuracy goal recorded for {server_spec.name}")
+    result = _live(server_spec, tmp_path, 20000)
+    assert result["all"]["keys"] >= 19000
+    for t in _GOALS[server_spec.name]:
+        assert result[t]["median"] <= 0.01, (t, result[t])
+        assert result[t]["p90"] <= 0.05, (t, result[t])
+        assert abs(result[t]["sum_error"]) <= 0.02, (t, result[t])
