@@ -7,6 +7,7 @@ Mirrors the size rules of listpack.c (``lpEncodeGetType``, ``lpEncodeBacklen``),
 """
 
 from __future__ import annotations
+from ..format.listpack import backlen_size
 
 __all__ = [
     "jemalloc_size", "libc_size", "listpack_size", "listpack_entry_size", "ziplist_size",
@@ -55,18 +56,6 @@ def string_to_int(s: bytes) -> int | None:
     return v
 
 
-def _backlen(n: int) -> int:
-    if n <= 127:
-        return 1
-    if n < 16383:
-        return 2
-    if n < 2097151:
-        return 3
-    if n < 268435455:
-        return 4
-    return 5
-
-
 def listpack_entry_size(e: bytes | int) -> int:
     """Bytes of one listpack entry: encoding + data + backlen (listpack.c)."""
     v = e if e.__class__ is int else string_to_int(e)  # type: ignore[arg-type]
@@ -89,7 +78,7 @@ def listpack_entry_size(e: bytes | int) -> int:
         size = 2 + n
     else:
         size = 5 + n
-    return size + _backlen(size)
+    return size + backlen_size(size)
 
 
 def listpack_size(elements) -> int:

@@ -21,8 +21,7 @@ from typing import Iterable, Iterator
 
 from .. import constants as C
 from .._accel import decode_listpack, decode_ziplist
-from ..lzf import lzf_decompress
-from ..model import (Entry, Stream, TYPE_HASH, TYPE_LIST, TYPE_MODULE, TYPE_SET, TYPE_STREAM,
+from ..model import (Entry, Stream, TYPE_HASH, TYPE_LIST, TYPE_SET, TYPE_STREAM,
                      TYPE_STRING, TYPE_ZSET)
 from .encoded import (intset_size, jemalloc_size, libc_size, listpack_entry_size, listpack_size,
                       rax_node_count, sds_header, string_to_int, ziplist_size)

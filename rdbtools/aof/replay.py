@@ -28,12 +28,11 @@ Choices (documented in docs/aof.md):
 
 from __future__ import annotations
 
-import bisect
 import math
 import re
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator
 
 from ..errors import AofFormatError, FormatError, UnknownCommandError
