@@ -89,12 +89,8 @@ class ServerProfile:
 
     @classmethod
     def for_version(cls, name: str, version: tuple[int, int, int]) -> "ServerProfile":
-        p = cls(name=name, version=version)
-        if name == "redis" and version < (7, 0, 0) or name == "valkey" and version < (7, 2, 0):
-            pass
-        # hash-max-listpack-entries defaults to 512 since... it is 512 on every server here
-        p.hash_max_listpack_entries = 512
-        return p
+        # hash-max-listpack-entries (hash-max-ziplist-entries) is 512 on every supported server
+        return cls(name=name, version=version, hash_max_listpack_entries=512)
 
     @property
     def is_valkey(self) -> bool:
