@@ -4,7 +4,8 @@ The compiled module :mod:`rdbtools._speedups` (``rdbtools/_speedups.c``) replace
 of :mod:`rdbtools.blobs`, :func:`rdbtools.lzf.lzf_decompress` and the key-record part of the
 reader's loop.  It is skipped when ``RDBTOOLS_PUREPYTHON`` is set to anything but ``""``/``"0"``,
 or when it was not built (no compiler at install time); the pure-Python code is then used, with
-the same results and the same errors.  ``read_records`` is None on the pure path.
+the same results and the same errors.  ``read_records``, ``resp_entry`` (the RESP rendering
+of one key) and ``encode_resp`` (see :mod:`rdbtools.commands`) are None on the pure path.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from .lzf import lzf_decompress
 
 PURE_REQUESTED = os.environ.get("RDBTOOLS_PUREPYTHON", "") not in ("", "0")
 read_records = None
+resp_entry = None
+encode_resp = None
 speedups = None
 
 if not PURE_REQUESTED:
@@ -30,8 +33,10 @@ if not PURE_REQUESTED:
         decode_zipmap = speedups.decode_zipmap  # noqa: F811
         lzf_decompress = speedups.lzf_decompress  # noqa: F811
         read_records = speedups.read_records
+        resp_entry = speedups.resp_entry
+        encode_resp = speedups.encode_resp
 
 ACCELERATED = speedups is not None
 
 __all__ = ["ACCELERATED", "PURE_REQUESTED", "decode_intset", "decode_listpack", "decode_ziplist",
-           "decode_zipmap", "lzf_decompress", "read_records"]
+           "decode_zipmap", "lzf_decompress", "read_records", "resp_entry", "encode_resp"]

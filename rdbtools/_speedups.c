@@ -18,6 +18,7 @@
 #include <structmember.h>
 #include <stdint.h>
 #include <string.h>
+#include <math.h>
 #include <stdarg.h>
 
 /* ---------------------------------------------------------------------------------------- */
@@ -2159,6 +2160,270 @@ sp_read_records(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 }
 
 /* ---------------------------------------------------------------------------------------- */
+/* RESP output of one key: the same bytes as rdbtools.commands (entry_to_commands + encode_resp)
+ * for strings, lists, sets, sorted sets and hashes.  Returns None for anything else (streams,
+ * modules, lazily read values, NaN scores, unexpected Python types): the caller then takes the
+ * Python path, which also raises the errors.                                                  */
+
+typedef struct {
+    char *data;
+    size_t len, cap;
+} rbuf_t;
+
+static int
+rb_reserve(rbuf_t *b, size_t extra)
+{
+    if (b->len + extra <= b->cap)
+        return 0;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < b->len + extra)
+        cap *= 2;
+    char *d = PyMem_Realloc(b->data, cap);
+    if (d == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    b->data = d;
+    b->cap = cap;
+    return 0;
+}
+
+static int
+rb_header(rbuf_t *b, char kind, Py_ssize_t n)
+{
+    if (rb_reserve(b, 32) < 0)
+        return -1;
+    b->len += (size_t)sprintf(b->data + b->len, "%c%zd\r\n", kind, n);
+    return 0;
+}
+
+static int
+rb_bulk(rbuf_t *b, const char *data, Py_ssize_t n)
+{
+    if (rb_header(b, '$', n) < 0 || rb_reserve(b, (size_t)n + 2) < 0)
+        return -1;
+    memcpy(b->data + b->len, data, (size_t)n);
+    b->len += (size_t)n;
+    b->data[b->len++] = '\r';
+    b->data[b->len++] = '\n';
+    return 0;
+}
+
+static int
+rb_bulk_obj(rbuf_t *b, PyObject *o)
+{
+    return rb_bulk(b, PyBytes_AS_STRING(o), PyBytes_GET_SIZE(o));
+}
+
+static int
+rb_bulk_ll(rbuf_t *b, long long v)
+{
+    char tmp[32];
+    int n = snprintf(tmp, sizeof tmp, "%lld", v);
+    return rb_bulk(b, tmp, n);
+}
+
+/* command name and key of one batch */
+static int
+rb_command(rbuf_t *b, Py_ssize_t argc, const char *name, PyObject *key)
+{
+    if (rb_header(b, '*', argc) < 0 || rb_bulk(b, name, (Py_ssize_t)strlen(name)) < 0)
+        return -1;
+    return rb_bulk_obj(b, key);
+}
+
+/* 1 when every item is bytes (or, with pairs, a 2-tuple as the model holds them) */
+static int
+items_ok(PyObject *list, int pairs, int second_is_float)
+{
+    Py_ssize_t i, n = PyList_GET_SIZE(list);
+    for (i = 0; i < n; i++) {
+        PyObject *it = PyList_GET_ITEM(list, i);
+        if (!pairs) {
+            if (!PyBytes_CheckExact(it))
+                return 0;
+            continue;
+        }
+        if (!PyTuple_CheckExact(it) || PyTuple_GET_SIZE(it) != 2
+            || !PyBytes_CheckExact(PyTuple_GET_ITEM(it, 0)))
+            return 0;
+        PyObject *second = PyTuple_GET_ITEM(it, 1);
+        if (second_is_float ? !PyFloat_CheckExact(second) || isnan(PyFloat_AS_DOUBLE(second))
+                            : !PyBytes_CheckExact(second))
+            return 0;
+    }
+    return 1;
+}
+
+/* score_text(): shortest round-trip digits, integral values without ".0", inf/-inf */
+static int
+rb_score(rbuf_t *b, double score)
+{
+    if (isinf(score))
+        return score > 0 ? rb_bulk(b, "inf", 3) : rb_bulk(b, "-inf", 4);
+    char *text = PyOS_double_to_string(score, 'r', 0, 0, NULL);
+    if (text == NULL)
+        return -1;
+    int rc = rb_bulk(b, text, (Py_ssize_t)strlen(text));
+    PyMem_Free(text);
+    return rc;
+}
+
+#define ITEMS_PER_CMD 64 /* AOF_REWRITE_ITEMS_PER_CMD */
+
+static int
+rb_batches(rbuf_t *b, const char *name, PyObject *key, PyObject *list, int kind)
+{
+    /* kind 0: single items; 1: (field, value) pairs; 2: (member, score) -> score member */
+    Py_ssize_t i, j, n = PyList_GET_SIZE(list);
+    for (i = 0; i < n; i += ITEMS_PER_CMD) {
+        Py_ssize_t m = n - i < ITEMS_PER_CMD ? n - i : ITEMS_PER_CMD;
+        if (rb_command(b, 2 + (kind ? 2 : 1) * m, name, key) < 0)
+            return -1;
+        for (j = i; j < i + m; j++) {
+            PyObject *it = PyList_GET_ITEM(list, j);
+            int rc;
+            if (kind == 0)
+                rc = rb_bulk_obj(b, it);
+            else if (kind == 1)
+                rc = rb_bulk_obj(b, PyTuple_GET_ITEM(it, 0)) < 0
+                         ? -1 : rb_bulk_obj(b, PyTuple_GET_ITEM(it, 1));
+            else
+                rc = rb_score(b, PyFloat_AS_DOUBLE(PyTuple_GET_ITEM(it, 1))) < 0
+                         ? -1 : rb_bulk_obj(b, PyTuple_GET_ITEM(it, 0));
+            if (rc < 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+/* encode_resp(): one command as a RESP array of bulk strings */
+static PyObject *
+sp_encode_resp(PyObject *self, PyObject *args)
+{
+    rbuf_t b = {NULL, 0, 0};
+    PyObject *seq = PySequence_Fast(args, "encode_resp() takes a list of bytes");
+    if (seq == NULL)
+        return NULL;
+    Py_ssize_t i, n = PySequence_Fast_GET_SIZE(seq);
+    int rc = rb_header(&b, '*', n);
+    for (i = 0; rc == 0 && i < n; i++) {
+        PyObject *a = PySequence_Fast_GET_ITEM(seq, i);
+        if (!PyBytes_Check(a)) {
+            PyErr_Format(PyExc_TypeError, "RESP arguments must be bytes, not %.80s",
+                         Py_TYPE(a)->tp_name);
+            rc = -1;
+            break;
+        }
+        rc = rb_bulk_obj(&b, a);
+    }
+    Py_DECREF(seq);
+    if (rc < 0) {
+        PyMem_Free(b.data);
+        return NULL;
+    }
+    PyObject *out = PyBytes_FromStringAndSize(b.data, (Py_ssize_t)b.len);
+    PyMem_Free(b.data);
+    return out;
+}
+
+static PyObject *
+sp_resp_entry(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 5) {
+        PyErr_SetString(PyExc_TypeError, "resp_entry(type, key, value, expire_at_ms, field_ttls)");
+        return NULL;
+    }
+    PyObject *type = args[0], *key = args[1], *value = args[2], *expire = args[3],
+             *ttls = args[4];
+    const char *t = PyUnicode_Check(type) ? PyUnicode_AsUTF8(type) : NULL;
+    long long expire_ms = 0;
+    rbuf_t b = {NULL, 0, 0};
+    int rc = 0;
+    if (t == NULL) {
+        PyErr_Clear();
+        Py_RETURN_NONE;
+    }
+    if (!PyBytes_CheckExact(key))
+        Py_RETURN_NONE;
+    if (expire != Py_None) {
+        int overflow = 0;
+        if (!PyLong_CheckExact(expire))
+            Py_RETURN_NONE;
+        expire_ms = PyLong_AsLongLongAndOverflow(expire, &overflow);
+        if (overflow || (expire_ms == -1 && PyErr_Occurred())) {
+            PyErr_Clear();
+            Py_RETURN_NONE;
+        }
+    }
+    if (strcmp(t, "string") == 0) {
+        if (!PyBytes_CheckExact(value))
+            Py_RETURN_NONE;
+        rc = rb_command(&b, 3, "SET", key) < 0 ? -1 : rb_bulk_obj(&b, value);
+    }
+    else if (strcmp(t, "list") == 0 || strcmp(t, "set") == 0) {
+        if (!PyList_CheckExact(value) || !items_ok(value, 0, 0))
+            Py_RETURN_NONE;
+        rc = rb_batches(&b, t[0] == 'l' ? "RPUSH" : "SADD", key, value, 0);
+    }
+    else if (strcmp(t, "zset") == 0) {
+        if (!PyList_CheckExact(value) || !items_ok(value, 1, 1))
+            Py_RETURN_NONE;
+        rc = rb_batches(&b, "ZADD", key, value, 2);
+    }
+    else if (strcmp(t, "hash") == 0) {
+        if (!PyList_CheckExact(value) || !items_ok(value, 1, 0))
+            Py_RETURN_NONE;
+        if (ttls != Py_None && !PyDict_CheckExact(ttls))
+            Py_RETURN_NONE;
+        if (ttls != Py_None) {
+            Py_ssize_t pos = 0;
+            PyObject *f, *ms;
+            while (PyDict_Next(ttls, &pos, &f, &ms))
+                if (!PyBytes_CheckExact(f) || !PyLong_CheckExact(ms))
+                    Py_RETURN_NONE;
+        }
+        rc = rb_batches(&b, "HSET", key, value, 1);
+        if (rc == 0 && ttls != Py_None) {
+            Py_ssize_t pos = 0;
+            PyObject *f, *ms;
+            while (rc == 0 && PyDict_Next(ttls, &pos, &f, &ms)) {
+                long long v = PyLong_AsLongLong(ms);
+                if (v == -1 && PyErr_Occurred()) {
+                    PyErr_Clear();
+                    PyMem_Free(b.data);
+                    Py_RETURN_NONE;
+                }
+                rc = rb_command(&b, 6, "HPEXPIREAT", key);
+                if (rc == 0)
+                    rc = rb_bulk_ll(&b, v);
+                if (rc == 0)
+                    rc = rb_bulk(&b, "FIELDS", 6);
+                if (rc == 0)
+                    rc = rb_bulk(&b, "1", 1);
+                if (rc == 0)
+                    rc = rb_bulk_obj(&b, f);
+            }
+        }
+    }
+    else
+        Py_RETURN_NONE;
+    if (rc == 0 && expire != Py_None) {
+        rc = rb_command(&b, 3, "PEXPIREAT", key);
+        if (rc == 0)
+            rc = rb_bulk_ll(&b, expire_ms);
+    }
+    if (rc < 0) {
+        PyMem_Free(b.data);
+        return NULL;
+    }
+    PyObject *out = PyBytes_FromStringAndSize(b.data ? b.data : "", (Py_ssize_t)b.len);
+    PyMem_Free(b.data);
+    return out;
+}
+
+/* ---------------------------------------------------------------------------------------- */
 /* module                                                                                    */
 
 static PyMethodDef methods[] = {
@@ -2168,6 +2433,9 @@ static PyMethodDef methods[] = {
     {"decode_ziplist", sp_decode_ziplist, METH_O, "see rdbtools.blobs.decode_ziplist"},
     {"decode_intset", sp_decode_intset, METH_O, "see rdbtools.blobs.decode_intset"},
     {"decode_zipmap", sp_decode_zipmap, METH_O, "see rdbtools.blobs.decode_zipmap"},
+    {"encode_resp", sp_encode_resp, METH_O, "encode_resp(args): see rdbtools.commands.encode_resp"},
+    {"resp_entry", (PyCFunction)(void (*)(void))sp_resp_entry, METH_FASTCALL,
+     "resp_entry(type, key, value, expire_at_ms, field_ttls) -> bytes | None: see rdbtools.commands"},
     {"read_records", (PyCFunction)(void (*)(void))sp_read_records, METH_FASTCALL,
      "read_records(buf, pos, base, db, sizes, expire, idle, freq, record_start)\n"
      "-> (entries, pos, expire, idle, freq, record_start, starved): see rdbtools.reader"},

@@ -336,3 +336,72 @@ def test_purepython_env_turns_it_off():
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "pure"
+
+
+# -- RESP rendering ------------------------------------------------------------------------------
+
+from hypothesis import given as _given, settings as _settings, strategies as _st  # noqa: E402
+
+from rdbtools.commands import encode_resp, entry_to_commands  # noqa: E402
+from rdbtools.model import Entry as _Entry  # noqa: E402
+
+_element = _st.binary(max_size=80)
+_score = _st.one_of(_st.floats(), _st.sampled_from([0.0, -0.0, 1.0, 100.0, 1e16, 5e-324,
+                                                    float("inf"), float("-inf")]))
+
+
+@_st.composite
+def _entries(draw):
+    kind = draw(_st.sampled_from(["string", "list", "set", "zset", "hash"]))
+    n = draw(_st.one_of(_st.integers(0, 5), _st.sampled_from([63, 64, 65, 129])))
+    if kind == "string":
+        value = draw(_element)
+    elif kind in ("list", "set"):
+        value = draw(_st.lists(_element, min_size=n, max_size=n))
+    elif kind == "zset":
+        value = draw(_st.lists(_st.tuples(_element, _score), min_size=n, max_size=n))
+    else:
+        value = draw(_st.lists(_st.tuples(_element, _element), min_size=n, max_size=n))
+    ttls = None
+    if kind == "hash" and value and draw(_st.booleans()):
+        ttls = {f: draw(_st.integers(0, 2**48)) for f, _ in value[: draw(_st.integers(1, 3))]}
+    expire = draw(_st.one_of(_st.none(), _st.integers(-2**63, 2**63 - 1)))
+    return _Entry(0, draw(_element), kind, value, expire, field_expire_at_ms=ttls)
+
+
+def _python_resp(entry):
+    return b"".join(encode_resp(c) for c in entry_to_commands(entry, 10))
+
+
+@_settings(max_examples=300, deadline=None)
+@_given(_entries())
+def test_resp_entry_matches_the_commands(entry) -> None:
+    """The compiled RESP rendering is byte-identical to entry_to_commands + encode_resp, and
+    declines (None) exactly where the Python path raises (NaN scores)."""
+    compiled = _speedups.resp_entry(entry.type, entry.key, entry.value, entry.expire_at_ms,
+                                   entry.field_expire_at_ms)
+    try:
+        expected = _python_resp(entry)
+    except Exception:
+        assert compiled is None
+    else:
+        assert compiled == expected
+
+
+def test_resp_entry_declines_what_it_does_not_render() -> None:
+    lazy = _Entry(0, b"k", "list", iter([b"a"]))
+    assert _speedups.resp_entry("list", b"k", lazy.value, None, None) is None
+    assert _speedups.resp_entry("stream", b"k", object(), None, None) is None
+    assert _speedups.resp_entry("set", b"k", [b"a", "not bytes"], None, None) is None
+
+
+@_settings(max_examples=200, deadline=None)
+@_given(_st.lists(_st.binary(max_size=300), max_size=70))
+def test_encode_resp_matches_python(args) -> None:
+    assert _speedups.encode_resp(args) == encode_resp(args)
+    assert _speedups.encode_resp(tuple(args)) == encode_resp(list(args))
+
+
+def test_encode_resp_refuses_text() -> None:
+    with pytest.raises(TypeError):
+        _speedups.encode_resp([b"SET", "k"])
