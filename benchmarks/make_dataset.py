@@ -4,6 +4,8 @@
     python benchmarks/make_dataset.py                        # benchmarks/data/bench-7.0.rdb
     python benchmarks/make_dataset.py --keys 100000          # benchmarks/data/bench-7.0-100k.rdb
     python benchmarks/make_dataset.py --server redis-6.2.5   # benchmarks/data/bench-6.2.rdb (RDB 9)
+    python benchmarks/make_dataset.py --small-strings 2000000  # data/small-strings-2000000.rdb (DEBUG POPULATE)
+    python benchmarks/make_dataset.py --big-list 1000000       # data/big-list-1000000.rdb: 1 list, ~1 GB
 
 The data (keys, values, TTLs, stream IDs) depends only on ``--seed`` and ``--keys``; the RDB bytes
 also carry the server's AUX fields (ctime, used-mem) and its hash-table iteration order, so two runs
@@ -316,6 +318,69 @@ def build(keys: int, seed: int, server: str, output: Path, log=print) -> tuple[P
     return output, dbsize
 
 
+def build_small_strings(keys: int, server: str, output: Path, log=print) -> tuple[Path, int]:
+    """``keys`` small string keys (``key:0`` ... with 10-byte values) from the server's own
+    ``DEBUG POPULATE``: the per-key overhead case (no TTLs, nothing compressed)."""
+    spec = spec_by_name(server)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    log(f"building {output} with {spec.name}: DEBUG POPULATE {keys:,} key 10")
+    started = time.monotonic()
+    with RedisServer(spec, config={"dbfilename": "bench.rdb"}) as srv:
+        srv.client.socket_timeout = 600
+        srv.execute("DEBUG", "POPULATE", keys, "key", 10)
+        dbsize = srv.client.dbsize()
+        path = srv.save()
+        tmp = output.with_name(output.name + ".tmp")
+        shutil.copyfile(path, tmp)
+        os.replace(tmp, output)
+    size = output.stat().st_size
+    log(f"{output}: {size:,} bytes ({size / 1e6:.1f} MB), {dbsize:,} keys, {time.monotonic() - started:.0f} s")
+    return output, dbsize
+
+
+def build_big_list(elements: int, element_size: int, server: str, output: Path, seed: int = DEFAULT_SEED,
+                   log=print) -> tuple[Path, int]:
+    """One list key, ``biglist``, of ``elements`` random (incompressible) elements of
+    ``element_size`` bytes, pushed with RPUSH in pipelines (100 elements a command, 100 commands
+    a round trip).  1,000,000 x 1 KB is a ~1 GB file: one quicklist of ~8 KB listpack nodes."""
+    spec = spec_by_name(server)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(output.parent).free
+    need = elements * element_size * 2.2  # the server's copy, ours, and the server's memory is not disk
+    if free < need:
+        raise SystemExit(f"{output.parent}: {free / 1e9:.1f} GB free, {need / 1e9:.1f} GB needed")
+    log(f"building {output} with {spec.name}: 1 list of {elements:,} x {element_size:,} B")
+    started = time.monotonic()
+    rng = random.Random(seed)
+    per_command = 100
+    with RedisServer(spec, config={"dbfilename": "bench.rdb"}) as srv:
+        srv.client.socket_timeout = 600
+        pipe = srv.client.pipeline(transaction=False)
+        pending = 0
+        for i in range(0, elements, per_command):
+            n = min(per_command, elements - i)
+            pipe.execute_command(b"RPUSH", b"biglist", *[rng.randbytes(element_size) for _ in range(n)])
+            pending += 1
+            if pending >= 100:
+                pipe.execute()
+                pending = 0
+        if pending:
+            pipe.execute()
+        length = srv.client.llen(b"biglist")
+        log(f"  pushed in {time.monotonic() - started:.1f} s; LLEN {length:,}; "
+            f"used_memory {srv.info('memory')['used_memory_human']}; SAVE ...")
+        path = srv.save()
+        tmp = output.with_name(output.name + ".tmp")
+        try:
+            shutil.copyfile(path, tmp)
+            os.replace(tmp, output)
+        finally:
+            tmp.unlink(missing_ok=True)
+    size = output.stat().st_size
+    log(f"{output}: {size:,} bytes ({size / 1e6:.1f} MB), {time.monotonic() - started:.0f} s")
+    return output, length
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -325,7 +390,22 @@ def main(argv=None) -> int:
                     help="server that writes the file: redis-7.0.15 (RDB 10, default) or redis-6.2.5 (RDB 9)")
     ap.add_argument("-o", "--output", type=Path,
                     help="output file (default benchmarks/data/bench-<major.minor>[-<N>k].rdb)")
+    ap.add_argument("--small-strings", type=int, metavar="N",
+                    help="instead: N small string keys from DEBUG POPULATE (default output "
+                         "data/small-strings-<N>.rdb)")
+    ap.add_argument("--big-list", type=int, metavar="ELEMENTS",
+                    help="instead: one list of ELEMENTS random elements of --element-size bytes "
+                         "(default output data/big-list-<ELEMENTS>.rdb)")
+    ap.add_argument("--element-size", type=int, default=1024, help="bytes per --big-list element (1024)")
     args = ap.parse_args(argv)
+    if args.small_strings:
+        build_small_strings(args.small_strings, args.server,
+                            args.output or DATA / f"small-strings-{args.small_strings}.rdb")
+        return 0
+    if args.big_list:
+        build_big_list(args.big_list, args.element_size, args.server,
+                       args.output or DATA / f"big-list-{args.big_list}.rdb", args.seed)
+        return 0
     if args.keys < 100:
         ap.error("--keys must be at least 100")
     build(args.keys, args.seed, args.server, args.output or default_output(args.server, args.keys))

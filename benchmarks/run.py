@@ -70,8 +70,16 @@ from rdbtools import open_rdb
 n = 0
 t = time.perf_counter()
 with open_rdb(sys.argv[1], values=sys.argv[2]) as rdb:
-    for rec in rdb.iter_records():
-        n += 1
+    if sys.argv[2] == "lazy":  # every element of every collection, one at a time
+        for rec in rdb.iter_records():
+            n += 1
+            value = getattr(rec, "value", None)
+            if type(value).__name__ == "_LazyValue":
+                for _element in value:
+                    pass
+    else:
+        for rec in rdb.iter_records():
+            n += 1
 print(f"{time.perf_counter() - t:.6f} {n}")
 """
 
@@ -98,10 +106,24 @@ class OpFailed(RuntimeError):
     pass
 
 
-def child_env() -> dict[str, str]:
+def child_env(pure: bool | None = None) -> dict[str, str]:
+    """The environment of a child running this project's code; ``pure=True`` sets
+    RDBTOOLS_PUREPYTHON=1 (no compiled path), ``pure=False`` removes it, None leaves it as it is."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
+    if pure is True:
+        env["RDBTOOLS_PUREPYTHON"] = "1"
+    elif pure is False:
+        env.pop("RDBTOOLS_PUREPYTHON", None)
     return env
+
+
+def read_path(pure: bool | None = None) -> str:
+    """Which read path the children use, asked of a child (the import decides it)."""
+    out = subprocess.run([sys.executable, "-c", "from rdbtools import _accel; print(_accel.ACCELERATED)"],
+                         env=child_env(pure), cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    return ("rdbtools with the compiled read path (`rdbtools/_speedups.c`)" if out.strip() == "True"
+            else "pure-Python rdbtools (`RDBTOOLS_PUREPYTHON=1` or no compiled extension)")
 
 
 def rdbtool_command() -> list[str]:
@@ -111,12 +133,13 @@ def rdbtool_command() -> list[str]:
     return [sys.executable, "-m", "rdbtools_cli.rdbtool"]
 
 
-def run_child(cmd: list[str], *, stdout=subprocess.DEVNULL, timeout: float) -> tuple[float, int, str]:
+def run_child(cmd: list[str], *, stdout=subprocess.DEVNULL, timeout: float, env: dict | None = None,
+              cwd: Path = ROOT) -> tuple[float, int, str]:
     """Run one child; return (wall seconds, peak RSS in KiB, captured stdout if stdout=PIPE)."""
     err = tempfile.TemporaryFile()
     started = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=stdout, stderr=err, stdin=subprocess.DEVNULL, env=child_env(),
-                            cwd=ROOT)
+    proc = subprocess.Popen(cmd, stdout=stdout, stderr=err, stdin=subprocess.DEVNULL,
+                            env=child_env() if env is None else env, cwd=cwd)
     out = b""
     deadline = started + timeout
     try:
@@ -145,9 +168,9 @@ def run_child(cmd: list[str], *, stdout=subprocess.DEVNULL, timeout: float) -> t
     return wall, usage.ru_maxrss, out.decode()
 
 
-def measure_server(path: Path, timeout: float) -> tuple[float, int, int]:
+def measure_server(path: Path, timeout: float, server: str = SERVER) -> tuple[float, int, int]:
     """(load seconds from the log, peak RSS KiB, key count)."""
-    srv = RedisServer(spec_by_name(SERVER), load_rdb=path)
+    srv = RedisServer(spec_by_name(server), load_rdb=path)
     srv.start_timeout = timeout
     with srv:
         log = srv.log_path.read_text(errors="replace")
@@ -163,22 +186,24 @@ def measure_server(path: Path, timeout: float) -> tuple[float, int, int]:
     return float(m.group(1)), hwm, keys
 
 
-def measure(op: str, path: Path, timeout: float) -> tuple[float, int, dict]:
-    """One run of one operation: (seconds, peak RSS KiB, extra)."""
+def measure(op: str, path: Path, timeout: float, *, pure: bool | None = None,
+            server: str = SERVER) -> tuple[float, int, dict]:
+    """One run of one operation: (seconds, peak RSS KiB, extra).  ``pure``: see :func:`child_env`."""
     if op == "server":
-        seconds, rss, keys = measure_server(path, timeout)
+        seconds, rss, keys = measure_server(path, timeout, server)
         return seconds, rss, {"keys": keys}
-    if op in ("decode", "sizes"):
-        mode = "full" if op == "decode" else "sizes"
+    env = child_env(pure)
+    if op in ("decode", "sizes", "lazy"):
+        mode = {"decode": "full", "sizes": "sizes", "lazy": "lazy"}[op]
         wall, rss, out = run_child([sys.executable, "-c", LIB_CHILD, str(path), mode],
-                                   stdout=subprocess.PIPE, timeout=timeout)
+                                   stdout=subprocess.PIPE, timeout=timeout, env=env)
         seconds, records = out.split()
         return float(seconds), rss, {"records": int(records), "process_wall": wall}
     cli = rdbtool_command()
     cmd = {"check": cli + ["check", str(path)],
            "jsonl": cli + ["dump", str(path), "--format", "jsonl"],
            "resp": cli + ["dump", str(path), "--format", "resp"]}[op]
-    wall, rss, _ = run_child(cmd, timeout=timeout)
+    wall, rss, _ = run_child(cmd, timeout=timeout, env=env)
     return wall, rss, {}
 
 
@@ -207,7 +232,8 @@ def fmt_s(x: float) -> str:
     return f"{x:.3f}" if x < 10 else f"{x:.1f}"
 
 
-def results_block(path: Path, size: int, keys: int, repeat: int, res: dict, mach: dict, argv: list[str]) -> str:
+def results_block(path: Path, size: int, keys: int, repeat: int, res: dict, mach: dict, argv: list[str],
+                  read_path_text: str = "") -> str:
     base = statistics.median(res["server"]["times"]) if res.get("server", {}).get("times") else None
     lines = [
         f"<!-- results: {path.name} -->",
@@ -216,8 +242,7 @@ def results_block(path: Path, size: int, keys: int, repeat: int, res: dict, mach
         f"- Date: {mach['date']}; command: `python benchmarks/run.py {' '.join(argv)}`".rstrip(),
         f"- Machine: {mach['cpu']}, `nproc` {mach['nproc']}, {mach['memory']}, Linux {mach['kernel']} "
         "(a shared machine: other jobs were running)",
-        f"- {mach['implementation']} {mach['python']}, pure-Python rdbtools (no compiled path yet); "
-        f"server {SERVER}",
+        f"- {mach['implementation']} {mach['python']}, {read_path_text or read_path()}; server {SERVER}",
         f"- File: {size:,} bytes, {keys:,} keys; median of {repeat} runs per operation",
         "",
         "| Operation | Median (s) | Ratio to server load | Range (s) | Peak RSS (MB) | Goal of the compiled path |",
@@ -268,6 +293,8 @@ def main(argv=None) -> int:
     ap.add_argument("--only", default=",".join(OPS),
                     help=f"comma-separated subset of {','.join(OPS)} (server is always run for the ratios)")
     ap.add_argument("--timeout", type=float, default=3600, help="seconds before one run is killed")
+    ap.add_argument("--pure", action="store_true",
+                    help="run the rdbtools operations with RDBTOOLS_PUREPYTHON=1 (no compiled path)")
     ap.add_argument("--no-docs", action="store_true", help="do not update docs/performance.md")
     ap.add_argument("--profile", action="store_true",
                     help="instead of timing: cProfile the full decode once, print the top functions")
@@ -300,7 +327,7 @@ def main(argv=None) -> int:
             if r.get("error"):
                 continue
             try:
-                seconds, rss, extra = measure(op, path, args.timeout)
+                seconds, rss, extra = measure(op, path, args.timeout, pure=True if args.pure else None)
             except Exception as e:  # noqa: BLE001 - reported in the table, the other operations go on
                 r["error"] = f"failed: {e}"
                 print(f"  round {rnd} {op:<7} FAILED {e}", flush=True)
@@ -313,7 +340,8 @@ def main(argv=None) -> int:
 
     if keys is None:
         keys = -1
-    block = results_block(path, size, keys, args.repeat, res, mach, argv)
+    block = results_block(path, size, keys, args.repeat, res, mach, argv,
+                          read_path(True if args.pure else None))
     print()
     print(block)
     raw = HERE / "data" / f"results-{path.stem}.json"
