@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from rdbtools.analysis.encoded import (intset_size, jemalloc_size, libc_size, listpack_size,
-                                       rax_node_count, string_to_int, ziplist_size)
+                                       rax_node_count, rax_node_lengths, string_to_int, ziplist_size)
 from rdbtools.analysis.memory import estimate_file, profile_for, profile_from_aux
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
@@ -49,6 +49,24 @@ def test_listpack_and_ziplist_sizes():
 def test_rax_node_count():
     assert rax_node_count([b"k" * 16]) == 2
     assert rax_node_count([b"ab", b"ac"]) == 4
+    # one 16-byte ID: a compressed node (4 + 16 + 4 padding + child pointer) and the key node
+    # (4 + 4 padding + value pointer)
+    assert rax_node_lengths([b"k" * 16]) == [32, 16]
+    ids = [(1700000000000 + i * 37).to_bytes(8, "big") + (i % 3).to_bytes(8, "big") for i in range(200)]
+    assert len(rax_node_lengths(ids)) == rax_node_count(ids)
+
+
+def test_valkey_hashtable_model():
+    from rdbtools.analysis.memory import MemoryEstimator, _ht_buckets, _ht_children
+
+    # hashtable.c: ceil(n * 5 / 32) buckets rounded up to a power of two
+    assert [_ht_buckets(n) for n in (1, 7, 130, 600, 1000, 3000)] == [1, 2, 32, 128, 256, 512]
+    # expected child buckets (measured with DEBUG HTSTATS-KEY: ~10 for 1000/256, ~123 for 3000/512)
+    assert 8 < _ht_children(1000, 256) < 14 and 110 < _ht_children(3000, 512) < 135
+    est = MemoryEstimator(profile_for("valkey-8.1"))
+    # field and value embedded in one allocation up to 128 bytes, else value pointer + sds
+    assert est._hash_entry(b"f0000", b"v0000", False) == 24
+    assert est._hash_entry(b"f" * 70, b"v" * 70, False) == 88 + 88
 
 
 def test_profiles():
@@ -63,7 +81,7 @@ def test_profiles():
 # -- accuracy against the shared corpus ---------------------------------------------------------
 
 # measured goals per corpus server for the well-modelled types (docs/memory.md has the table)
-_CORPUS_CASES = ["redis-6.2.5", "redis-7.0.15", "redis-7.2.4", "redis-8.2.3"]
+_CORPUS_CASES = ["redis-6.2.5", "redis-7.0.15", "redis-7.2.4", "redis-8.2.3", "valkey-8.1.8", "valkey-9.1.2"]
 
 
 @pytest.mark.parametrize("server", _CORPUS_CASES)
@@ -91,13 +109,18 @@ def test_corpus_predicted_encodings(corpus_dir):
 
 # -- accuracy against live servers --------------------------------------------------------------
 
-_GOALS = {  # server -> types expected within median 1 % / p90 5 %
-    "redis-6.2.5": ("string", "list", "set", "hash", "stream"),
-    "redis-7.0.15": ("string", "list", "set", "hash"),
-    "redis-8.2.3": ("string", "list", "set"),
-    "valkey-8.1.8": ("string", "list"),
-    "valkey-9.1.2": ("string", "list"),
+_ALL_TYPES = ("string", "list", "set", "zset", "hash", "stream")
+_GOALS = {  # server -> types expected within median 1 % / p90 5 % (docs/memory.md has the table)
+    "redis-6.2.5": _ALL_TYPES,
+    "redis-7.0.15": _ALL_TYPES,
+    "redis-8.2.3": _ALL_TYPES,
+    "valkey-8.1.8": _ALL_TYPES,
+    "valkey-9.1.2": _ALL_TYPES,
 }
+# Too few keys in the 400-key sample for a stable p90 where single keys carry a random part:
+# Valkey hash tables' child buckets (hash-seed dependent) and glibc handing out a chunk 16 bytes
+# larger than asked (a few % of a small stream).  The 20 000-key test asserts them.
+_SMALL_SKIP = {("valkey-8.1.8", "hash"), ("valkey-9.1.2", "hash"), ("valkey-9.1.2", "stream")}
 
 
 def _live(server_spec, tmp_path, n):
@@ -111,7 +134,7 @@ def test_live_accuracy_small(server_spec, tmp_path):
         pytest.skip(f"no accuracy goal recorded for {server_spec.name}")
     result = _live(server_spec, tmp_path, 400)
     for t in _GOALS[server_spec.name]:
-        if t in result:
+        if t in result and (server_spec.name, t) not in _SMALL_SKIP:
             assert result[t]["median"] <= 0.01, (t, result[t])
             assert result[t]["p90"] <= 0.05, (t, result[t])
 

@@ -3,7 +3,7 @@
 Mirrors the size rules of listpack.c (``lpEncodeGetType``, ``lpEncodeBacklen``), ziplist.c
 (``zipStoreEntryEncoding``, ``zipStorePrevEntryLength``, ``zipTryEncoding``) and intset.c
 (``_intsetValueEncoding``), plus the allocator size classes of jemalloc and glibc malloc, and
-``rax_node_count``: the node count of a rax (rax.c) holding a set of keys.
+``rax_node_count`` / ``rax_node_lengths``: the nodes of a rax (rax.c) holding a set of keys.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from ..format.listpack import backlen_size
 
 __all__ = [
     "jemalloc_size", "libc_size", "listpack_size", "listpack_entry_size", "ziplist_size",
-    "intset_size", "string_to_int", "rax_node_count", "sds_header",
+    "intset_size", "string_to_int", "rax_node_count", "rax_node_lengths", "sds_header",
 ]
 
 _I64_MIN, _I64_MAX = -(1 << 63), (1 << 63) - 1
@@ -164,3 +164,47 @@ def rax_node_count(keys) -> int:
     starts |= branch
     starts.add(b"")
     return len(starts)
+
+
+def rax_node_lengths(keys, value: bool = True) -> list[int]:
+    """Byte lengths (``raxNodeCurrentLength``) of every node of a rax (rax.c) holding ``keys``,
+    none of which is a prefix of another (stream IDs: 16 bytes each).  A run shared by all keys
+    below a node is one compressed node; a position where keys differ is a branching node with
+    one child pointer per distinct byte; each key ends in a node carrying the value pointer
+    (``value``) or none (NULL values)."""
+    ks = sorted(set(keys))
+    out: list[int] = []
+    if not ks:
+        return [4 + 4]  # empty root: header + padding
+
+    def pad(size: int) -> int:
+        return (8 - ((size + 4) % 8)) & 7
+
+    stack = [(0, len(ks), 0)]
+    while stack:
+        lo, hi, depth = stack.pop()
+        first = ks[lo]
+        if hi - lo == 1 and depth == len(first):  # the key's own node
+            out.append(4 + 4 + (8 if value else 0))
+            continue
+        last = ks[hi - 1]
+        n = min(len(first), len(last))
+        c = depth
+        while c < n and first[c] == last[c]:
+            c += 1
+        if c > depth:  # compressed run, one child
+            size = c - depth
+            out.append(4 + size + pad(size) + 8)
+            stack.append((lo, hi, c))
+            continue
+        groups = []
+        start = lo
+        for i in range(lo + 1, hi + 1):
+            if i == hi or ks[i][depth] != ks[start][depth]:
+                groups.append((start, i))
+                start = i
+        size = len(groups)
+        out.append(4 + size + pad(size) + 8 * size)
+        for a, b in groups:
+            stack.append((a, b, depth + 1))
+    return out

@@ -24,7 +24,7 @@ from .._accel import decode_listpack, decode_ziplist
 from ..model import (Entry, Stream, TYPE_HASH, TYPE_LIST, TYPE_SET, TYPE_STREAM,
                      TYPE_STRING, TYPE_ZSET)
 from .encoded import (intset_size, jemalloc_size, libc_size, listpack_entry_size, listpack_size,
-                      rax_node_count, sds_header, string_to_int, ziplist_size)
+                      rax_node_count, rax_node_lengths, sds_header, string_to_int, ziplist_size)
 from .records import BLOB_TYPES, QUICKLIST_TYPES, STREAM_TYPES, RecordShape, record_shape
 
 __all__ = ["ServerProfile", "PROFILES", "KeyMemory", "MemoryEstimator", "profile_for",
@@ -99,6 +99,15 @@ class ServerProfile:
     embstr_robj: int = 16         # Valkey 9: an embedded value needs no ptr field (8-byte header)
     hash_entry: str = "sds"       # "sds": two sds + dictEntry; "mstr" (7.4: field mstr); "entry" (8.x)
     set_table: str = "dict"       # "dict" | "hashtable" (Valkey 8.1+ open addressing)
+    hashtable_struct: int = 72    # sizeof(hashtable) (Valkey 9 adds the safe-iterator list)
+    hash_table_meta: int = 0      # hash tables' metadata (Valkey 9: the volatile-field set)
+    hash_volatile: int = 0        # per field with a TTL: expire metadata + expiry index (measured mean)
+    zset_node: str = "sds"        # "sds": node + separate sds; "embedded": ele inside the node
+    zset_extra: int = 0           # zset struct + skiplist header on hashtable servers (measured)
+    stream_rax: str = "estimate"  # "estimate": streamRadixTreeMemoryUsage; "alloc": rax node allocations (Valkey 8.1+)
+    stream_nack: int = 24
+    zset_dict_entry: int = 24     # Redis 8: the zset dict stores no values (16-byte entries)
+    stream_lp_alloc: bool = True  # listpacks counted by allocation size (7.0+), not lpBytes (6.x)
     hfe_listpack_ex: int = 32     # listpackEx struct allocation (7.4+)
     thresholds: dict = field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))
 
@@ -110,16 +119,18 @@ class ServerProfile:
 
 _R6 = ServerProfile("redis-6.2", ziplist=True, exact_blobs=True, list_listpack=False,
                     set_listpack=False, fpconv=False, dict_struct=96, quicklist_node=32,
-                    stream=40, stream_cg=32, stream_consumer=24)
+                    stream=40, stream_cg=32, stream_consumer=24, stream_lp_alloc=False)
 _R70 = ServerProfile("redis-7.0", allocator="jemalloc16", list_listpack=False, set_listpack=False,
                      fpconv=False, stream_consumer=24)
 _R72 = ServerProfile("redis-7.2")
 _R74 = ServerProfile("redis-7.4", hash_entry="mstr")
-_R8 = ServerProfile("redis-8", keyspace="kvobj", hash_entry="entry")
+_R8 = ServerProfile("redis-8", keyspace="kvobj", hash_entry="entry", stream=112, stream_nack=32,
+                  zset_dict_entry=16, hash_volatile=18)
 _V8 = ServerProfile("valkey-8", allocator="libc", keyspace="embkey", set_table="hashtable",
-                    embed_counts_expire=False)
+                    embed_counts_expire=False, zset_extra=589, stream_rax="alloc")
 _V9 = ServerProfile("valkey-9", allocator="libc", keyspace="embkey", set_table="hashtable",
-                    embstr_robj=8, embed_limit=128, embstr_limit=1 << 30)
+                    embstr_robj=8, embed_limit=128, embstr_limit=1 << 30, hashtable_struct=80,
+                    hash_table_meta=8, hash_volatile=10, zset_node="embedded", zset_extra=542, stream_rax="alloc")
 
 PROFILES: dict[str, ServerProfile] = {
     "redis-6.0": replace(_R6, name="redis-6.0"),
@@ -232,6 +243,36 @@ def _dtoa(score: float, fpconv: bool) -> bytes:
 _SKIPLIST_LEVEL_P = [0.75 * 0.25 ** (i - 1) for i in range(1, 33)]
 
 
+def _ht_buckets(n: int) -> int:
+    """hashtable.c nextBucketExp: ceil(n * 5 / 32) buckets, rounded up to a power of two."""
+    if n <= 0:
+        return 1
+    return _next_pow2((n * 5 - 1) // 32 + 1)
+
+
+_CHILD_CACHE: dict[tuple[int, int], float] = {}
+
+
+def _ht_children(n: int, buckets: int) -> float:
+    """Expected child buckets: a bucket chain holding k entries has ceil((k - 7) / 6) children."""
+    key = (n, buckets)
+    got = _CHILD_CACHE.get(key)
+    if got is not None:
+        return got
+    lam = n / buckets
+    total = 0.0
+    if lam > 0:
+        pk = math.exp(-lam)
+        for k in range(1, int(lam + 12 * math.sqrt(lam) + 30)):
+            pk *= lam / k
+            if k > 7:
+                total += pk * ((k - 7 + 5) // 6)
+    got = buckets * total
+    if len(_CHILD_CACHE) < 100000:
+        _CHILD_CACHE[key] = got
+    return got
+
+
 class MemoryEstimator:
     """Estimates entries of one file for one target server profile."""
 
@@ -241,6 +282,7 @@ class MemoryEstimator:
         self._node_mean = sum(p * a(24 + 16 * lvl) for lvl, p in enumerate(_SKIPLIST_LEVEL_P, 1))
         if profile.keyspace == "kvobj":
             self._node_mean = sum(p * a(24 + 16 * lvl) for lvl, p in enumerate(_SKIPLIST_LEVEL_P, 1))
+        self._emb_cache: dict[int, float] = {}
 
     # strings held as sds
     def sds(self, n: int, type5: bool = True) -> int:
@@ -268,6 +310,38 @@ class MemoryEstimator:
                 left = old * (1 - math.exp(-used / old))
             used += 1
         return self.p.dict_struct + 8 * (size + old)
+
+    def _hashtable(self, n: int) -> int:
+        """Valkey 8.1+ hashtable.c: struct + 64-byte buckets (7 entries each) + child buckets.
+        Loading sizes the table for the final count, also when a listpack converts half-way
+        (rdb.c passes the record's length): ceil(n * 5 / 32) buckets rounded up to a power of
+        two.  Child buckets (chains off full buckets) depend on the hash seed; counted by
+        expectation (entries per bucket ~ Poisson)."""
+        b = _ht_buckets(n)
+        return self.p.hashtable_struct + 64 * (b + _ht_children(n, b))
+
+    def _hash_entry(self, f: bytes, v: bytes, volatile: bool) -> int:
+        """t_hash.c hashTypeCreateEntry: field and value in one allocation up to 128 bytes, else
+        value pointer + field (sds8 or wider) and the value sds apart."""
+        lf, lv = len(f), len(v)
+        fsz = sds_header(lf, type5=not volatile) + lf + 1  # an expiry needs the sds8 aux bits
+        extra = 8 if volatile else 0
+        if fsz + 3 + lv + 1 + extra <= 128:
+            return self.p.alloc(fsz + 4 + lv + extra)
+        return self.p.alloc(8 + extra + sds_header(lf, type5=False) + lf + 1) + self.sds(lv)
+
+    def _zset_node(self, m: bytes) -> float:
+        n = len(m)
+        if self.p.zset_node == "embedded":
+            return self._emb_node(sds_header(n) + n + 1)
+        return self._node_mean + self.sds(n)
+
+    def _emb_node(self, sz: int) -> float:
+        got = self._emb_cache.get(sz)
+        if got is None:
+            a = self.p.alloc
+            got = self._emb_cache[sz] = sum(p * a(17 + 16 * lvl + sz) for lvl, p in enumerate(_SKIPLIST_LEVEL_P[:12], 1))
+        return got
 
     @staticmethod
     def _sampled(asize: int, elesize: int, n: int) -> int:
@@ -419,6 +493,8 @@ class MemoryEstimator:
                 largest <= th["set-max-listpack-value"] or shape is not None and shape.rdb_type == C.RDB_TYPE_SET_LISTPACK):
             blob = self._blob_len(shape, (C.RDB_TYPE_SET_LISTPACK,)) or listpack_size(members)
             return "listpack", 16 + p.alloc(blob), n, largest
+        if p.set_table == "hashtable":
+            return "hashtable", int(16 + self._hashtable(n) + sum(self.sds(len(m)) for m in members)), n, largest
         size = self._sampled(16 + self._table(n), sum(p.dict_entry + self.sds(len(m)) for m in members), n)
         return "hashtable", size, n, largest
 
@@ -440,12 +516,13 @@ class MemoryEstimator:
                 blob = ziplist_size(flat) if p.ziplist else listpack_size(flat)
             enc = "ziplist" if p.ziplist else "listpack"
             return enc, 16 + (blob if p.exact_blobs else p.alloc(blob)), n, largest
-        at = None
-        if entry.rdb_type in (C.RDB_TYPE_ZSET, C.RDB_TYPE_ZSET_2) and n <= th["zset-max-listpack-entries"]:
-            limit = th["zset-max-listpack-value"]
-            at = next((i for i, (m, _) in enumerate(pairs) if len(m) > limit), None)
-        size = 16 + 16 + 32 + self._table(n, at) + p.alloc(24 + 32 * 16)
-        elesize = sum(self.sds(len(m)) for m, _ in pairs) + n * (p.dict_entry + self._node_mean)
+        # a listpack converted during the load is converted with the record's length as size
+        # hint (zsetConvertAndExpand), so the table is sized for the final count either way
+        if p.set_table == "hashtable":
+            size = 16 + p.zset_extra + self._hashtable(n) + sum(self._zset_node(m) for m, _ in pairs)
+            return "skiplist", int(size), n, largest
+        size = 16 + 16 + 32 + self._table(n) + p.alloc(24 + 32 * 16)
+        elesize = sum(self.sds(len(m)) for m, _ in pairs) + n * (p.zset_dict_entry + self._node_mean)
         return "skiplist", self._sampled(size, int(elesize), n), n, largest
 
     def _hash(self, entry: Entry, shape: RecordShape | None):
@@ -458,7 +535,9 @@ class MemoryEstimator:
         blob_types = (C.RDB_TYPE_HASH_ZIPLIST,) if p.ziplist else (C.RDB_TYPE_HASH_LISTPACK, C.RDB_TYPE_HASH_LISTPACK_EX)
         from_blob = shape is not None and shape.rdb_type in (C.RDB_TYPE_HASH_ZIPLIST, C.RDB_TYPE_HASH_LISTPACK,
                                                              C.RDB_TYPE_HASH_LISTPACK_EX, C.RDB_TYPE_HASH_ZIPMAP)
-        if n <= th["hash-max-listpack-entries"] and (largest <= th["hash-max-listpack-value"] or from_blob):
+        valkey_ttl = bool(ttls) and p.set_table == "hashtable"  # Valkey 9: volatile fields need a table
+        if n <= th["hash-max-listpack-entries"] and (largest <= th["hash-max-listpack-value"] or from_blob) \
+                and not valkey_ttl:
             blob = self._blob_len(shape, blob_types)
             if ttls and p.hash_entry != "sds":
                 if blob is None or shape.rdb_type != C.RDB_TYPE_HASH_LISTPACK_EX:  # type: ignore[union-attr]
@@ -478,7 +557,12 @@ class MemoryEstimator:
         if entry.rdb_type == C.RDB_TYPE_HASH and n <= th["hash-max-listpack-entries"]:
             limit = th["hash-max-listpack-value"]
             at = next((i for i, (f, v) in enumerate(pairs) if len(f) > limit or len(v) > limit), None)
-        elesize = sum(p.dict_entry + self._field(f, f in ttls) + self.sds(len(v)) for f, v in pairs)
+        if p.set_table == "hashtable":
+            size = 16 + p.hash_table_meta + self._hashtable(n) + sum(
+                self._hash_entry(f, v, f in ttls) for f, v in pairs) + p.hash_volatile * len(ttls)
+            return "hashtable", int(size), n, largest
+        elesize = sum(p.dict_entry + self._field(f, f in ttls) + self.sds(len(v)) for f, v in pairs) \
+            + p.hash_volatile * len(ttls)
         return "hashtable", self._sampled(16 + self._table(n, at), elesize, n), n, largest
 
     def _field(self, f: bytes, volatile: bool) -> int:
@@ -508,17 +592,21 @@ class MemoryEstimator:
                     lp_sizes.append(listpack_size([x for e in chunk for f, v in e.fields for x in (f, v)])
                                     + 4 * len(chunk) + 20)
         size += self._rax(node_keys)
-        size += sum(lp_sizes)
+        size += sum(map(p.alloc, lp_sizes)) if p.stream_lp_alloc else sum(lp_sizes)
         for g in s.groups:
             pel = [ms.to_bytes(8, "big") + seq.to_bytes(8, "big") for (ms, seq) in (pe.id for pe in g.pending)]
-            size += p.stream_cg + self._rax(pel) + 24 * len(pel)
+            size += p.stream_cg + self._rax(pel) + p.stream_nack * len(pel)
             for c in g.consumers:
                 cpel = [ms.to_bytes(8, "big") + seq.to_bytes(8, "big") for ms, seq in c.pending]
                 size += p.stream_consumer + len(c.name) + self._rax(cpel)
         return "stream", size, s.length, largest
 
     def _rax(self, keys: list[bytes]) -> int:
-        """streamRadixTreeMemoryUsage(): 16 per element + (4 + 30 * 8) per node."""
+        """streamRadixTreeMemoryUsage(): 16 per element + (4 + 30 * 8) per node; on Valkey 8.1+
+        the allocator sizes of the rax's nodes (rax.c tracks them)."""
+        if self.p.stream_rax == "alloc":
+            a = self.p.alloc
+            return a(32) + sum(a(n) for n in rax_node_lengths(keys))  # rax struct + nodes
         return 16 * len(keys) + 244 * rax_node_count(keys)
 
 
