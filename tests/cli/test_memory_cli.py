@@ -49,6 +49,17 @@ def test_memory_jsonl_server_and_filter(rdb):
     assert big["encoding"] == "listpack"  # 600 fields fit once the threshold is 1024
 
 
+def test_memory_parquet_matches_csv(rdb, tmp_path):
+    pq = pytest.importorskip("pyarrow.parquet", reason="parquet output needs the parquet extra")
+    out = tmp_path / "memory.parquet"
+    run("memory", rdb, "-f", "parquet", "-o", out)
+    table = pq.read_table(out).to_pylist()
+    rows = list(csv.DictReader(io.StringIO(run("memory", rdb))))
+    assert len(table) == len(rows) == 85
+    assert [r["memory_usage"] for r in table] == [int(r["memory_usage"]) for r in rows]
+    assert [r["type"] for r in table] == [r["type"] for r in rows]
+
+
 def test_memory_rejects_bad_options(rdb):
     r = CliRunner().invoke(rdbtool, ["memory", str(rdb), "--server", "memcached"])
     assert r.exit_code == 2
