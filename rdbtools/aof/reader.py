@@ -25,21 +25,25 @@ from __future__ import annotations
 import io
 import logging
 import os
+from operator import itemgetter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Union
 
 from ..errors import AofFormatError, AofTruncatedError, FormatError
-from ..format.resp import RespError, RespIncomplete, parse_record, parse_timestamp
+from ..format.resp import (RespError, RespIncomplete, parse_commands, parse_record,
+                           parse_timestamp)
 from ..model import Aux, Entry, Function
 from ..reader import open_rdb
 from .manifest import Manifest, read_manifest
 
-__all__ = ["AofCommand", "AofPart", "Truncation", "AofReader", "open_aof", "find_layout"]
+__all__ = ["AofCommand", "CommandBatch", "AofPart", "Truncation", "AofReader", "open_aof",
+           "find_layout"]
 
 log = logging.getLogger(__name__)
 
 CHUNK = 8 << 20
+BATCH = 2048  # commands per CommandBatch (parse_commands limit)
 RDB_MAGICS = (b"REDIS", b"VALKEY")
 
 
@@ -63,6 +67,91 @@ class AofCommand:
     @property
     def name(self) -> bytes:
         return self.args[0].upper()
+
+
+def _case_variants(word: bytes) -> set[bytes]:
+    out = {b""}
+    for c in word:
+        ch = bytes([c])
+        out = {x + v for x in out for v in {ch.lower(), ch.upper()}}
+    return out
+
+
+_TXN = frozenset(_case_variants(b"MULTI") | _case_variants(b"EXEC"))  # any spelling of both
+_first = itemgetter(0)
+
+
+class CommandBatch:
+    """Consecutive commands of one part sharing one ``#TS:`` timestamp, without a per-command
+    object (what :meth:`AofReader.iter_raw` yields; :meth:`commands` gives the
+    :class:`AofCommand` records).
+
+    Accessible attributes: ``file``, ``base`` (offset of the part in the concatenation of the
+    loaded parts), ``ts``, ``cmds`` (list of argument lists); :meth:`offset` / :meth:`end`
+    give the byte offsets of command ``i`` in its file.
+    """
+
+    __slots__ = ("file", "base", "ts", "cmds", "ends", "first", "delta", "starts")
+
+    def __init__(self, file: str, base: int, ts: int | None, cmds: list, ends: list, first: int,
+                 delta: int, starts: list | None = None) -> None:
+        self.file = file
+        self.base = base
+        self.ts = ts
+        self.cmds = cmds
+        self.ends = ends  # end offsets, relative to delta
+        self.first = first  # offset of cmds[0], relative to delta (when starts is None)
+        self.delta = delta
+        self.starts = starts  # offsets relative to delta, or None: contiguous commands
+
+    def offset(self, i: int) -> int:
+        if self.starts is not None:
+            return self.delta + self.starts[i]
+        return self.delta + (self.ends[i - 1] if i else self.first)
+
+    def end(self, i: int) -> int:
+        return self.delta + self.ends[i]
+
+    def commands(self) -> list[AofCommand]:
+        file, base, ts, delta = self.file, self.base, self.ts, self.delta
+        out = []
+        if self.starts is None:
+            offset = delta + self.first
+            for args, e in zip(self.cmds, self.ends):
+                end = delta + e
+                out.append(AofCommand(args, file, offset, end, ts, base + offset))
+                offset = end
+        else:
+            for args, s, e in zip(self.cmds, self.starts, self.ends):
+                out.append(AofCommand(args, file, delta + s, delta + e, ts, base + delta + s))
+        return out
+
+
+def _batches(file: str, base: int, ready: list) -> Iterator[CommandBatch]:
+    """``(args, offset, end, ts)`` tuples as batches of one timestamp each."""
+    i, n = 0, len(ready)
+    while i < n:
+        ts = ready[i][3]
+        j = i + 1
+        while j < n and ready[j][3] == ts:
+            j += 1
+        group = ready[i:j]
+        yield CommandBatch(file, base, ts, [r[0] for r in group], [r[2] for r in group], 0, 0,
+                           [r[1] for r in group])
+        i = j
+
+
+class _State:
+    """What the RESP reader of one part carries from batch to batch."""
+
+    __slots__ = ("ts", "multi", "multi_offset", "good_end", "error")
+
+    def __init__(self, start: int) -> None:
+        self.ts: int | None = None
+        self.multi: list | None = None
+        self.multi_offset = 0
+        self.good_end = start  # end of the last complete command outside MULTI
+        self.error: AofFormatError | None = None
 
 
 @dataclass
@@ -249,6 +338,16 @@ class AofReader:
 
         :raises AofFormatError: damaged input (file, line and byte offset named).
         """
+        for rec in self.iter_raw(upto_timestamp=upto_timestamp, upto_offset=upto_offset):
+            if rec.__class__ is CommandBatch:
+                yield from rec.commands()
+            else:
+                yield rec
+
+    def iter_raw(self, *, upto_timestamp: int | None = None,
+                 upto_offset: int | None = None) -> Iterator[Union[Entry, Function, "CommandBatch"]]:
+        """:meth:`iter_records` with the commands grouped into :class:`CommandBatch` objects
+        (what the replay engine reads: no per-command object)."""
         self.truncation = None
         base = 0
         for index, part in enumerate(self.parts):
@@ -295,11 +394,10 @@ class AofReader:
         return AofFormatError(reason, offset, file=part.name, line=_line_of(part.path, offset))
 
     def _read_resp(self, part: AofPart, start: int, last: bool, base: int, upto_ts, upto_offset):
-        """Yield the commands of ``part`` from byte ``start``; return True to stop the load."""
-        ts = None
-        multi: list[AofCommand] | None = None
-        multi_offset = 0
-        good_end = start  # end of the last complete command outside MULTI
+        """Yield the commands of ``part`` from byte ``start`` as :class:`CommandBatch` objects;
+        return True to stop the load."""
+        st = _State(start)
+        name = part.name
         with open(part.path, "rb") as f:
             f.seek(start)
             buf = f.read(CHUNK)
@@ -317,6 +415,26 @@ class AofReader:
                     if not buf:
                         break
                     continue
+                cmds, ends, npos = parse_commands(buf, pos, BATCH)
+                if cmds:
+                    if (st.multi is None and
+                            (upto_offset is None or base + buf_base + ends[-1] <= upto_offset) and
+                            _TXN.isdisjoint(map(_first, cmds))):
+                        part.commands += len(cmds)
+                        st.good_end = buf_base + npos
+                        yield CommandBatch(name, base, st.ts, cmds, ends, pos, buf_base)
+                    else:
+                        ready: list = []
+                        stop = self._take(part, st, cmds, ends, pos, buf_base, base, upto_offset,
+                                          ready)
+                        yield from _batches(name, base, ready)
+                        if stop:
+                            if st.error is not None:
+                                raise st.error
+                            return True
+                    pos = npos
+                    if len(cmds) == BATCH or pos >= len(buf):
+                        continue
                 try:
                     args, text, end = parse_record(buf, pos)
                 except RespIncomplete:
@@ -330,48 +448,67 @@ class AofReader:
                             pos = 0
                             continue
                         eof = True
-                    reason = ("the file ends inside a command" if multi is None else
+                    reason = ("the file ends inside a command" if st.multi is None else
                               "the file ends inside a MULTI block")
-                    return self._truncated(part, last, good_end, reason)
+                    return self._truncated(part, last, st.good_end, reason)
                 except RespError as e:
                     raise self._error(part, f"not a RESP record: {e.reason}", buf_base + e.pos) from None
-                offset = buf_base + pos
+                if args is not None:  # parse_commands takes every command: never here
+                    ready = []
+                    stop = self._take(part, st, [args], [end], pos, buf_base, base, upto_offset,
+                                      ready)
+                    yield from _batches(name, base, ready)
+                    if stop:
+                        if st.error is not None:
+                            raise st.error
+                        return True
+                    pos = end
+                    continue
                 pos = end
-                if args is None:
-                    stamp = parse_timestamp(text)
-                    if stamp is not None:
-                        if upto_ts is not None and stamp > upto_ts:
-                            return True
-                        ts = stamp
-                        if part.first_ts is None:
-                            part.first_ts = stamp
-                        part.last_ts = stamp
-                    if multi is None:
-                        good_end = buf_base + end
-                    continue
-                cmd = AofCommand(args, part.name, offset, buf_base + end, ts, base + offset)
-                if upto_offset is not None and base + cmd.end > upto_offset:
+                stamp = parse_timestamp(text)
+                if stamp is not None:
+                    if upto_ts is not None and stamp > upto_ts:
+                        return True
+                    st.ts = stamp
+                    if part.first_ts is None:
+                        part.first_ts = stamp
+                    part.last_ts = stamp
+                if st.multi is None:
+                    st.good_end = buf_base + end
+        if st.multi is not None:
+            return self._truncated(part, last, st.multi_offset, "the file ends inside a MULTI block")
+        return False
+
+    def _take(self, part: AofPart, st: "_State", cmds, ends, pos: int, buf_base: int, base: int,
+              upto_offset, ready: list) -> bool:
+        """The per-command path (MULTI blocks, ``upto_offset``): append ``(args, offset, end,
+        ts)`` of the commands released to ``ready``; True to stop the load."""
+        ts = st.ts
+        offset = buf_base + pos
+        for args, e in zip(cmds, ends):
+            end = buf_base + e
+            if upto_offset is not None and base + end > upto_offset:
+                return True
+            a0 = args[0]
+            name = a0.upper() if a0 in _TXN else None
+            if st.multi is not None:
+                st.multi.append((args, offset, end, ts))
+                if name == b"EXEC":
+                    part.commands += len(st.multi)
+                    ready.extend(st.multi)
+                    st.multi = None
+                    st.good_end = end
+                elif name == b"MULTI":
+                    st.error = self._error(part, "MULTI inside MULTI", offset)
                     return True
-                name = args[0].upper()
-                if multi is not None:
-                    multi.append(cmd)
-                    if name == b"EXEC":
-                        part.commands += len(multi)
-                        yield from multi
-                        multi = None
-                        good_end = cmd.end
-                    elif name == b"MULTI":
-                        raise self._error(part, "MULTI inside MULTI", offset)
-                    continue
-                if name == b"MULTI":
-                    multi = [cmd]
-                    multi_offset = offset
-                    continue
+            elif name == b"MULTI":
+                st.multi = [(args, offset, end, ts)]
+                st.multi_offset = offset
+            else:
                 part.commands += 1
-                yield cmd
-                good_end = cmd.end
-        if multi is not None:
-            return self._truncated(part, last, multi_offset, "the file ends inside a MULTI block")
+                ready.append((args, offset, end, ts))
+                st.good_end = end
+            offset = end
         return False
 
     def _truncated(self, part: AofPart, last: bool, offset: int, reason: str) -> bool:
