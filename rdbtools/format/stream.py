@@ -19,7 +19,6 @@ from construct import (
     ListContainer,
     PrefixedArray,
     Struct,
-    this,
 )
 
 from ..constants import (
