@@ -5,7 +5,8 @@ of :mod:`rdbtools.blobs`, :func:`rdbtools.lzf.lzf_decompress` and the key-record
 reader's loop.  It is skipped when ``RDBTOOLS_PUREPYTHON`` is set to anything but ``""``/``"0"``,
 or when it was not built (no compiler at install time); the pure-Python code is then used, with
 the same results and the same errors.  ``read_records``, ``resp_entry`` (the RESP rendering
-of one key) and ``encode_resp`` (see :mod:`rdbtools.commands`) are None on the pure path.
+of one key), ``encode_resp`` (see :mod:`rdbtools.commands`) and ``json_entry`` (the JSON rendering
+of one key, see :func:`rdbtools.dump.dumps_entry`) are None on the pure path.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ PURE_REQUESTED = os.environ.get("RDBTOOLS_PUREPYTHON", "") not in ("", "0")
 read_records = None
 resp_entry = None
 encode_resp = None
+json_entry = None
 speedups = None
 
 if not PURE_REQUESTED:
@@ -35,8 +37,10 @@ if not PURE_REQUESTED:
         read_records = speedups.read_records
         resp_entry = speedups.resp_entry
         encode_resp = speedups.encode_resp
+        json_entry = speedups.json_entry
 
 ACCELERATED = speedups is not None
 
 __all__ = ["ACCELERATED", "PURE_REQUESTED", "decode_intset", "decode_listpack", "decode_ziplist",
-           "decode_zipmap", "lzf_decompress", "read_records", "resp_entry", "encode_resp"]
+           "decode_zipmap", "lzf_decompress", "read_records", "resp_entry", "encode_resp",
+           "json_entry"]

@@ -2188,14 +2188,54 @@ rb_reserve(rbuf_t *b, size_t extra)
     return 0;
 }
 
+/* decimal digits of v at o; returns the number written */
+static int
+put_u64(char *o, unsigned long long v)
+{
+    char tmp[20];
+    int n = 0, i;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (i = 0; i < n; i++)
+        o[i] = tmp[n - 1 - i];
+    return n;
+}
+
 static int
 rb_header(rbuf_t *b, char kind, Py_ssize_t n)
 {
     if (rb_reserve(b, 32) < 0)
         return -1;
-    b->len += (size_t)sprintf(b->data + b->len, "%c%zd\r\n", kind, n);
+    char *o = b->data + b->len;
+    *o++ = kind;
+    o += put_u64(o, (unsigned long long)n);
+    *o++ = '\r';
+    *o++ = '\n';
+    b->len = (size_t)(o - b->data);
     return 0;
 }
+
+/* The renderers (RESP and JSON) return 0, -1 with a Python error set, or RENDER_FALLBACK when
+ * the value is outside what they check for: the Python path then renders it. */
+#define RENDER_FALLBACK 1
+
+/* the slots of a model object, when it is exactly that class and a plain slots dataclass */
+static PyObject **
+model_slots(PyObject *o, slotclass_t *cls, PyObject **out)
+{
+    int k;
+    if (Py_TYPE(o) != cls->type || !cls->direct)
+        return NULL;
+    for (k = 0; k < cls->nfields; k++) {
+        out[k] = *(PyObject **)((char *)o + cls->offsets[k]);
+        if (out[k] == NULL) /* unset slot */
+            return NULL;
+    }
+    return out;
+}
+
 
 static int
 rb_bulk(rbuf_t *b, const char *data, Py_ssize_t n)
@@ -2215,21 +2255,80 @@ rb_bulk_obj(rbuf_t *b, PyObject *o)
     return rb_bulk(b, PyBytes_AS_STRING(o), PyBytes_GET_SIZE(o));
 }
 
+/* decimal text of a signed 64-bit integer at o; returns the number of bytes written */
+static int
+put_ll(char *o, long long v)
+{
+    if (v >= 0)
+        return put_u64(o, (unsigned long long)v);
+    *o = '-';
+    return 1 + put_u64(o + 1, 0ULL - (unsigned long long)v);
+}
+
 static int
 rb_bulk_ll(rbuf_t *b, long long v)
 {
-    char tmp[32];
-    int n = snprintf(tmp, sizeof tmp, "%lld", v);
-    return rb_bulk(b, tmp, n);
+    char tmp[24];
+    return rb_bulk(b, tmp, put_ll(tmp, v));
 }
 
-/* command name and key of one batch */
+/* a Python int that fits 64 bits (signed or unsigned) as a bulk string */
+static int
+rb_bulk_int(rbuf_t *b, PyObject *o)
+{
+    char tmp[24];
+    int overflow = 0;
+    if (!PyLong_CheckExact(o))
+        return RENDER_FALLBACK;
+    long long v = PyLong_AsLongLongAndOverflow(o, &overflow);
+    if (overflow > 0) {
+        unsigned long long u = PyLong_AsUnsignedLongLong(o);
+        if (u == (unsigned long long)-1 && PyErr_Occurred()) {
+            PyErr_Clear();
+            return RENDER_FALLBACK;
+        }
+        return rb_bulk(b, tmp, put_u64(tmp, u));
+    }
+    if (overflow < 0)
+        return RENDER_FALLBACK;
+    if (v == -1 && PyErr_Occurred())
+        return -1;
+    return rb_bulk_ll(b, v);
+}
+
+/* a stream ID "<ms>-<seq>" (both unsigned 64-bit) into tmp; -1 when it is not one */
+static int
+put_stream_id(char *tmp, PyObject *id)
+{
+    if (!PyTuple_CheckExact(id) || PyTuple_GET_SIZE(id) != 2
+        || !PyLong_CheckExact(PyTuple_GET_ITEM(id, 0)) || !PyLong_CheckExact(PyTuple_GET_ITEM(id, 1)))
+        return -1;
+    unsigned long long ms = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(id, 0));
+    unsigned long long seq = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(id, 1));
+    if (PyErr_Occurred()) { /* negative or beyond 64 bits: the Python path formats it */
+        PyErr_Clear();
+        return -1;
+    }
+    int n = put_u64(tmp, ms);
+    tmp[n++] = '-';
+    return n + put_u64(tmp + n, seq);
+}
+
+static int
+rb_bulk_id(rbuf_t *b, PyObject *id)
+{
+    char tmp[48];
+    int n = put_stream_id(tmp, id);
+    return n < 0 ? RENDER_FALLBACK : rb_bulk(b, tmp, n);
+}
+
+/* command name and key of one command */
 static int
 rb_command(rbuf_t *b, Py_ssize_t argc, const char *name, PyObject *key)
 {
     if (rb_header(b, '*', argc) < 0 || rb_bulk(b, name, (Py_ssize_t)strlen(name)) < 0)
         return -1;
-    return rb_bulk_obj(b, key);
+    return key == NULL ? 0 : rb_bulk_obj(b, key); /* NULL: a subcommand comes next */
 }
 
 /* 1 when every item is bytes (or, with pairs, a 2-tuple as the model holds them) */
@@ -2328,15 +2427,167 @@ sp_encode_resp(PyObject *self, PyObject *args)
     return out;
 }
 
+/* Run STEP; leave the function with its result unless it was 0 (OK). */
+#define TRY(step)               \
+    do {                        \
+        int rc_ = (step);       \
+        if (rc_ != 0)           \
+            return rc_;         \
+    } while (0)
+
+/* the XCLAIM of one pending entry: when and how often it was delivered */
+static int
+rb_xclaim(rbuf_t *b, PyObject *key, PyObject *group, PyObject *consumer, PyObject *id,
+          PyObject *when, PyObject *count)
+{
+    TRY(rb_command(b, 12, "XCLAIM", key));
+    TRY(rb_bulk_obj(b, group));
+    TRY(rb_bulk_obj(b, consumer));
+    TRY(rb_bulk(b, "0", 1));
+    TRY(rb_bulk_id(b, id));
+    TRY(rb_bulk(b, "TIME", 4));
+    TRY(rb_bulk_int(b, when));
+    TRY(rb_bulk(b, "RETRYCOUNT", 10));
+    TRY(count == NULL ? rb_bulk(b, "1", 1) : rb_bulk_int(b, count));
+    TRY(rb_bulk(b, "JUSTID", 6));
+    return rb_bulk(b, "FORCE", 5);
+}
+
+/* One consumer group: XGROUP CREATE, then per consumer XGROUP CREATECONSUMER or one XCLAIM per
+ * pending entry (the delivery time and count come from the group's PEL; an ID missing there
+ * is claimed at the consumer's seen time, once). */
+static int
+rb_stream_group(rbuf_t *b, PyObject *key, PyObject *group, int v2)
+{
+    PyObject *g[5], *c[4], *p[4];
+    Py_ssize_t i, j;
+    if (!model_slots(group, &C_StreamGroup, g) || !PyBytes_CheckExact(g[0])
+        || !PyList_CheckExact(g[3]) || !PyList_CheckExact(g[4]))
+        return RENDER_FALLBACK;
+    TRY(rb_command(b, v2 ? 7 : 5, "XGROUP", NULL));
+    TRY(rb_bulk(b, "CREATE", 6));
+    TRY(rb_bulk_obj(b, key));
+    TRY(rb_bulk_obj(b, g[0]));
+    TRY(rb_bulk_id(b, g[1]));
+    if (v2) {
+        TRY(rb_bulk(b, "ENTRIESREAD", 11));
+        TRY(g[2] == Py_None ? rb_bulk(b, "-1", 2) : rb_bulk_int(b, g[2]));
+    }
+    PyObject *pel = NULL; /* id -> pending entry, built when a consumer has pending entries */
+    int rc = 0;
+    for (i = 0; rc == 0 && i < PyList_GET_SIZE(g[4]); i++) {
+        if (!model_slots(PyList_GET_ITEM(g[4], i), &C_StreamConsumer, c) || !PyBytes_CheckExact(c[0])
+            || !PyList_CheckExact(c[3])) {
+            rc = RENDER_FALLBACK;
+            break;
+        }
+        if (PyList_GET_SIZE(c[3]) == 0) {
+            rc = rb_command(b, 5, "XGROUP", NULL);
+            if (rc == 0)
+                rc = rb_bulk(b, "CREATECONSUMER", 14);
+            if (rc == 0)
+                rc = rb_bulk_obj(b, key);
+            if (rc == 0)
+                rc = rb_bulk_obj(b, g[0]);
+            if (rc == 0)
+                rc = rb_bulk_obj(b, c[0]);
+            continue;
+        }
+        if (pel == NULL) {
+            pel = PyDict_New();
+            for (j = 0; pel != NULL && j < PyList_GET_SIZE(g[3]); j++) {
+                PyObject *nack = PyList_GET_ITEM(g[3], j);
+                if (!model_slots(nack, &C_StreamPending, p)) {
+                    rc = RENDER_FALLBACK;
+                    break;
+                }
+                if (PyDict_SetItem(pel, p[0], nack) < 0) {
+                    PyErr_Clear(); /* an unhashable ID: the Python path decides */
+                    rc = RENDER_FALLBACK;
+                    break;
+                }
+            }
+            if (pel == NULL)
+                rc = -1;
+        }
+        for (j = 0; rc == 0 && j < PyList_GET_SIZE(c[3]); j++) {
+            PyObject *pid = PyList_GET_ITEM(c[3], j);
+            PyObject *nack = PyDict_GetItemWithError(pel, pid);
+            if (nack == NULL && PyErr_Occurred()) {
+                PyErr_Clear();
+                rc = RENDER_FALLBACK;
+            }
+            else if (nack != NULL) {
+                model_slots(nack, &C_StreamPending, p);
+                rc = rb_xclaim(b, key, g[0], c[0], pid, p[2], p[3]);
+            }
+            else
+                rc = rb_xclaim(b, key, g[0], c[0], pid, c[1], NULL);
+        }
+    }
+    Py_XDECREF(pel);
+    return rc;
+}
+
+/* _stream_commands() in rdbtools/commands.py (rewriteStreamObject() in aof.c) */
+static int
+rb_stream(rbuf_t *b, PyObject *key, PyObject *stream, int v2)
+{
+    PyObject *f[7], *e[2];
+    Py_ssize_t i, j;
+    if (!model_slots(stream, &C_Stream, f) || !PyList_CheckExact(f[0]) || !PyList_CheckExact(f[6]))
+        return RENDER_FALLBACK;
+    Py_ssize_t n = PyList_GET_SIZE(f[0]);
+    for (i = 0; i < n; i++) {
+        if (!model_slots(PyList_GET_ITEM(f[0], i), &C_StreamEntry, e) || !PyList_CheckExact(e[1]))
+            return RENDER_FALLBACK;
+        Py_ssize_t nf = PyList_GET_SIZE(e[1]);
+        if (!items_ok(e[1], 1, 0))
+            return RENDER_FALLBACK;
+        TRY(rb_command(b, 3 + 2 * nf, "XADD", key));
+        TRY(rb_bulk_id(b, e[0]));
+        for (j = 0; j < nf; j++) {
+            PyObject *pair = PyList_GET_ITEM(e[1], j);
+            TRY(rb_bulk_obj(b, PyTuple_GET_ITEM(pair, 0)));
+            TRY(rb_bulk_obj(b, PyTuple_GET_ITEM(pair, 1)));
+        }
+    }
+    if (n == 0) { /* the XADD MAXLEN 0 trick creates an empty stream */
+        TRY(rb_command(b, 7, "XADD", key));
+        TRY(rb_bulk(b, "MAXLEN", 6));
+        TRY(rb_bulk(b, "0", 1));
+        TRY(rb_bulk(b, "0-1", 3));
+        TRY(rb_bulk(b, "x", 1));
+        TRY(rb_bulk(b, "y", 1));
+    }
+    TRY(rb_command(b, v2 ? 7 : 3, "XSETID", key));
+    TRY(rb_bulk_id(b, f[2]));
+    if (v2) {
+        TRY(rb_bulk(b, "ENTRIESADDED", 12));
+        TRY(rb_bulk_int(b, f[5]));
+        TRY(rb_bulk(b, "MAXDELETEDID", 12));
+        TRY(rb_bulk_id(b, f[4]));
+    }
+    for (i = 0; i < PyList_GET_SIZE(f[6]); i++)
+        TRY(rb_stream_group(b, key, PyList_GET_ITEM(f[6], i), v2));
+    return 0;
+}
+
+#undef TRY
+
 static PyObject *
 sp_resp_entry(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 5) {
-        PyErr_SetString(PyExc_TypeError, "resp_entry(type, key, value, expire_at_ms, field_ttls)");
+    if (nargs != 6) {
+        PyErr_SetString(PyExc_TypeError,
+                        "resp_entry(type, key, value, expire_at_ms, field_ttls, streams_v2)");
         return NULL;
     }
     PyObject *type = args[0], *key = args[1], *value = args[2], *expire = args[3],
              *ttls = args[4];
+    int streams_v2 = PyObject_IsTrue(args[5]);
+    if (streams_v2 < 0)
+        return NULL;
     const char *t = PyUnicode_Check(type) ? PyUnicode_AsUTF8(type) : NULL;
     long long expire_ms = 0;
     rbuf_t b = {NULL, 0, 0};
@@ -2407,8 +2658,14 @@ sp_resp_entry(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
             }
         }
     }
+    else if (strcmp(t, "stream") == 0)
+        rc = rb_stream(&b, key, value, streams_v2);
     else
         Py_RETURN_NONE;
+    if (rc == RENDER_FALLBACK) {
+        PyMem_Free(b.data);
+        Py_RETURN_NONE;
+    }
     if (rc == 0 && expire != Py_None) {
         rc = rb_command(&b, 3, "PEXPIREAT", key);
         if (rc == 0)
@@ -2424,6 +2681,539 @@ sp_resp_entry(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 }
 
 /* ---------------------------------------------------------------------------------------- */
+/* JSON rendering of one key: json_entry() mirrors rdbtools.dump.dumps_entry()               */
+/*                                                                                           */
+/* The output is byte-for-byte what orjson makes of entry_to_dict(entry): strings that are     */
+/* valid UTF-8 as JSON strings (orjson's escapes), anything else as {"b64": ...}; floats in     */
+/* ryu's layout (orjson's); keys in entry_to_dict's order.  Whatever falls outside what this    */
+/* code checks for (a lazily read value, a subclass, an integer beyond 64 bits, a model class   */
+/* that is not a plain slots dataclass) makes json_entry() return None, and the caller uses the */
+/* Python path.                                                                               */
+
+static int
+jb_raw(rbuf_t *b, const char *s, size_t n)
+{
+    if (rb_reserve(b, n) < 0)
+        return -1;
+    memcpy(b->data + b->len, s, n);
+    b->len += n;
+    return 0;
+}
+
+#define JB_LIT(b, s) jb_raw((b), (s), sizeof(s) - 1)
+
+static int
+jb_ll(rbuf_t *b, long long v)
+{
+    if (rb_reserve(b, 24) < 0)
+        return -1;
+    b->len += (size_t)put_ll(b->data + b->len, v);
+    return 0;
+}
+
+/* a Python int that fits 64 bits, or None as null (when allowed) */
+static int
+jb_int(rbuf_t *b, PyObject *o, int nullable)
+{
+    if (o == Py_None && nullable)
+        return JB_LIT(b, "null");
+    if (!PyLong_CheckExact(o))
+        return RENDER_FALLBACK;
+    int overflow = 0;
+    long long v = PyLong_AsLongLongAndOverflow(o, &overflow);
+    if (overflow > 0) { /* orjson writes up to 2**64 - 1 */
+        unsigned long long u = PyLong_AsUnsignedLongLong(o);
+        if (u == (unsigned long long)-1 && PyErr_Occurred()) {
+            /* beyond 64 bits: orjson refuses it, the Python path writes it with json */
+            PyErr_Clear();
+            return RENDER_FALLBACK;
+        }
+        if (rb_reserve(b, 24) < 0)
+            return -1;
+        b->len += (size_t)put_u64(b->data + b->len, u);
+        return 0;
+    }
+    if (overflow < 0)
+        return RENDER_FALLBACK;
+    if (v == -1 && PyErr_Occurred())
+        return -1;
+    return jb_ll(b, v);
+}
+
+static const char b64_alphabet[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+static int
+jb_b64(rbuf_t *b, const unsigned char *s, size_t n)
+{
+    if (rb_reserve(b, 4 * ((n + 2) / 3) + 12) < 0)
+        return -1;
+    char *o = b->data + b->len;
+    memcpy(o, "{\"b64\":\"", 8);
+    o += 8;
+    size_t i;
+    for (i = 0; i + 2 < n; i += 3) {
+        unsigned v = (unsigned)s[i] << 16 | (unsigned)s[i + 1] << 8 | s[i + 2];
+        *o++ = b64_alphabet[v >> 18];
+        *o++ = b64_alphabet[(v >> 12) & 63];
+        *o++ = b64_alphabet[(v >> 6) & 63];
+        *o++ = b64_alphabet[v & 63];
+    }
+    if (i < n) {
+        unsigned v = (unsigned)s[i] << 16 | (i + 1 < n ? (unsigned)s[i + 1] << 8 : 0);
+        *o++ = b64_alphabet[v >> 18];
+        *o++ = b64_alphabet[(v >> 12) & 63];
+        *o++ = i + 1 < n ? b64_alphabet[(v >> 6) & 63] : '=';
+        *o++ = '=';
+    }
+    *o++ = '"';
+    *o++ = '}';
+    b->len = (size_t)(o - b->data);
+    return 0;
+}
+
+/* Length of the UTF-8 sequence at s[0..n) that Python's strict decoder accepts, 0 if invalid
+ * (overlong forms, surrogates U+D800..DFFF and code points above U+10FFFF are refused). */
+static int
+utf8_seq(const unsigned char *s, size_t n)
+{
+    unsigned c = s[0];
+#define CONT(k) ((k) < n && (s[k] & 0xC0) == 0x80)
+    if (c >= 0xC2 && c <= 0xDF)
+        return CONT(1) ? 2 : 0;
+    if (c >= 0xE0 && c <= 0xEF) {
+        if (n < 3 || !CONT(2))
+            return 0;
+        unsigned c1 = s[1];
+        if (c == 0xE0 ? c1 < 0xA0 || c1 > 0xBF : c == 0xED ? c1 < 0x80 || c1 > 0x9F : !CONT(1))
+            return 0;
+        return 3;
+    }
+    if (c >= 0xF0 && c <= 0xF4) {
+        if (n < 4 || !CONT(2) || !CONT(3))
+            return 0;
+        unsigned c1 = s[1];
+        if (c == 0xF0 ? c1 < 0x90 || c1 > 0xBF : c == 0xF4 ? c1 < 0x80 || c1 > 0x8F : !CONT(1))
+            return 0;
+        return 4;
+    }
+#undef CONT
+    return 0;
+}
+
+/* encode_bytes(): a JSON string when the bytes are valid UTF-8, else {"b64": ...} */
+static int
+jb_str(rbuf_t *b, const char *data, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *s = (const unsigned char *)data;
+    size_t start = b->len, i = 0;
+    /* worst case 6 output bytes per input byte (\u00XX) */
+    if (rb_reserve(b, 6 * n + 2) < 0)
+        return -1;
+    char *o = b->data + b->len;
+    *o++ = '"';
+    while (i < n) {
+        unsigned c = s[i];
+        if (c >= 0x80) {
+            int k = utf8_seq(s + i, n - i);
+            if (k == 0) {
+                b->len = start;
+                return jb_b64(b, s, n);
+            }
+            memcpy(o, s + i, (size_t)k);
+            o += k;
+            i += (size_t)k;
+            continue;
+        }
+        i++;
+        if (c >= 0x20 && c != '"' && c != '\\') {
+            *o++ = (char)c;
+            continue;
+        }
+        *o++ = '\\';
+        switch (c) {
+        case '"': *o++ = '"'; break;
+        case '\\': *o++ = '\\'; break;
+        case '\b': *o++ = 'b'; break;
+        case '\f': *o++ = 'f'; break;
+        case '\n': *o++ = 'n'; break;
+        case '\r': *o++ = 'r'; break;
+        case '\t': *o++ = 't'; break;
+        default:
+            *o++ = 'u'; *o++ = '0'; *o++ = '0';
+            *o++ = hex[c >> 4]; *o++ = hex[c & 15];
+        }
+    }
+    *o++ = '"';
+    b->len = (size_t)(o - b->data);
+    return 0;
+}
+
+static int
+jb_bytes(rbuf_t *b, PyObject *o)
+{
+    if (!PyBytes_CheckExact(o))
+        return RENDER_FALLBACK;
+    return jb_str(b, PyBytes_AS_STRING(o), (size_t)PyBytes_GET_SIZE(o));
+}
+
+/* A finite double as orjson writes it (ryu's layout): the shortest round-trip digits, taken
+ * from Python's repr, placed as 1234e7 -> 12340000000.0, 12.34, 0.001234, 1e30, 1.234e33. */
+static int
+jb_double(rbuf_t *b, double x)
+{
+    char digits[32];
+    int nd = 0, point = 0, seen_point = 0, exp10 = 0;
+    char *text = PyOS_double_to_string(x, 'r', 0, 0, NULL);
+    if (text == NULL)
+        return -1;
+    const char *p = text;
+    if (*p == '-') {
+        p++;
+    }
+    for (; *p && *p != 'e'; p++) {
+        if (*p == '.') {
+            seen_point = 1;
+            continue;
+        }
+        if (nd == 0 && *p == '0') { /* leading zeros move the point, not the digits */
+            if (seen_point)
+                point--;
+            continue;
+        }
+        if (nd < (int)sizeof digits)
+            digits[nd++] = *p;
+        if (!seen_point)
+            point++;
+    }
+    if (*p == 'e')
+        exp10 = atoi(p + 1);
+    int negative = text[0] == '-';
+    PyMem_Free(text);
+    if (rb_reserve(b, 40) < 0)
+        return -1;
+    char *o = b->data + b->len;
+    if (negative)
+        *o++ = '-';
+    if (nd == 0) { /* zero */
+        memcpy(o, "0.0", 3);
+        b->len = (size_t)(o + 3 - b->data);
+        return 0;
+    }
+    while (nd > 1 && digits[nd - 1] == '0') /* trailing zeros of an integral repr */
+        nd--;
+    int kk = point + exp10; /* value = 0.DIGITS * 10^kk */
+    int k = kk - nd;        /* value = DIGITS * 10^k */
+    int i;
+    if (k >= 0 && kk <= 16) {
+        memcpy(o, digits, (size_t)nd);
+        o += nd;
+        for (i = nd; i < kk; i++)
+            *o++ = '0';
+        *o++ = '.';
+        *o++ = '0';
+    }
+    else if (kk > 0 && kk <= 16) {
+        memcpy(o, digits, (size_t)kk);
+        o += kk;
+        *o++ = '.';
+        memcpy(o, digits + kk, (size_t)(nd - kk));
+        o += nd - kk;
+    }
+    else if (kk > -5 && kk <= 0) {
+        *o++ = '0';
+        *o++ = '.';
+        for (i = 0; i < -kk; i++)
+            *o++ = '0';
+        memcpy(o, digits, (size_t)nd);
+        o += nd;
+    }
+    else {
+        *o++ = digits[0];
+        if (nd > 1) {
+            *o++ = '.';
+            memcpy(o, digits + 1, (size_t)(nd - 1));
+            o += nd - 1;
+        }
+        o += sprintf(o, "e%d", kk - 1);
+    }
+    b->len = (size_t)(o - b->data);
+    return 0;
+}
+
+/* _encode_score(): finite scores as numbers, inf/-inf/nan as strings */
+static int
+jb_score(rbuf_t *b, PyObject *o)
+{
+    if (!PyFloat_CheckExact(o))
+        return RENDER_FALLBACK;
+    double x = PyFloat_AS_DOUBLE(o);
+    if (isnan(x))
+        return JB_LIT(b, "\"nan\"");
+    if (isinf(x))
+        return x > 0 ? JB_LIT(b, "\"inf\"") : JB_LIT(b, "\"-inf\"");
+    return jb_double(b, x);
+}
+
+/* _encode_id(): "<ms>-<seq>" */
+static int
+jb_stream_id(rbuf_t *b, PyObject *id)
+{
+    char tmp[48];
+    int n = put_stream_id(tmp + 1, id);
+    if (n < 0)
+        return RENDER_FALLBACK;
+    tmp[0] = '"';
+    tmp[n + 1] = '"';
+    return jb_raw(b, tmp, (size_t)n + 2);
+}
+
+/* Run STEP; leave the function with its result unless it was 0 (OK). */
+#define JB(step)                \
+    do {                        \
+        int rc_ = (step);       \
+        if (rc_ != 0)           \
+            return rc_;         \
+    } while (0)
+
+/* items: bytes (kind 0), (bytes, bytes) pairs (kind 1), (bytes, float) pairs (kind 2) */
+static int
+jb_items(rbuf_t *b, PyObject *list, int kind)
+{
+    if (!PyList_CheckExact(list))
+        return RENDER_FALLBACK;
+    Py_ssize_t i, n = PyList_GET_SIZE(list);
+    JB(JB_LIT(b, "["));
+    for (i = 0; i < n; i++) {
+        PyObject *it = PyList_GET_ITEM(list, i);
+        if (i)
+            JB(JB_LIT(b, ","));
+        if (kind == 0) {
+            JB(jb_bytes(b, it));
+            continue;
+        }
+        if (!PyTuple_CheckExact(it) || PyTuple_GET_SIZE(it) != 2)
+            return RENDER_FALLBACK;
+        JB(JB_LIT(b, "["));
+        JB(jb_bytes(b, PyTuple_GET_ITEM(it, 0)));
+        JB(JB_LIT(b, ","));
+        JB(kind == 1 ? jb_bytes(b, PyTuple_GET_ITEM(it, 1)) : jb_score(b, PyTuple_GET_ITEM(it, 1)));
+        JB(JB_LIT(b, "]"));
+    }
+    return JB_LIT(b, "]");
+}
+
+/* a list rendered element by element with FN */
+static int
+jb_list(rbuf_t *b, PyObject *list, int (*fn)(rbuf_t *, PyObject *))
+{
+    if (!PyList_CheckExact(list))
+        return RENDER_FALLBACK;
+    Py_ssize_t i, n = PyList_GET_SIZE(list);
+    JB(JB_LIT(b, "["));
+    for (i = 0; i < n; i++) {
+        if (i)
+            JB(JB_LIT(b, ","));
+        JB(fn(b, PyList_GET_ITEM(list, i)));
+    }
+    return JB_LIT(b, "]");
+}
+
+static int
+jb_stream_entry(rbuf_t *b, PyObject *o)
+{
+    PyObject *f[2];
+    if (!model_slots(o, &C_StreamEntry, f) || !PyList_CheckExact(f[1]))
+        return RENDER_FALLBACK;
+    JB(JB_LIT(b, "["));
+    JB(jb_stream_id(b, f[0]));
+    JB(JB_LIT(b, ",["));
+    Py_ssize_t i, n = PyList_GET_SIZE(f[1]);
+    for (i = 0; i < n; i++) {
+        PyObject *pair = PyList_GET_ITEM(f[1], i);
+        if (!PyTuple_CheckExact(pair) || PyTuple_GET_SIZE(pair) != 2)
+            return RENDER_FALLBACK;
+        if (i)
+            JB(JB_LIT(b, ","));
+        JB(jb_bytes(b, PyTuple_GET_ITEM(pair, 0)));
+        JB(JB_LIT(b, ","));
+        JB(jb_bytes(b, PyTuple_GET_ITEM(pair, 1)));
+    }
+    return JB_LIT(b, "]]");
+}
+
+static int
+jb_pending(rbuf_t *b, PyObject *o)
+{
+    PyObject *f[4];
+    if (!model_slots(o, &C_StreamPending, f))
+        return RENDER_FALLBACK;
+    JB(JB_LIT(b, "{\"id\":"));
+    JB(jb_stream_id(b, f[0]));
+    JB(JB_LIT(b, ",\"consumer\":"));
+    JB(f[1] == Py_None ? JB_LIT(b, "null") : jb_bytes(b, f[1]));
+    JB(JB_LIT(b, ",\"delivery_time_ms\":"));
+    JB(jb_int(b, f[2], 0));
+    JB(JB_LIT(b, ",\"delivery_count\":"));
+    JB(jb_int(b, f[3], 0));
+    return JB_LIT(b, "}");
+}
+
+static int
+jb_consumer(rbuf_t *b, PyObject *o)
+{
+    PyObject *f[4];
+    if (!model_slots(o, &C_StreamConsumer, f))
+        return RENDER_FALLBACK;
+    JB(JB_LIT(b, "{\"name\":"));
+    JB(jb_bytes(b, f[0]));
+    JB(JB_LIT(b, ",\"seen_time_ms\":"));
+    JB(jb_int(b, f[1], 0));
+    JB(JB_LIT(b, ",\"active_time_ms\":"));
+    JB(jb_int(b, f[2], 1));
+    JB(JB_LIT(b, ",\"pending\":"));
+    JB(jb_list(b, f[3], jb_stream_id));
+    return JB_LIT(b, "}");
+}
+
+static int
+jb_group(rbuf_t *b, PyObject *o)
+{
+    PyObject *f[5];
+    if (!model_slots(o, &C_StreamGroup, f))
+        return RENDER_FALLBACK;
+    JB(JB_LIT(b, "{\"name\":"));
+    JB(jb_bytes(b, f[0]));
+    JB(JB_LIT(b, ",\"last_id\":"));
+    JB(jb_stream_id(b, f[1]));
+    JB(JB_LIT(b, ",\"entries_read\":"));
+    JB(jb_int(b, f[2], 1));
+    JB(JB_LIT(b, ",\"pending\":"));
+    JB(jb_list(b, f[3], jb_pending));
+    JB(JB_LIT(b, ",\"consumers\":"));
+    JB(jb_list(b, f[4], jb_consumer));
+    return JB_LIT(b, "}");
+}
+
+/* _stream_to_dict() */
+static int
+jb_stream(rbuf_t *b, PyObject *o)
+{
+    PyObject *f[7];
+    if (!model_slots(o, &C_Stream, f))
+        return RENDER_FALLBACK;
+    JB(JB_LIT(b, "{\"entries\":"));
+    JB(jb_list(b, f[0], jb_stream_entry));
+    JB(JB_LIT(b, ",\"length\":"));
+    JB(jb_int(b, f[1], 0));
+    JB(JB_LIT(b, ",\"last_id\":"));
+    JB(jb_stream_id(b, f[2]));
+    JB(JB_LIT(b, ",\"first_id\":"));
+    JB(jb_stream_id(b, f[3]));
+    JB(JB_LIT(b, ",\"max_deleted_id\":"));
+    JB(jb_stream_id(b, f[4]));
+    JB(JB_LIT(b, ",\"entries_added\":"));
+    JB(jb_int(b, f[5], 0));
+    JB(JB_LIT(b, ",\"groups\":"));
+    JB(jb_list(b, f[6], jb_group));
+    return JB_LIT(b, "}");
+}
+
+/* _value_to_json() for the types the reader produces as plain containers */
+static int
+jb_value(rbuf_t *b, const char *type, PyObject *value)
+{
+    if (value == Py_None)
+        return JB_LIT(b, "null");
+    if (strcmp(type, "string") == 0)
+        return jb_bytes(b, value);
+    if (strcmp(type, "list") == 0 || strcmp(type, "set") == 0)
+        return jb_items(b, value, 0);
+    if (strcmp(type, "hash") == 0)
+        return jb_items(b, value, 1);
+    if (strcmp(type, "zset") == 0)
+        return jb_items(b, value, 2);
+    if (strcmp(type, "stream") == 0)
+        return jb_stream(b, value);
+    return RENDER_FALLBACK; /* modules and anything else */
+}
+
+/* entry_to_dict() + orjson.dumps() */
+static int
+jb_entry(rbuf_t *b, PyObject *entry)
+{
+    /* Entry slots: db key type value expire_at_ms rdb_type idle_s freq field_expire_at_ms
+     * length offset size */
+    PyObject *f[ENTRY_NFIELDS];
+    if (!model_slots(entry, &C_Entry, f) || !PyUnicode_CheckExact(f[2]))
+        return RENDER_FALLBACK;
+    const char *type = PyUnicode_AsUTF8(f[2]);
+    if (type == NULL)
+        return -1;
+    JB(JB_LIT(b, "{\"db\":"));
+    JB(jb_int(b, f[0], 0));
+    JB(JB_LIT(b, ",\"key\":"));
+    JB(jb_bytes(b, f[1]));
+    JB(JB_LIT(b, ",\"type\":"));
+    JB(jb_str(b, type, strlen(type)));
+    JB(JB_LIT(b, ",\"expire_at_ms\":"));
+    JB(jb_int(b, f[4], 1));
+    JB(JB_LIT(b, ",\"rdb_type\":"));
+    JB(jb_int(b, f[5], 0));
+    JB(JB_LIT(b, ",\"value\":"));
+    JB(jb_value(b, type, f[3]));
+    if (f[3] == Py_None) {
+        JB(JB_LIT(b, ",\"length\":"));
+        JB(jb_int(b, f[9], 0));
+    }
+    PyObject *ttls = f[8];
+    if (ttls != Py_None) {
+        if (!PyDict_CheckExact(ttls))
+            return RENDER_FALLBACK;
+        if (PyDict_GET_SIZE(ttls)) {
+            Py_ssize_t pos = 0, i = 0;
+            PyObject *field, *ms;
+            JB(JB_LIT(b, ",\"field_expire_at_ms\":["));
+            while (PyDict_Next(ttls, &pos, &field, &ms)) {
+                JB(i++ ? JB_LIT(b, ",[") : JB_LIT(b, "["));
+                JB(jb_bytes(b, field));
+                JB(JB_LIT(b, ","));
+                JB(jb_int(b, ms, 0));
+                JB(JB_LIT(b, "]"));
+            }
+            JB(JB_LIT(b, "]"));
+        }
+    }
+    if (f[6] != Py_None) {
+        JB(JB_LIT(b, ",\"idle_s\":"));
+        JB(jb_int(b, f[6], 0));
+    }
+    if (f[7] != Py_None) {
+        JB(JB_LIT(b, ",\"freq\":"));
+        JB(jb_int(b, f[7], 0));
+    }
+    return JB_LIT(b, "}");
+}
+
+#undef JB
+
+/* json_entry(entry) -> bytes, or None when the Python path must render it */
+static PyObject *
+sp_json_entry(PyObject *self, PyObject *entry)
+{
+    rbuf_t b = {NULL, 0, 0};
+    int rc = jb_entry(&b, entry);
+    PyObject *out = NULL;
+    if (rc == 0)
+        out = PyBytes_FromStringAndSize(b.data, (Py_ssize_t)b.len);
+    else if (rc == RENDER_FALLBACK)
+        out = Py_NewRef(Py_None);
+    PyMem_Free(b.data);
+    return out;
+}
+
+/* ---------------------------------------------------------------------------------------- */
 /* module                                                                                    */
 
 static PyMethodDef methods[] = {
@@ -2434,8 +3224,11 @@ static PyMethodDef methods[] = {
     {"decode_intset", sp_decode_intset, METH_O, "see rdbtools.blobs.decode_intset"},
     {"decode_zipmap", sp_decode_zipmap, METH_O, "see rdbtools.blobs.decode_zipmap"},
     {"encode_resp", sp_encode_resp, METH_O, "encode_resp(args): see rdbtools.commands.encode_resp"},
+    {"json_entry", sp_json_entry, METH_O,
+     "json_entry(entry): see rdbtools.dump.dumps_entry (None: render it in Python)"},
     {"resp_entry", (PyCFunction)(void (*)(void))sp_resp_entry, METH_FASTCALL,
-     "resp_entry(type, key, value, expire_at_ms, field_ttls) -> bytes | None: see rdbtools.commands"},
+     "resp_entry(type, key, value, expire_at_ms, field_ttls, streams_v2) -> bytes | None: "
+     "see rdbtools.commands.entry_resp"},
     {"read_records", (PyCFunction)(void (*)(void))sp_read_records, METH_FASTCALL,
      "read_records(buf, pos, base, db, sizes, expire, idle, freq, record_start)\n"
      "-> (entries, pos, expire, idle, freq, record_start, starved): see rdbtools.reader"},

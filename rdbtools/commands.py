@@ -207,12 +207,13 @@ def write_resp(records: Iterable, fp: IO[bytes], rdb_version: int | None = None)
 def entry_resp(entry: Entry, rdb_version: int | None = None) -> bytes:
     """The RESP bytes of :func:`entry_to_commands` for one key.
 
-    The compiled path renders strings, lists, sets, sorted sets and hashes directly (tests show it
-    gives the same bytes); everything else, and every error, goes through the commands.
+    The compiled path renders strings, lists, sets, sorted sets, hashes and streams directly
+    (tests show it gives the same bytes); everything else, and every error, goes through the
+    commands.
     """
     if _resp_entry is not None:
         data = _resp_entry(entry.type, entry.key, entry.value, entry.expire_at_ms,
-                           entry.field_expire_at_ms)
+                           entry.field_expire_at_ms, rdb_version is None or rdb_version >= 10)
         if data is not None:
             return data
     encode = _encode_resp or encode_resp

@@ -22,6 +22,7 @@ from typing import IO, Any, Iterable, Iterator
 
 from construct import ConstructError
 
+from . import _accel
 from .errors import FormatError
 from .format.module import encode_module_id
 from .model import (
@@ -42,6 +43,8 @@ from .model import (
     StreamPendingEntry,
     StreamId,
 )
+
+_json_entry = _accel.json_entry
 
 try:  # pragma: no cover - exercised by whichever is installed
     import orjson as _orjson
@@ -404,7 +407,16 @@ def _json_fallback(obj: Any) -> bytes:
 
 
 def dumps_entry(entry: Entry) -> bytes:
-    """One key as compact UTF-8 JSON (no trailing newline)."""
+    """One key as compact UTF-8 JSON (no trailing newline).
+
+    The compiled renderer (``json_entry`` in ``rdbtools/_speedups.c``) writes the bytes orjson
+    would write for :func:`entry_to_dict`; it hands back None for what it does not cover
+    (module values, lazily read values, integers beyond 64 bits), which is rendered here.
+    """
+    if _json_entry is not None:
+        rendered = _json_entry(entry)
+        if rendered is not None:
+            return rendered
     d = entry_to_dict(entry)
     if _orjson is not None:
         try:

@@ -134,18 +134,51 @@ def test_round_trip_jsonl_and_json_bytes(batch):
 @given(st.lists(entries(), max_size=4))
 @settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow])
 def test_orjson_and_json_same_semantics(batch):
-    with_orjson = io.BytesIO()
-    write_jsonl(batch, with_orjson)
-    saved = dump._orjson
-    dump._orjson = None
+    """The three renderers (compiled, orjson, json) write the same JSON values."""
+    outputs = []
+    for compiled, orjson in ((dump._json_entry, dump._orjson), (None, dump._orjson), (None, None)):
+        with pytest.MonkeyPatch.context() as m:
+            m.setattr(dump, "_json_entry", compiled)
+            m.setattr(dump, "_orjson", orjson)
+            buf = io.BytesIO()
+            write_jsonl(batch, buf)
+        outputs.append([json.loads(line) for line in buf.getvalue().splitlines()])
+    assert outputs[0] == outputs[1] == outputs[2]
+
+
+needs_compiled_json = pytest.mark.skipif(
+    dump._json_entry is None or dump._orjson is None,
+    reason="the compiled renderer is off (RDBTOOLS_PUREPYTHON or no build) or orjson is missing",
+)
+
+
+@needs_compiled_json
+@given(entries())
+@settings(max_examples=500, suppress_health_check=[HealthCheck.too_slow])
+def test_compiled_json_is_byte_identical_to_orjson(entry):
+    """json_entry() (rdbtools/_speedups.c) writes exactly orjson.dumps(entry_to_dict(entry)), and
+    declines (None) only for module values and integers orjson cannot write (beyond 64 bits)."""
+    compiled = dump._json_entry(entry)
     try:
-        without = io.BytesIO()
-        write_jsonl(batch, without)
-    finally:
-        dump._orjson = saved
-    a = [json.loads(line) for line in with_orjson.getvalue().splitlines()]
-    b = [json.loads(line) for line in without.getvalue().splitlines()]
-    assert a == b
+        expected = dump._orjson.dumps(entry_to_dict(entry))
+    except dump._orjson.JSONEncodeError:
+        assert compiled is None
+        return
+    if compiled is None:
+        assert entry.type == "module"
+    else:
+        assert compiled == expected
+
+
+@needs_compiled_json
+@given(st.lists(st.floats(allow_nan=True, allow_infinity=True), max_size=20),
+       st.lists(st.integers(-400, 400), max_size=20))
+@settings(max_examples=300)
+def test_compiled_json_scores_are_orjson_floats(scores, exponents):
+    """Scores in ryu's layout, as orjson writes them, across every decimal exponent."""
+    scores = scores + [float(f"1.2345e{e}") for e in exponents] + [float(f"1e{e}") for e in exponents]
+    entry = Entry(0, b"z", "zset", [(b"m", s) for s in scores])
+    assert dump._json_entry(entry) == dump._orjson.dumps(entry_to_dict(entry))
 
 
 # --- exact shape -----------------------------------------------------------------------------

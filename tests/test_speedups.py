@@ -340,10 +340,11 @@ def test_purepython_env_turns_it_off():
 
 # -- RESP rendering ------------------------------------------------------------------------------
 
-from hypothesis import given as _given, settings as _settings, strategies as _st  # noqa: E402
-
-from rdbtools.commands import encode_resp, entry_to_commands  # noqa: E402
+from rdbtools.commands import encode_resp, entry_resp, entry_to_commands  # noqa: E402
 from rdbtools.model import Entry as _Entry  # noqa: E402
+from test_dump import streams as _streams  # noqa: E402
+
+_given, _settings, _st = given, settings, st
 
 _element = _st.binary(max_size=80)
 _score = _st.one_of(_st.floats(), _st.sampled_from([0.0, -0.0, 1.0, 100.0, 1e16, 5e-324,
@@ -352,9 +353,11 @@ _score = _st.one_of(_st.floats(), _st.sampled_from([0.0, -0.0, 1.0, 100.0, 1e16,
 
 @_st.composite
 def _entries(draw):
-    kind = draw(_st.sampled_from(["string", "list", "set", "zset", "hash"]))
+    kind = draw(_st.sampled_from(["string", "list", "set", "zset", "hash", "stream"]))
     n = draw(_st.one_of(_st.integers(0, 5), _st.sampled_from([63, 64, 65, 129])))
-    if kind == "string":
+    if kind == "stream":
+        value = draw(_streams())
+    elif kind == "string":
         value = draw(_element)
     elif kind in ("list", "set"):
         value = draw(_st.lists(_element, min_size=n, max_size=n))
@@ -369,30 +372,45 @@ def _entries(draw):
     return _Entry(0, draw(_element), kind, value, expire, field_expire_at_ms=ttls)
 
 
-def _python_resp(entry):
-    return b"".join(encode_resp(c) for c in entry_to_commands(entry, 10))
+def _python_resp(entry, rdb_version):
+    return b"".join(encode_resp(c) for c in entry_to_commands(entry, rdb_version))
 
 
-@_settings(max_examples=300, deadline=None)
-@_given(_entries())
-def test_resp_entry_matches_the_commands(entry) -> None:
-    """The compiled RESP rendering is byte-identical to entry_to_commands + encode_resp, and
-    declines (None) exactly where the Python path raises (NaN scores)."""
+@_settings(max_examples=400, deadline=None)
+@_given(_entries(), _st.sampled_from([9, 10, 12]))
+def test_resp_entry_matches_the_commands(entry, rdb_version) -> None:
+    """The compiled RESP rendering is byte-identical to entry_to_commands + encode_resp (streams
+    in the Redis 5-6.2 and the 7.0+ forms), and declines (None) where the Python path raises
+    (NaN scores) or writes integers beyond 64 bits."""
     compiled = _speedups.resp_entry(entry.type, entry.key, entry.value, entry.expire_at_ms,
-                                   entry.field_expire_at_ms)
+                                   entry.field_expire_at_ms, rdb_version >= 10)
     try:
-        expected = _python_resp(entry)
+        expected = _python_resp(entry, rdb_version)
     except Exception:
         assert compiled is None
+        return
+    if compiled is None:
+        assert entry.type == "stream" and max(_stream_ints(entry.value)) >= 2**64
     else:
         assert compiled == expected
+        assert entry_resp(entry, rdb_version) == expected
+
+
+def _stream_ints(s):
+    yield s.entries_added
+    for g in s.groups:
+        yield -1 if g.entries_read is None else g.entries_read
+        for p in g.pending:
+            yield from (p.delivery_time_ms, p.delivery_count)
+        for c in g.consumers:
+            yield c.seen_time_ms
 
 
 def test_resp_entry_declines_what_it_does_not_render() -> None:
     lazy = _Entry(0, b"k", "list", iter([b"a"]))
-    assert _speedups.resp_entry("list", b"k", lazy.value, None, None) is None
-    assert _speedups.resp_entry("stream", b"k", object(), None, None) is None
-    assert _speedups.resp_entry("set", b"k", [b"a", "not bytes"], None, None) is None
+    assert _speedups.resp_entry("list", b"k", lazy.value, None, None, True) is None
+    assert _speedups.resp_entry("stream", b"k", object(), None, None, True) is None
+    assert _speedups.resp_entry("set", b"k", [b"a", "not bytes"], None, None, True) is None
 
 
 @_settings(max_examples=200, deadline=None)
