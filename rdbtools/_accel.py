@@ -6,7 +6,8 @@ reader's loop.  It is skipped when ``RDBTOOLS_PUREPYTHON`` is set to anything bu
 or when it was not built (no compiler at install time); the pure-Python code is then used, with
 the same results and the same errors.  ``read_records``, ``resp_entry`` (the RESP rendering
 of one key), ``encode_resp`` (see :mod:`rdbtools.commands`) and ``json_entry`` (the JSON rendering
-of one key, see :func:`rdbtools.dump.dumps_entry`) are None on the pure path.
+of one key, see :func:`rdbtools.dump.dumps_entry`) and ``parse_commands`` (a batch of AOF
+commands, see :func:`rdbtools.format.resp.parse_commands`) are None on the pure path.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ read_records = None
 resp_entry = None
 encode_resp = None
 json_entry = None
+parse_commands = None
 speedups = None
 
 if not PURE_REQUESTED:
@@ -38,9 +40,10 @@ if not PURE_REQUESTED:
         resp_entry = speedups.resp_entry
         encode_resp = speedups.encode_resp
         json_entry = speedups.json_entry
+        parse_commands = speedups.parse_commands
 
 ACCELERATED = speedups is not None
 
 __all__ = ["ACCELERATED", "PURE_REQUESTED", "decode_intset", "decode_listpack", "decode_ziplist",
            "decode_zipmap", "lzf_decompress", "read_records", "resp_entry", "encode_resp",
-           "json_entry"]
+           "json_entry", "parse_commands"]

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Union
 
+from .. import _accel
 from ..errors import AofFormatError, AofTruncatedError, FormatError
 from ..format.resp import (RespError, RespIncomplete, parse_commands, parse_record,
                            parse_timestamp)
@@ -44,6 +45,8 @@ log = logging.getLogger(__name__)
 
 CHUNK = 8 << 20
 BATCH = 2048  # commands per CommandBatch (parse_commands limit)
+# the compiled batch parser when it is built (tests/aof/test_resp_reader.py: same results)
+_parse_commands = _accel.parse_commands or parse_commands
 RDB_MAGICS = (b"REDIS", b"VALKEY")
 
 
@@ -415,7 +418,7 @@ class AofReader:
                     if not buf:
                         break
                     continue
-                cmds, ends, npos = parse_commands(buf, pos, BATCH)
+                cmds, ends, npos = _parse_commands(buf, pos, BATCH)
                 if cmds:
                     if (st.multi is None and
                             (upto_offset is None or base + buf_base + ends[-1] <= upto_offset) and

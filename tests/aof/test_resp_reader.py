@@ -10,6 +10,7 @@ from construct import ConstructError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from rdbtools import _accel
 from rdbtools.aof import open_aof
 from rdbtools.aof.replay import Replayer, replay
 from rdbtools.aof.reader import AofCommand
@@ -21,6 +22,10 @@ from rdbtools.format.resp import (AofRecord, RespError, RespIncomplete, parse_co
                                   parse_record)
 
 ARGS = st.lists(st.binary(max_size=40), min_size=1, max_size=6)
+
+# the pure-Python batch parser, and the compiled one when it is built (both must agree with
+# parse_record on every input)
+BATCH_PARSERS = [parse_commands] + ([_accel.parse_commands] if _accel.parse_commands else [])
 
 
 def _grammar(data: bytes):
@@ -189,23 +194,29 @@ def test_batch_parser_equals_record_parser(cmds, where, junk, damage, limit):
         data[where : where + len(junk)] = junk
     data = bytes(data)
     want_cmds, want_ends, want_pos = _fast_all(data)
-    got = parse_commands(data, 0, limit)
     if len(want_cmds) > limit:
         want_pos = want_ends[limit - 1]
         want_cmds, want_ends = want_cmds[:limit], want_ends[:limit]
-    assert got == (want_cmds, want_ends, want_pos)
+    for parse in BATCH_PARSERS:
+        assert parse(data, 0, limit) == (want_cmds, want_ends, want_pos)
 
 
 @settings(max_examples=200)
 @given(st.lists(st.one_of(ARGS, st.binary(max_size=8).filter(lambda b: b"\r" not in b and b"\n" not in b)),
                 min_size=1, max_size=5),
-       st.sampled_from([b"$", b"*", b"*0", b"$-1", b"$ 1", b"*+1", b"$1_0", b"$01", b"*01"]))
+       st.sampled_from([b"$", b"*", b"*0", b"$-1", b"$ 1", b"*+1", b"$1_0", b"$01", b"*01",
+                        # complete lines: what follows a bad count must not be taken
+                        b"*0\r\n$1\r\na\r\n", b"*01\r\n$1\r\na\r\n", b"*1\r\n$01\r\na\r\n",
+                        b"*1\r\n$-1\r\n", b"*1\r\n$1\r\nab\r\n", b"*1\r\n$2\r\na\r\n",
+                        b"*1\r$1\r\na\r\n", b"*1\r\n$1\ra\r\n", b"*2\r\n$1\r\na\r\n",
+                        b"*99999999999999999999\r\n", b"*1\r\n$99999999999999999999\r\na\r\n"]))
 def test_batch_parser_stops_where_record_parser_does(records, bad):
     data = b"".join(encode_resp(r) if isinstance(r, list) else b"#" + r + b"\r\n" for r in records)
     for cut in range(len(data) + 1):
         piece = data[:cut] + bad
         cmds, ends, pos = _fast_all(piece)
-        assert parse_commands(piece, 0, 10**6) == (cmds, ends, pos)
+        for parse in BATCH_PARSERS:
+            assert parse(piece, 0, 10**6) == (cmds, ends, pos)
 
 
 @settings(max_examples=300)
@@ -228,7 +239,8 @@ def test_batch_parser_windows(cmds, window, where, junk, damage):
     finally:
         resp.WINDOW = saved
     assert got == _fast_all(data)
-    assert parse_commands(data, 0, 10**6) == got
+    for parse in BATCH_PARSERS:
+        assert parse(data, 0, 10**6) == got
 
 
 def _reference_read(data: bytes, upto_offset=None):
