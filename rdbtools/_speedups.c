@@ -2221,6 +2221,14 @@ rb_header(rbuf_t *b, char kind, Py_ssize_t n)
  * the value is outside what they check for: the Python path then renders it. */
 #define RENDER_FALLBACK 1
 
+/* Run STEP; leave the function with its result unless it was 0 (OK). */
+#define TRY(step)               \
+    do {                        \
+        int rc_ = (step);       \
+        if (rc_ != 0)           \
+            return rc_;         \
+    } while (0)
+
 /* the slots of a model object, when it is exactly that class and a plain slots dataclass */
 static PyObject **
 model_slots(PyObject *o, slotclass_t *cls, PyObject **out)
@@ -2427,14 +2435,6 @@ sp_encode_resp(PyObject *self, PyObject *args)
     return out;
 }
 
-/* Run STEP; leave the function with its result unless it was 0 (OK). */
-#define TRY(step)               \
-    do {                        \
-        int rc_ = (step);       \
-        if (rc_ != 0)           \
-            return rc_;         \
-    } while (0)
-
 /* the XCLAIM of one pending entry: when and how often it was delivered */
 static int
 rb_xclaim(rbuf_t *b, PyObject *key, PyObject *group, PyObject *consumer, PyObject *id,
@@ -2573,7 +2573,6 @@ rb_stream(rbuf_t *b, PyObject *key, PyObject *stream, int v2)
     return 0;
 }
 
-#undef TRY
 
 static PyObject *
 sp_resp_entry(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
@@ -2969,13 +2968,6 @@ jb_stream_id(rbuf_t *b, PyObject *id)
     return jb_raw(b, tmp, (size_t)n + 2);
 }
 
-/* Run STEP; leave the function with its result unless it was 0 (OK). */
-#define JB(step)                \
-    do {                        \
-        int rc_ = (step);       \
-        if (rc_ != 0)           \
-            return rc_;         \
-    } while (0)
 
 /* items: bytes (kind 0), (bytes, bytes) pairs (kind 1), (bytes, float) pairs (kind 2) */
 static int
@@ -2984,22 +2976,22 @@ jb_items(rbuf_t *b, PyObject *list, int kind)
     if (!PyList_CheckExact(list))
         return RENDER_FALLBACK;
     Py_ssize_t i, n = PyList_GET_SIZE(list);
-    JB(JB_LIT(b, "["));
+    TRY(JB_LIT(b, "["));
     for (i = 0; i < n; i++) {
         PyObject *it = PyList_GET_ITEM(list, i);
         if (i)
-            JB(JB_LIT(b, ","));
+            TRY(JB_LIT(b, ","));
         if (kind == 0) {
-            JB(jb_bytes(b, it));
+            TRY(jb_bytes(b, it));
             continue;
         }
         if (!PyTuple_CheckExact(it) || PyTuple_GET_SIZE(it) != 2)
             return RENDER_FALLBACK;
-        JB(JB_LIT(b, "["));
-        JB(jb_bytes(b, PyTuple_GET_ITEM(it, 0)));
-        JB(JB_LIT(b, ","));
-        JB(kind == 1 ? jb_bytes(b, PyTuple_GET_ITEM(it, 1)) : jb_score(b, PyTuple_GET_ITEM(it, 1)));
-        JB(JB_LIT(b, "]"));
+        TRY(JB_LIT(b, "["));
+        TRY(jb_bytes(b, PyTuple_GET_ITEM(it, 0)));
+        TRY(JB_LIT(b, ","));
+        TRY(kind == 1 ? jb_bytes(b, PyTuple_GET_ITEM(it, 1)) : jb_score(b, PyTuple_GET_ITEM(it, 1)));
+        TRY(JB_LIT(b, "]"));
     }
     return JB_LIT(b, "]");
 }
@@ -3011,11 +3003,11 @@ jb_list(rbuf_t *b, PyObject *list, int (*fn)(rbuf_t *, PyObject *))
     if (!PyList_CheckExact(list))
         return RENDER_FALLBACK;
     Py_ssize_t i, n = PyList_GET_SIZE(list);
-    JB(JB_LIT(b, "["));
+    TRY(JB_LIT(b, "["));
     for (i = 0; i < n; i++) {
         if (i)
-            JB(JB_LIT(b, ","));
-        JB(fn(b, PyList_GET_ITEM(list, i)));
+            TRY(JB_LIT(b, ","));
+        TRY(fn(b, PyList_GET_ITEM(list, i)));
     }
     return JB_LIT(b, "]");
 }
@@ -3026,19 +3018,19 @@ jb_stream_entry(rbuf_t *b, PyObject *o)
     PyObject *f[2];
     if (!model_slots(o, &C_StreamEntry, f) || !PyList_CheckExact(f[1]))
         return RENDER_FALLBACK;
-    JB(JB_LIT(b, "["));
-    JB(jb_stream_id(b, f[0]));
-    JB(JB_LIT(b, ",["));
+    TRY(JB_LIT(b, "["));
+    TRY(jb_stream_id(b, f[0]));
+    TRY(JB_LIT(b, ",["));
     Py_ssize_t i, n = PyList_GET_SIZE(f[1]);
     for (i = 0; i < n; i++) {
         PyObject *pair = PyList_GET_ITEM(f[1], i);
         if (!PyTuple_CheckExact(pair) || PyTuple_GET_SIZE(pair) != 2)
             return RENDER_FALLBACK;
         if (i)
-            JB(JB_LIT(b, ","));
-        JB(jb_bytes(b, PyTuple_GET_ITEM(pair, 0)));
-        JB(JB_LIT(b, ","));
-        JB(jb_bytes(b, PyTuple_GET_ITEM(pair, 1)));
+            TRY(JB_LIT(b, ","));
+        TRY(jb_bytes(b, PyTuple_GET_ITEM(pair, 0)));
+        TRY(JB_LIT(b, ","));
+        TRY(jb_bytes(b, PyTuple_GET_ITEM(pair, 1)));
     }
     return JB_LIT(b, "]]");
 }
@@ -3049,14 +3041,14 @@ jb_pending(rbuf_t *b, PyObject *o)
     PyObject *f[4];
     if (!model_slots(o, &C_StreamPending, f))
         return RENDER_FALLBACK;
-    JB(JB_LIT(b, "{\"id\":"));
-    JB(jb_stream_id(b, f[0]));
-    JB(JB_LIT(b, ",\"consumer\":"));
-    JB(f[1] == Py_None ? JB_LIT(b, "null") : jb_bytes(b, f[1]));
-    JB(JB_LIT(b, ",\"delivery_time_ms\":"));
-    JB(jb_int(b, f[2], 0));
-    JB(JB_LIT(b, ",\"delivery_count\":"));
-    JB(jb_int(b, f[3], 0));
+    TRY(JB_LIT(b, "{\"id\":"));
+    TRY(jb_stream_id(b, f[0]));
+    TRY(JB_LIT(b, ",\"consumer\":"));
+    TRY(f[1] == Py_None ? JB_LIT(b, "null") : jb_bytes(b, f[1]));
+    TRY(JB_LIT(b, ",\"delivery_time_ms\":"));
+    TRY(jb_int(b, f[2], 0));
+    TRY(JB_LIT(b, ",\"delivery_count\":"));
+    TRY(jb_int(b, f[3], 0));
     return JB_LIT(b, "}");
 }
 
@@ -3066,14 +3058,14 @@ jb_consumer(rbuf_t *b, PyObject *o)
     PyObject *f[4];
     if (!model_slots(o, &C_StreamConsumer, f))
         return RENDER_FALLBACK;
-    JB(JB_LIT(b, "{\"name\":"));
-    JB(jb_bytes(b, f[0]));
-    JB(JB_LIT(b, ",\"seen_time_ms\":"));
-    JB(jb_int(b, f[1], 0));
-    JB(JB_LIT(b, ",\"active_time_ms\":"));
-    JB(jb_int(b, f[2], 1));
-    JB(JB_LIT(b, ",\"pending\":"));
-    JB(jb_list(b, f[3], jb_stream_id));
+    TRY(JB_LIT(b, "{\"name\":"));
+    TRY(jb_bytes(b, f[0]));
+    TRY(JB_LIT(b, ",\"seen_time_ms\":"));
+    TRY(jb_int(b, f[1], 0));
+    TRY(JB_LIT(b, ",\"active_time_ms\":"));
+    TRY(jb_int(b, f[2], 1));
+    TRY(JB_LIT(b, ",\"pending\":"));
+    TRY(jb_list(b, f[3], jb_stream_id));
     return JB_LIT(b, "}");
 }
 
@@ -3083,16 +3075,16 @@ jb_group(rbuf_t *b, PyObject *o)
     PyObject *f[5];
     if (!model_slots(o, &C_StreamGroup, f))
         return RENDER_FALLBACK;
-    JB(JB_LIT(b, "{\"name\":"));
-    JB(jb_bytes(b, f[0]));
-    JB(JB_LIT(b, ",\"last_id\":"));
-    JB(jb_stream_id(b, f[1]));
-    JB(JB_LIT(b, ",\"entries_read\":"));
-    JB(jb_int(b, f[2], 1));
-    JB(JB_LIT(b, ",\"pending\":"));
-    JB(jb_list(b, f[3], jb_pending));
-    JB(JB_LIT(b, ",\"consumers\":"));
-    JB(jb_list(b, f[4], jb_consumer));
+    TRY(JB_LIT(b, "{\"name\":"));
+    TRY(jb_bytes(b, f[0]));
+    TRY(JB_LIT(b, ",\"last_id\":"));
+    TRY(jb_stream_id(b, f[1]));
+    TRY(JB_LIT(b, ",\"entries_read\":"));
+    TRY(jb_int(b, f[2], 1));
+    TRY(JB_LIT(b, ",\"pending\":"));
+    TRY(jb_list(b, f[3], jb_pending));
+    TRY(JB_LIT(b, ",\"consumers\":"));
+    TRY(jb_list(b, f[4], jb_consumer));
     return JB_LIT(b, "}");
 }
 
@@ -3103,20 +3095,20 @@ jb_stream(rbuf_t *b, PyObject *o)
     PyObject *f[7];
     if (!model_slots(o, &C_Stream, f))
         return RENDER_FALLBACK;
-    JB(JB_LIT(b, "{\"entries\":"));
-    JB(jb_list(b, f[0], jb_stream_entry));
-    JB(JB_LIT(b, ",\"length\":"));
-    JB(jb_int(b, f[1], 0));
-    JB(JB_LIT(b, ",\"last_id\":"));
-    JB(jb_stream_id(b, f[2]));
-    JB(JB_LIT(b, ",\"first_id\":"));
-    JB(jb_stream_id(b, f[3]));
-    JB(JB_LIT(b, ",\"max_deleted_id\":"));
-    JB(jb_stream_id(b, f[4]));
-    JB(JB_LIT(b, ",\"entries_added\":"));
-    JB(jb_int(b, f[5], 0));
-    JB(JB_LIT(b, ",\"groups\":"));
-    JB(jb_list(b, f[6], jb_group));
+    TRY(JB_LIT(b, "{\"entries\":"));
+    TRY(jb_list(b, f[0], jb_stream_entry));
+    TRY(JB_LIT(b, ",\"length\":"));
+    TRY(jb_int(b, f[1], 0));
+    TRY(JB_LIT(b, ",\"last_id\":"));
+    TRY(jb_stream_id(b, f[2]));
+    TRY(JB_LIT(b, ",\"first_id\":"));
+    TRY(jb_stream_id(b, f[3]));
+    TRY(JB_LIT(b, ",\"max_deleted_id\":"));
+    TRY(jb_stream_id(b, f[4]));
+    TRY(JB_LIT(b, ",\"entries_added\":"));
+    TRY(jb_int(b, f[5], 0));
+    TRY(JB_LIT(b, ",\"groups\":"));
+    TRY(jb_list(b, f[6], jb_group));
     return JB_LIT(b, "}");
 }
 
@@ -3151,21 +3143,21 @@ jb_entry(rbuf_t *b, PyObject *entry)
     const char *type = PyUnicode_AsUTF8(f[2]);
     if (type == NULL)
         return -1;
-    JB(JB_LIT(b, "{\"db\":"));
-    JB(jb_int(b, f[0], 0));
-    JB(JB_LIT(b, ",\"key\":"));
-    JB(jb_bytes(b, f[1]));
-    JB(JB_LIT(b, ",\"type\":"));
-    JB(jb_str(b, type, strlen(type)));
-    JB(JB_LIT(b, ",\"expire_at_ms\":"));
-    JB(jb_int(b, f[4], 1));
-    JB(JB_LIT(b, ",\"rdb_type\":"));
-    JB(jb_int(b, f[5], 0));
-    JB(JB_LIT(b, ",\"value\":"));
-    JB(jb_value(b, type, f[3]));
+    TRY(JB_LIT(b, "{\"db\":"));
+    TRY(jb_int(b, f[0], 0));
+    TRY(JB_LIT(b, ",\"key\":"));
+    TRY(jb_bytes(b, f[1]));
+    TRY(JB_LIT(b, ",\"type\":"));
+    TRY(jb_str(b, type, strlen(type)));
+    TRY(JB_LIT(b, ",\"expire_at_ms\":"));
+    TRY(jb_int(b, f[4], 1));
+    TRY(JB_LIT(b, ",\"rdb_type\":"));
+    TRY(jb_int(b, f[5], 0));
+    TRY(JB_LIT(b, ",\"value\":"));
+    TRY(jb_value(b, type, f[3]));
     if (f[3] == Py_None) {
-        JB(JB_LIT(b, ",\"length\":"));
-        JB(jb_int(b, f[9], 0));
+        TRY(JB_LIT(b, ",\"length\":"));
+        TRY(jb_int(b, f[9], 0));
     }
     PyObject *ttls = f[8];
     if (ttls != Py_None) {
@@ -3174,29 +3166,28 @@ jb_entry(rbuf_t *b, PyObject *entry)
         if (PyDict_GET_SIZE(ttls)) {
             Py_ssize_t pos = 0, i = 0;
             PyObject *field, *ms;
-            JB(JB_LIT(b, ",\"field_expire_at_ms\":["));
+            TRY(JB_LIT(b, ",\"field_expire_at_ms\":["));
             while (PyDict_Next(ttls, &pos, &field, &ms)) {
-                JB(i++ ? JB_LIT(b, ",[") : JB_LIT(b, "["));
-                JB(jb_bytes(b, field));
-                JB(JB_LIT(b, ","));
-                JB(jb_int(b, ms, 0));
-                JB(JB_LIT(b, "]"));
+                TRY(i++ ? JB_LIT(b, ",[") : JB_LIT(b, "["));
+                TRY(jb_bytes(b, field));
+                TRY(JB_LIT(b, ","));
+                TRY(jb_int(b, ms, 0));
+                TRY(JB_LIT(b, "]"));
             }
-            JB(JB_LIT(b, "]"));
+            TRY(JB_LIT(b, "]"));
         }
     }
     if (f[6] != Py_None) {
-        JB(JB_LIT(b, ",\"idle_s\":"));
-        JB(jb_int(b, f[6], 0));
+        TRY(JB_LIT(b, ",\"idle_s\":"));
+        TRY(jb_int(b, f[6], 0));
     }
     if (f[7] != Py_None) {
-        JB(JB_LIT(b, ",\"freq\":"));
-        JB(jb_int(b, f[7], 0));
+        TRY(JB_LIT(b, ",\"freq\":"));
+        TRY(jb_int(b, f[7], 0));
     }
     return JB_LIT(b, "}");
 }
 
-#undef JB
 
 /* json_entry(entry) -> bytes, or None when the Python path must render it */
 static PyObject *
