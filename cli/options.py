@@ -4,8 +4,6 @@ the input/output plumbing behind them."""
 from __future__ import annotations
 
 import functools
-import os
-import tempfile
 from contextlib import contextmanager
 from typing import IO, Any, Callable, Iterator
 
@@ -13,6 +11,7 @@ import click
 
 from rdbtools.filters import KeyFilter
 from rdbtools.model import VALUE_TYPES
+from rdbtools.writer import atomic_output
 
 
 def input_argument(fn: Callable) -> Callable:
@@ -92,25 +91,12 @@ def open_source(path: str) -> Any:
 
 @contextmanager
 def open_output(path: str) -> Iterator[IO[bytes]]:
-    """A binary file to write the result to.  ``-`` is stdout.  A file is written atomically: to
-    a temporary file in the same directory, flushed, fsynced and renamed over ``path`` only when
-    the block ends without error (the temporary file is removed otherwise)."""
+    """A binary file to write the result to.  ``-`` is stdout.  A file is written atomically
+    (:func:`rdbtools.writer.atomic_output`): replaced only when the block ends without error."""
     if path == "-":
         out = click.get_binary_stream("stdout")
         yield out
         out.flush()
         return
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    with atomic_output(path) as f:
+        yield f

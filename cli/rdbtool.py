@@ -14,7 +14,7 @@ import click
 from rdbtools import __version__, open_rdb
 from rdbtools.commands import write_resp
 from rdbtools.dump import write_json, write_jsonl, write_text
-from rdbtools.errors import FormatError
+from rdbtools.errors import FormatError, RdbToolsError
 from rdbtools.filters import KeyFilter
 from rdbtools.info import summarize
 from rdbtools.model import Entry, Function
@@ -136,6 +136,95 @@ def check(file: str, fmt: str) -> None:
         print_check(result)
     if not result["ok"]:
         raise SystemExit(EXIT_BAD_INPUT)
+
+
+def _parse_thresholds(ctx, param, values: tuple[str, ...]) -> dict:
+    from rdbtools.targets import Thresholds
+
+    out = {}
+    for v in values:
+        name, sep, value = v.partition("=")
+        if not sep:
+            raise click.BadParameter(f"{v!r}: expected NAME=VALUE")
+        out[name] = value
+    try:
+        Thresholds().with_config(out)
+    except ValueError as e:
+        raise click.BadParameter(str(e)) from None
+    return out
+
+
+def _target_check(ctx, param, value):
+    from rdbtools.targets import get_target
+
+    if value is not None:
+        try:
+            get_target(value)
+        except ValueError as e:
+            raise click.BadParameter(str(e)) from None
+    return value
+
+
+@rdbtool.command()
+@click.argument("source", type=click.Path(exists=True, dir_okay=False, allow_dash=True),
+                metavar="IN")
+@click.argument("dest", type=click.Path(dir_okay=False, allow_dash=True), metavar="OUT")
+@click.option("-t", "--target", default=None, metavar="TARGET", callback=_target_check,
+              help="Server to write for: redis-6.2, redis-7.0, redis-7.2, redis-7.4, redis-8.2, "
+                   "valkey-8.1, valkey-9.1, or rdb-9 ... rdb-12, rdb-80 (default: the RDB input's "
+                   "own version).")
+@click.option("--to", "to", type=click.Choice(["rdb", "jsonl", "resp"]), default=None,
+              help="Output format (default: from OUT's extension: .jsonl/.json, .aof/.resp, "
+                   "else rdb).")
+@click.option("--config", "config", multiple=True, metavar="NAME=VALUE",
+              callback=_parse_thresholds,
+              help="Encoding threshold of the target, e.g. hash-max-listpack-entries=1024 "
+                   "(repeatable; turns the raw copy off).")
+@click.option("--strict", is_flag=True, help="Fail on any loss instead of reporting it.")
+@click.option("--unwritable", type=click.Choice(["drop", "fail"]), default="drop",
+              show_default=True,
+              help="Keys and records the target cannot hold at all (module values, functions "
+                   "before 7.0): leave them out, or fail.")
+@click.option("--module", "modules", multiple=True, metavar="NAME",
+              help="A module type the target has loaded (repeatable, e.g. ReJSON-RL); module "
+                   "values of other modules are unwritable.  Default: every module is kept.")
+@click.option("--reencode", is_flag=True,
+              help="Decode and re-encode every value (no byte-for-byte copies).")
+@filter_options
+def convert(source, dest, target, to, config, strict, unwritable, modules, reencode,
+            key_filter: KeyFilter) -> None:
+    """Convert IN (an RDB file or a JSON/JSONL dump) into OUT: an RDB file for
+    any target server (downgrade, upgrade, Redis <-> Valkey), a JSONL dump or
+    Redis commands.  The dump filters apply, so convert also extracts keys.
+
+    Values are written in the encoding the target itself would choose; values
+    already in such an encoding are copied without decoding.  What the target
+    cannot hold (field TTLs before Redis 7.4, functions before 7.0, module
+    values, newer stream metadata) is listed on stderr.  OUT is written
+    atomically; "-" is stdout (IN "-" is stdin).
+
+    \b
+    Example:
+        rdbtool convert dump.rdb old.rdb --target redis-6.2
+        rdbtool convert dump.rdb valkey.rdb -t valkey-9.1 --key 'user:*'
+        rdbtool convert keys.jsonl dump.rdb --target redis-7.4
+        rdbtool convert dump.rdb - --to resp | redis-cli --pipe
+    """
+    from rdbtools.convert import convert as run_convert, output_format
+
+    from .render import render_convert
+
+    try:
+        with open_output(dest) as out:
+            result = run_convert(open_source(source), out, to=output_format(dest, to),
+                                 target=target, config=config, key_filter=key_filter,
+                                 strict=strict, unwritable=unwritable,
+                                 modules=modules or None, reencode=reencode)
+    except ValueError as e:
+        if isinstance(e, RdbToolsError):
+            raise
+        raise click.UsageError(str(e)) from None
+    render_convert(result, dest)
 
 
 # -- memory analysis: memory, bigkeys, report ----------------------------------------------------------

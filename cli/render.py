@@ -14,7 +14,7 @@ from rich.markup import escape
 from rdbtools.info import RdbSummary
 
 __all__ = ["console", "err_console", "escape", "progress_records", "render_summary", "print_check",
-           "render_bigkeys", "render_report"]
+           "render_bigkeys", "render_report", "render_convert"]
 
 console = Console()
 err_console = Console(stderr=True)
@@ -217,3 +217,26 @@ def render_report(data: dict) -> None:
         for a in data["advice"]:
             t.add_row(_human(a["bytes_saved"]), escape(a["text"]))
         console.print(t)
+
+
+LOSSES_SHOWN = 20
+
+
+def render_convert(result: Any, dest: str) -> None:
+    """One summary line on stderr for ``rdbtool convert``, then what was not carried over."""
+    where = "stdout" if dest == "-" else escape(dest)
+    target = result.target
+    head = f"wrote {result.keys} keys to {where}"
+    if target is not None:
+        head += f" for {target.name} ({target.magic.decode()})"
+    if result.raw_copies:
+        head += f", {result.raw_copies} copied as they were"
+    err_console.print(head, highlight=False, soft_wrap=True)
+    if not result.losses:
+        return
+    err_console.print(f"[yellow]{len(result.losses)} thing(s) not carried over "
+                      f"({result.dropped_keys} key(s) left out):[/]", highlight=False)
+    for loss in result.losses[:LOSSES_SHOWN]:
+        err_console.print(f"  {escape(str(loss))}", highlight=False, soft_wrap=True)
+    if len(result.losses) > LOSSES_SHOWN:
+        err_console.print(f"  ... and {len(result.losses) - LOSSES_SHOWN} more", highlight=False)

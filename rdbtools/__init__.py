@@ -10,16 +10,17 @@ Public API::
 
 from .errors import (ChecksumError, EncodeError, FormatError, RdbToolsError, TruncatedError,
                      UnknownOpcodeError, UnsupportedVersionError)
-from .model import (Aux, Entry, Function, ModuleAux, ModuleValue, ResizeDb, SelectDb, SlotInfo,
-                    Stream, StreamConsumer, StreamEntry, StreamGroup, StreamPendingEntry)
+from .model import (Aux, Entry, Function, ModuleAux, ModuleValue, RawValue, ResizeDb, SelectDb,
+                    SlotInfo, Stream, StreamConsumer, StreamEntry, StreamGroup, StreamPendingEntry)
 from .reader import RdbReader, open_rdb, read_rdb
+from .writer import RdbWriter, write_rdb
 from .aof import open_aof, read_aof  # noqa: E402  (AOF readers and replay)
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "open_rdb", "read_rdb", "RdbReader", "open_aof", "read_aof",
-    "Entry", "Aux", "SelectDb", "ResizeDb", "Function", "ModuleAux", "ModuleValue", "SlotInfo",
+    "open_rdb", "read_rdb", "RdbReader", "write_rdb", "RdbWriter", "open_aof", "read_aof",
+    "Entry", "Aux", "SelectDb", "ResizeDb", "Function", "ModuleAux", "ModuleValue", "RawValue", "SlotInfo",
     "Stream", "StreamEntry", "StreamGroup", "StreamConsumer", "StreamPendingEntry",
     "RdbToolsError", "FormatError", "TruncatedError", "ChecksumError", "UnsupportedVersionError",
     "UnknownOpcodeError", "EncodeError",

@@ -102,6 +102,14 @@ class ModuleValue:
     raw: bytes
 
 
+@dataclass(slots=True)
+class RawValue:
+    """A value kept as the exact bytes that follow the key in the file (the value's encoding is
+    ``Entry.rdb_type``), read without decoding so a writer can copy it unchanged."""
+
+    data: bytes
+
+
 Value = Union[
     bytes,
     list[bytes],
@@ -109,6 +117,7 @@ Value = Union[
     list[tuple[bytes, bytes]],
     Stream,
     ModuleValue,
+    RawValue,
     Iterator,
     None,
 ]

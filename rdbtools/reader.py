@@ -28,7 +28,7 @@ from __future__ import annotations
 import logging
 from itertools import chain
 from struct import unpack_from
-from typing import Callable, Iterator
+from typing import Callable, Collection, Iterator
 
 from . import constants as C
 from . import _accel
@@ -37,8 +37,8 @@ from .blobs import intset_count, listpack_count, ziplist_count
 from .errors import (ChecksumError, FormatError, TruncatedError, UnknownOpcodeError,
                      UnsupportedVersionError)
 from .format.module import decode_module_id
-from .model import (Aux, Entry, Function, ModuleAux, ModuleValue, Record, ResizeDb, SelectDb,
-                    SlotInfo, Stream, StreamConsumer, StreamEntry, StreamGroup,
+from .model import (Aux, Entry, Function, ModuleAux, ModuleValue, RawValue, Record, ResizeDb,
+                    SelectDb, SlotInfo, Stream, StreamConsumer, StreamEntry, StreamGroup,
                     StreamPendingEntry, TYPE_HASH, TYPE_LIST, TYPE_MODULE, TYPE_SET, TYPE_STREAM,
                     TYPE_STRING, TYPE_ZSET)
 from .source import CHUNK_SIZE, ByteSource, InputSource, open_input
@@ -292,12 +292,18 @@ class RdbReader:
             if record.__class__ is Entry:
                 yield record  # type: ignore[misc]
 
-    def iter_records(self, select: Selector | None = None) -> Iterator[Record]:
+    def iter_records(self, select: Selector | None = None, *,
+                     raw_types: Collection[int] | None = None) -> Iterator[Record]:
         """Every record in file order: entries, AUX fields, SELECTDB, RESIZEDB, functions,
         module aux data and slot info.  Ends after the EOF opcode and checksum.
 
         ``select(db, key, type, expire_at_ms)``, when given, is asked about each key before its
         value is decoded: keys it rejects are skipped without decoding and not yielded.
+
+        ``raw_types``: values of these type codes are not decoded; their entries carry a
+        :class:`~rdbtools.model.RawValue` holding the exact bytes after the key (what the writer
+        copies on its fast path) and ``length`` as in ``values="sizes"``.  Module values (type 7)
+        are always kept raw in :class:`~rdbtools.model.ModuleValue` and cannot be asked for.
 
         :raises FormatError: (or a subclass) on damaged input, naming the offset; records read
             before the damage have already been yielded.
@@ -312,7 +318,11 @@ class RdbReader:
         decoders = self._decoders()
         lazy = self.values == "lazy"
         sizes = self.values == "sizes"
-        fast = _accel.read_records if select is None and not lazy else None
+        if raw_types is not None and C.RDB_TYPE_MODULE_2 in raw_types:
+            raise ValueError("module values are always raw (ModuleValue); leave type 7 out")
+        raw = frozenset(raw_types or ())
+        # the compiled path decodes every value it meets: raw copies use the loop below
+        fast = _accel.read_records if select is None and not lazy and not raw else None
         while True:
             if fast is not None:
                 # Compiled path (rdbtools/_speedups.c): every key record lying wholly in the
@@ -347,7 +357,13 @@ class RdbReader:
                         read_size(entry)
                         expire = idle = freq = record_start = None
                         continue
-                    if sizes:
+                    if opcode in raw:
+                        src.start_capture()
+                        try:
+                            entry.length = read_size(entry)
+                        finally:
+                            entry.value = RawValue(src.end_capture())
+                    elif sizes:
                         entry.length = read_size(entry)
                     elif lazy and read_lazy is not None:
                         entry.value = _LazyValue(read_lazy(entry))

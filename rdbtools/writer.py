@@ -1,0 +1,815 @@
+"""The RDB writer: model records -> an RDB file (or DUMP payloads) for a target server.
+
+Mirrors rdbSaveRio() (file layout), rdbSaveKeyValuePair() (per-key opcodes), rdbSaveObject()
+(values) and rdbSaveRawString() in Redis's src/rdb.c, with the encoding choices the target
+server makes in memory (t_hash.c, t_set.c, t_zset.c, quicklist.c, t_stream.c): a value is
+written in the encoding the target itself would have written for it, decided by the target's
+thresholds (:mod:`rdbtools.targets`).  Valkey 9 differences (VALKEY magic, HASH_2) follow
+valkey's src/rdb.c.
+
+Blob encoders (listpack, ziplist, intset) are hand-written for speed: the construct builders
+in :mod:`rdbtools.format` take ~17 µs per element, these ~1 µs; tests show both give the same
+bytes (STYLE §2.5).
+
+What a target cannot hold is a :class:`Loss`, reported per key:
+
+* *degraded*: the key is written without something (field TTLs before Redis 7.4 / Valkey 9,
+  stream metadata of newer stream types, LRU/LFU data);
+* *unwritable*: a module value whose module the target lacks, a function library before
+  Redis 7.0, module aux data.  ``unwritable="drop"`` leaves it out, ``"fail"`` raises.
+
+``strict=True`` makes every loss an :class:`~rdbtools.errors.EncodeError`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from struct import pack
+from typing import BinaryIO, Collection, Iterable, Iterator
+
+from construct import Container
+
+from . import constants as C
+from .errors import EncodeError
+from .format.listpack import encode_backlen
+from .format.primitives import encode_rdb_length, encode_rdb_string
+from .format.stream import encode_stream_node
+from .model import (Aux, Entry, Function, ModuleAux, ModuleValue, RawValue, Record, ResizeDb,
+                    SelectDb, Stream, TYPE_HASH, TYPE_LIST, TYPE_MODULE, TYPE_SET, TYPE_STREAM,
+                    TYPE_STRING, TYPE_ZSET)
+from .source import crc64
+from .targets import Target, get_target
+
+__all__ = ["RdbWriter", "WriteResult", "Loss", "write_rdb", "encode_value", "dump_payload",
+           "encode_listpack", "encode_ziplist", "encode_intset", "atomic_output", "raw_copy_types",
+           "UNWRITABLE"]
+
+UNWRITABLE = ("drop", "fail")
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+_U64 = 2**64 - 1
+# ebuckets.h EB_EXPIRE_TIME_MAX (Redis 7.4): field TTLs live in 48 bits
+_EB_EXPIRE_TIME_MAX = (1 << 48) - 1
+# AUX fields the writer writes itself, or must not carry into another server's file:
+# replication ids would let replicas PSYNC against a dataset that is no longer the same
+_OWN_AUX = frozenset({b"redis-ver", b"valkey-ver", b"redis-bits", b"ctime", b"used-mem",
+                      b"aof-base", b"aof-preamble", b"repl-stream-db", b"repl-id",
+                      b"repl-offset", b"slot-info"})
+_FLUSH_AT = 1 << 20
+
+
+# --------------------------------------------------------------------------------------------
+# Blob encoders
+# --------------------------------------------------------------------------------------------
+
+def canonical_int(data: bytes) -> int | None:
+    """The int64 ``data`` spells canonically (string2ll / lpStringToInt64), or None: no sign
+    but ``-``, no leading zeros, no ``-0``, at most 20 characters."""
+    if not 0 < len(data) <= 20 or data[0] not in b"-0123456789":
+        return None
+    try:
+        value = int(data)
+    except ValueError:
+        return None
+    if not _INT64_MIN <= value <= _INT64_MAX or b"%d" % value != data:
+        return None
+    return value
+
+
+def _lp_element(v: bytes | int) -> bytes:
+    """One listpack entry (encoding + data + backlen), the smallest form (lpEncodeGetType)."""
+    if v.__class__ is int:
+        if 0 <= v <= 127:
+            return bytes((v, 1))
+        if -4096 <= v <= 4095:
+            u = v & 0x1FFF
+            return bytes((0xC0 | (u >> 8), u & 0xFF, 2))
+        if -32768 <= v <= 32767:
+            return b"\xf1" + pack("<h", v) + b"\x03"
+        if -(2**23) <= v < 2**23:
+            return b"\xf2" + (v & 0xFFFFFF).to_bytes(3, "little") + b"\x04"
+        if -(2**31) <= v < 2**31:
+            return b"\xf3" + pack("<i", v) + b"\x05"
+        return b"\xf4" + pack("<q", v) + b"\x09"
+    n = len(v)
+    if n < 64:
+        head = bytes((0x80 | n,))
+    elif n < 4096:
+        head = bytes((0xE0 | (n >> 8), n & 0xFF))
+    else:
+        head = b"\xf0" + pack("<I", n)
+    size = len(head) + n
+    return head + v + (bytes((size,)) if size <= 127 else encode_backlen(size))
+
+
+def encode_listpack(elements: Iterable[bytes | int]) -> bytes:
+    """Listpack bytes for ``elements`` (``int`` elements take integer encodings; convert
+    canonical decimal strings first, as Redis does, with :func:`canonical_int`).
+
+    Example::
+
+        >>> encode_listpack([b"a", 1]).hex()
+        '0c00000002008161020101ff'
+    """
+    parts = [_lp_element(v) for v in elements]
+    body = b"".join(parts)
+    return pack("<IH", 7 + len(body), min(len(parts), 65535)) + body + b"\xff"
+
+
+def _zl_encoding(v: bytes | int) -> bytes:
+    """A ziplist entry's encoding + data (zipTryEncoding / zipStoreEntryEncoding)."""
+    if v.__class__ is int:
+        if 0 <= v <= 12:
+            return bytes((0xF1 + v,))  # 4-bit immediate (Redis 2.6)
+        if -128 <= v <= 127:
+            return b"\xfe" + pack("<b", v)
+        if -32768 <= v <= 32767:
+            return b"\xc0" + pack("<h", v)
+        if -(2**23) <= v < 2**23:
+            return b"\xf0" + (v & 0xFFFFFF).to_bytes(3, "little")
+        if -(2**31) <= v < 2**31:
+            return b"\xd0" + pack("<i", v)
+        return b"\xe0" + pack("<q", v)
+    n = len(v)
+    if n <= 0x3F:
+        return bytes((n,)) + v
+    if n <= 0x3FFF:
+        return bytes((0x40 | (n >> 8), n & 0xFF)) + v  # 14-bit length, big-endian
+    return b"\x80" + pack(">I", n) + v
+
+
+def encode_ziplist(elements: Iterable[bytes | int]) -> bytes:
+    """Ziplist bytes for ``elements`` (RDB 6+ integer encodings).
+
+    Example::
+
+        >>> encode_ziplist([b"a", 1]).hex()
+        '100000000d000000020000016103f2ff'
+    """
+    parts = []
+    prev = 0
+    offset = last = 10
+    for v in elements:
+        entry = (bytes((prev,)) if prev < 254 else b"\xfe" + pack("<I", prev)) + _zl_encoding(v)
+        parts.append(entry)
+        last = offset
+        prev = len(entry)
+        offset += prev
+    return pack("<IIH", offset + 1, last, min(len(parts), 65535)) + b"".join(parts) + b"\xff"
+
+
+def encode_intset(members: Collection[int]) -> bytes:
+    """Intset bytes: sorted, unique, the smallest width holding every member.
+
+    Example::
+
+        >>> encode_intset([2, 1]).hex()
+        '020000000200000001000200'
+    """
+    values = sorted(set(members))
+    if not values:
+        raise EncodeError("an intset cannot be empty")
+    lo, hi = values[0], values[-1]
+    width, code = (2, "h") if -32768 <= lo and hi <= 32767 else (
+        (4, "i") if -(2**31) <= lo and hi < 2**31 else (8, "q"))
+    return pack(f"<II{len(values)}{code}", width, len(values), *values)
+
+
+# --------------------------------------------------------------------------------------------
+# Scores
+# --------------------------------------------------------------------------------------------
+
+def _score_text(score: float, shortest: bool) -> bytes:
+    """d2string(): the text a compact zset stores for a score.  Redis 7.2 switched to the
+    shortest round-trip form (fpconv_dtoa); before, integral values within 2^52 were printed
+    as integers and the rest with %.17g.  Both read back as the same double."""
+    if math.isinf(score):
+        return b"inf" if score > 0 else b"-inf"
+    if score == 0:
+        return b"-0" if math.copysign(1.0, score) < 0 else b"0"
+    if shortest:
+        text = repr(score)
+        return (text[:-2] if text.endswith(".0") else text).encode()
+    if -4503599627370495 < score < 4503599627370496 and score == int(score):
+        return b"%d" % int(score)
+    return b"%.17g" % score
+
+
+# --------------------------------------------------------------------------------------------
+# Losses and results
+# --------------------------------------------------------------------------------------------
+
+@dataclass(slots=True)
+class Loss:
+    """Something of the input the output does not carry.
+
+    Accessible attributes: ``db`` and ``key`` (None for file-level records: functions, module
+    aux data), ``what`` (human-readable), ``dropped`` (True when the whole key or record was
+    left out, False when it was written without the part named in ``what``).
+    """
+
+    db: int | None
+    key: bytes | None
+    what: str
+    dropped: bool = False
+
+    def __str__(self) -> str:
+        where = "" if self.key is None else f"db {self.db} key {self.key[:64]!r}: "
+        return f"{where}{self.what}" + (" (dropped)" if self.dropped else "")
+
+
+@dataclass
+class WriteResult:
+    """What a write did.  Accessible attributes: ``target``, ``keys`` (written),
+    ``raw_copies`` (keys copied byte for byte without decoding, module values included), ``functions``, ``losses``
+    (:class:`Loss` list), ``dropped_keys``."""
+
+    target: Target | None
+    keys: int = 0
+    raw_copies: int = 0
+    functions: int = 0
+    losses: list[Loss] = field(default_factory=list)
+
+    @property
+    def dropped_keys(self) -> int:
+        return sum(1 for loss in self.losses if loss.dropped and loss.key is not None)
+
+
+def raw_copy_types(target: Target, source_version: int, source_valkey: bool,
+                   reencode: bool = False) -> frozenset[int]:
+    """Type codes whose on-disk bytes a ``target`` file can take unchanged (the fast path):
+    the encodings the target itself writes, when its thresholds are the defaults.  Codes 22+
+    only between files of the same family (they mean different things in Redis and Valkey);
+    the element-by-element types 2, 4 and 5 only from a file of the same RDB version, because
+    an older server chose them where the target would use a compact encoding (a Redis 6.2
+    hashtable set of strings is a listpack for 7.2).  Module values are always copied and are
+    not listed."""
+    if reencode or not target.thresholds_are_default:
+        return frozenset()
+    same = source_version == target.rdb_version and source_valkey == target.valkey
+    return frozenset(t for t in target.native_types
+                     if (t < 22 or source_valkey == target.valkey)
+                     and (same or t not in (C.RDB_TYPE_SET, C.RDB_TYPE_HASH, C.RDB_TYPE_ZSET_2)))
+
+
+class _Unwritable(Exception):
+    """Internal: the value cannot be written for the target at all."""
+
+
+# --------------------------------------------------------------------------------------------
+# Values
+# --------------------------------------------------------------------------------------------
+
+class _ValueEncoder:
+    """rdbSaveObject() for one target: ``encode(entry) -> (rdb_type, value bytes)``, appending
+    what could not be carried over to ``losses`` (strings)."""
+
+    def __init__(self, target: Target, compress: bool, modules: Collection[str] | None,
+                 source: tuple[int, bool] | None, reencode: bool) -> None:
+        self.target = target
+        self.t = target.thresholds
+        self.compress = compress
+        self.modules = None if modules is None else frozenset(modules)
+        self.shortest_scores = target.rdb_version >= 11  # Redis 7.2: fpconv_dtoa
+        self.raw_types = frozenset() if source is None else raw_copy_types(target, *source,
+                                                                            reencode)
+
+    def string(self, data: bytes) -> bytes:
+        return encode_rdb_string(data, self.compress)
+
+    def encode(self, entry: Entry, losses: list[str]) -> tuple[int, bytes]:
+        value = entry.value
+        if value.__class__ is RawValue:
+            if entry.rdb_type not in self.raw_types:
+                raise EncodeError(f"a raw value of type {entry.rdb_type} cannot be copied into "
+                                  f"a {self.target.name} file; read it decoded")
+            return entry.rdb_type, value.data
+        if value is None:
+            raise EncodeError("the key was read without its value (values='sizes')")
+        kind = entry.type
+        if kind == TYPE_STRING:
+            return C.RDB_TYPE_STRING, self.string(value)
+        if kind == TYPE_MODULE:
+            return self._module(value)
+        if kind == TYPE_STREAM:
+            return self._stream(value, losses)
+        if not isinstance(value, list):
+            value = list(value)  # a lazily read collection
+        if kind == TYPE_LIST:
+            return self._list(value)
+        if kind == TYPE_SET:
+            return self._set(value)
+        if kind == TYPE_ZSET:
+            return self._zset(value)
+        if kind == TYPE_HASH:
+            return self._hash(value, entry.field_expire_at_ms, losses)
+        raise EncodeError(f"unknown value type {kind!r}")
+
+    def _module(self, value: ModuleValue) -> tuple[int, bytes]:
+        if self.modules is not None and value.module_name not in self.modules:
+            raise _Unwritable(f"module value of {value.module_name!r}: the target does not "
+                              "have that module")
+        return C.RDB_TYPE_MODULE_2, value.raw
+
+    # lists: quicklist nodes filled as _quicklistNodeAllowInsert() fills them
+    def _list(self, items: list[bytes]) -> tuple[int, bytes]:
+        t = self.t
+        limit = t.list_node_bytes
+        count_limit = t.list_max_listpack_size if t.list_max_listpack_size > 0 else None
+        v2 = self.target.listpacks
+        nodes: list[tuple[bool, list]] = []  # (plain, elements)
+        node: list | None = None
+        node_bytes = 0  # what lpBytes()/ziplistBlobLen() says of the node so far
+        for item in items:
+            n = len(item)
+            value = _compact_one(item)
+            if v2:
+                if n > limit:
+                    # Redis 7.0: an element larger than a node gets a PLAIN node of its own
+                    nodes.append((True, [item]))
+                    node = None
+                    continue
+                added = n + 8  # SIZE_ESTIMATE_OVERHEAD
+                real = len(_lp_element(value))
+            else:
+                # Redis <= 6.2 estimates the ziplist prevlen and encoding overhead
+                added = n + (1 if n < 254 else 5) + (1 if n < 64 else 2 if n < 16384 else 5)
+                real = len(_zl_encoding(value)) + (1 if node is None or node_bytes - 11 < 254
+                                                   else 5)
+            if node is not None and (
+                    node_bytes + added <= limit if count_limit is None
+                    else node_bytes + added <= limit and len(node) < count_limit):
+                node.append(value)
+                node_bytes += real
+            else:
+                node = [value]
+                nodes.append((False, node))
+                node_bytes = (7 if v2 else 11) + real
+        out = [encode_rdb_length(len(nodes))]
+        for plain, elements in nodes:
+            if not v2:
+                out.append(self.string(encode_ziplist(elements)))
+            elif plain:
+                out.append(encode_rdb_length(C.QUICKLIST_NODE_CONTAINER_PLAIN))
+                out.append(self.string(elements[0]))
+            else:
+                out.append(encode_rdb_length(C.QUICKLIST_NODE_CONTAINER_PACKED))
+                out.append(self.string(encode_listpack(elements)))
+        rdb_type = C.RDB_TYPE_LIST_QUICKLIST_2 if v2 else C.RDB_TYPE_LIST_QUICKLIST
+        return rdb_type, b"".join(out)
+
+    def _set(self, members: list[bytes]) -> tuple[int, bytes]:
+        t = self.t
+        n = len(members)
+        if 0 < n <= t.set_max_intset_entries:
+            ints = [canonical_int(m) for m in members]
+            if None not in ints:
+                return C.RDB_TYPE_SET_INTSET, self.string(encode_intset(ints))
+        if (self.target.set_listpack and n <= t.set_max_listpack_entries
+                and all(len(m) <= t.set_max_listpack_value for m in members)):
+            return C.RDB_TYPE_SET_LISTPACK, self.string(encode_listpack(_compact(members)))
+        return C.RDB_TYPE_SET, self._strings(members)
+
+    def _zset(self, pairs: list[tuple[bytes, float]]) -> tuple[int, bytes]:
+        t = self.t
+        for member, score in pairs:
+            if math.isnan(score):
+                raise EncodeError(f"zset member {member[:64]!r} has a NaN score")
+        ordered = sorted(pairs, key=lambda p: (p[1], p[0]))
+        if (len(pairs) <= t.zset_max_listpack_entries
+                and all(len(m) <= t.zset_max_listpack_value for m, _ in pairs)):
+            elements: list = []
+            for member, score in ordered:
+                text = _score_text(score, self.shortest_scores)
+                elements.append(_compact_one(member))
+                elements.append(_compact_one(text))
+            if self.target.listpacks:
+                return C.RDB_TYPE_ZSET_LISTPACK, self.string(encode_listpack(elements))
+            return C.RDB_TYPE_ZSET_ZIPLIST, self.string(encode_ziplist(elements))
+        # ZSET_2: binary scores, from the highest down (cheap inserts at load, rdb.c)
+        out = [encode_rdb_length(len(pairs))]
+        for member, score in reversed(ordered):
+            out.append(self.string(member))
+            out.append(pack("<d", score))
+        return C.RDB_TYPE_ZSET_2, b"".join(out)
+
+    def _hash(self, pairs: list[tuple[bytes, bytes]], ttls: dict[bytes, int] | None,
+              losses: list[str]) -> tuple[int, bytes]:
+        t = self.t
+        small = len(pairs) <= t.hash_max_listpack_entries and all(
+            len(f) <= t.hash_max_listpack_value and len(v) <= t.hash_max_listpack_value
+            for f, v in pairs)
+        ttls = {f: ms for f, ms in (ttls or {}).items() if ms is not None}
+        if ttls:
+            kinds = self.target.field_ttl_types
+            if kinds is None:
+                losses.append(f"field TTLs of {len(ttls)} field(s) (the target has no hash "
+                              "field expiration)")
+            else:
+                for f, ms in ttls.items():
+                    if not 0 < ms <= _EB_EXPIRE_TIME_MAX:
+                        raise EncodeError(f"field {f[:64]!r} TTL {ms} is outside 1..2^48-1")
+                return self._hash_with_ttls(pairs, ttls, kinds, small)
+        if small:
+            elements = _compact([x for pair in pairs for x in pair])
+            if self.target.listpacks:
+                return C.RDB_TYPE_HASH_LISTPACK, self.string(encode_listpack(elements))
+            return C.RDB_TYPE_HASH_ZIPLIST, self.string(encode_ziplist(elements))
+        return C.RDB_TYPE_HASH, self._strings([x for pair in pairs for x in pair], len(pairs))
+
+    def _hash_with_ttls(self, pairs, ttls, kinds, small) -> tuple[int, bytes]:
+        hashtable_type, listpack_type = kinds
+        out = []
+        if self.target.valkey:
+            # Valkey 9.0 HASH_2: field, value, 8-byte LE signed expiry (-1 = none); Valkey
+            # keeps volatile fields in hashtables only
+            out.append(encode_rdb_length(len(pairs)))
+            for f, v in pairs:
+                out += [self.string(f), self.string(v), pack("<q", ttls.get(f, -1))]
+            return hashtable_type, b"".join(out)
+        min_expire = min(ttls.values())
+        if small:
+            # Redis 7.4 HASH_LISTPACK_EX: fields with a TTL first, ascending, then the rest
+            timed = sorted((p for p in pairs if p[0] in ttls), key=lambda p: ttls[p[0]])
+            elements: list = []
+            for f, v in timed:
+                elements += [_compact_one(f), _compact_one(v), ttls[f]]
+            for f, v in pairs:
+                if f not in ttls:
+                    elements += [_compact_one(f), _compact_one(v), 0]
+            return listpack_type, pack("<Q", min_expire) + self.string(encode_listpack(elements))
+        # Redis 7.4 HASH_METADATA: TTL before the field, relative to minExpire + 1 (0 = none)
+        out.append(pack("<Q", min_expire))
+        out.append(encode_rdb_length(len(pairs)))
+        for f, v in pairs:
+            ms = ttls.get(f)
+            out += [encode_rdb_length(0 if ms is None else ms - min_expire + 1),
+                    self.string(f), self.string(v)]
+        return hashtable_type, b"".join(out)
+
+    def _strings(self, items: list[bytes], count: int | None = None) -> bytes:
+        string = self.string
+        return encode_rdb_length(len(items) if count is None else count) + b"".join(
+            [string(x) for x in items])
+
+    # streams: nodes rebuilt as streamAppendItem() fills them
+    def _stream(self, s: Stream, losses: list[str]) -> tuple[int, bytes]:
+        rdb_type = self.target.stream_type
+        v2 = rdb_type >= C.RDB_TYPE_STREAM_LISTPACKS_2
+        v3 = rdb_type >= C.RDB_TYPE_STREAM_LISTPACKS_3
+        _stream_losses(s, v2, v3, losses)
+        string = self.string
+        nodes = self._stream_nodes(s.entries)
+        out = [encode_rdb_length(len(nodes))]
+        for master, elements in nodes:
+            out.append(string(pack(">QQ", *master)))
+            out.append(string(encode_listpack(elements)))
+        out.append(encode_rdb_length(s.length))
+        out += [encode_rdb_length(s.last_id[0]), encode_rdb_length(s.last_id[1])]
+        if v2:
+            out += [encode_rdb_length(x) for x in (*s.first_id, *s.max_deleted_id,
+                                                   s.entries_added)]
+        out.append(encode_rdb_length(len(s.groups)))
+        for g in s.groups:
+            out += [string(g.name), encode_rdb_length(g.last_id[0]),
+                    encode_rdb_length(g.last_id[1])]
+            if v2:
+                # -1 (SCG_INVALID_ENTRIES_READ) is written as 2^64-1
+                out.append(encode_rdb_length(_U64 if g.entries_read is None
+                                             else g.entries_read & _U64))
+            pel = sorted(g.pending, key=lambda p: p.id)
+            out.append(encode_rdb_length(len(pel)))
+            for p in pel:
+                out += [pack(">QQ", *p.id), pack("<q", p.delivery_time_ms),
+                        encode_rdb_length(p.delivery_count)]
+            out.append(encode_rdb_length(len(g.consumers)))
+            for c in g.consumers:
+                out += [string(c.name), pack("<q", c.seen_time_ms)]
+                if v3:
+                    active = c.seen_time_ms if c.active_time_ms is None else c.active_time_ms
+                    out.append(pack("<q", active))
+                ids = sorted(c.pending)
+                out.append(encode_rdb_length(len(ids)))
+                out += [pack(">QQ", *i) for i in ids]
+        return rdb_type, b"".join(out)
+
+    def _stream_nodes(self, entries) -> list[tuple[tuple[int, int], list]]:
+        """Entries into node listpacks as streamAppendItem() fills them: a new node when
+        ``lp_bytes + field and value bytes >= stream-node-max-bytes`` or the node holds
+        ``stream-node-max-entries`` entries; the first entry's ID and fields are the master's."""
+        max_bytes = self.t.stream_node_max_bytes or 2**30
+        max_entries = self.t.stream_node_max_entries
+        nodes: list[tuple[tuple[int, int], list, list]] = []
+        items: list | None = None
+        lp_bytes = 0
+        for e in entries:
+            fields = [(_compact_one(f), _compact_one(v)) for f, v in e.fields]
+            item = Container(ms=e.id[0], seq=e.id[1], flags=0, fields=fields)
+            if items is not None and (
+                    lp_bytes + sum(len(f) + len(v) for f, v in e.fields) >= max_bytes
+                    or max_entries and len(items) >= max_entries):
+                items = None
+            if items is None:
+                master = e.id
+                master_fields = [f for f, _ in fields]
+                items = []
+                nodes.append((master, master_fields, items))
+                lp_bytes = 7 + sum(len(_lp_element(x)) for x in
+                                   encode_stream_node(*master, master_fields, []))
+            items.append(item)
+            lp_bytes += sum(len(_lp_element(x)) for x in encode_stream_node(
+                *master, master_fields, [item])[4 + len(master_fields):])
+        return [(master, encode_stream_node(*master, master_fields, items))
+                for master, master_fields, items in nodes]
+
+
+def _compact_one(item: bytes) -> bytes | int:
+    value = canonical_int(item)
+    return item if value is None else value
+
+
+def _compact(items: list[bytes]) -> list[bytes | int]:
+    """Elements as a listpack/ziplist stores them: canonical decimal text becomes an integer."""
+    return [_compact_one(x) for x in items]
+
+
+def _stream_losses(s: Stream, v2: bool, v3: bool, losses: list[str]) -> None:
+    if not v2:
+        # RDB stream v1 (Redis 5.0-6.2): the loader derives these; anything else is lost
+        derived_first = s.entries[0].id if s.entries else (0, 0)
+        if s.first_id != derived_first:
+            losses.append(f"stream first-id {s.first_id[0]}-{s.first_id[1]}")
+        if s.max_deleted_id != (0, 0):
+            losses.append(f"stream max-deleted-id {s.max_deleted_id[0]}-{s.max_deleted_id[1]}")
+        if s.entries_added != s.length:
+            losses.append(f"stream entries-added {s.entries_added}")
+        for g in s.groups:
+            if g.entries_read is not None:
+                losses.append(f"entries-read of group {g.name[:64]!r}")
+    if not v3:
+        for g in s.groups:
+            for c in g.consumers:
+                if c.active_time_ms is not None and c.active_time_ms != c.seen_time_ms:
+                    losses.append(f"active-time of consumer {c.name[:64]!r} in group "
+                                  f"{g.name[:64]!r}")
+
+
+# --------------------------------------------------------------------------------------------
+# DUMP payloads
+# --------------------------------------------------------------------------------------------
+
+def encode_value(entry: Entry, target: str | Target = "redis-7.4", *, compress: bool = True,
+                 modules: Collection[str] | None = None) -> tuple[int, bytes, list[str]]:
+    """``(rdb_type, value bytes, losses)`` of one entry as ``target`` would write it.
+
+    :raises EncodeError: the value cannot be written for the target at all.
+    """
+    losses: list[str] = []
+    encoder = _ValueEncoder(get_target(target), compress, modules, None, True)
+    try:
+        rdb_type, data = encoder.encode(entry, losses)
+    except _Unwritable as e:
+        raise EncodeError(str(e)) from None
+    return rdb_type, data, losses
+
+
+def dump_payload(entry: Entry, target: str | Target = "redis-7.4", *,
+                 compress: bool = True) -> bytes:
+    """The DUMP payload of ``entry`` for ``target`` (type byte, value, u16 LE RDB version,
+    u64 LE CRC64; cluster.c createDumpPayload), what ``RESTORE`` takes.  Parts the target
+    cannot hold are left out, as :func:`write_rdb` does.
+
+    :raises EncodeError: the value cannot be written for the target at all.
+    """
+    from .commands import dump_payload as frame
+
+    t = get_target(target)
+    rdb_type, data, _ = encode_value(entry, t, compress=compress)
+    return frame(rdb_type, data, t.rdb_version)
+
+
+# --------------------------------------------------------------------------------------------
+# Files
+# --------------------------------------------------------------------------------------------
+
+class RdbWriter:
+    """Writes records to a binary file object as an RDB file for ``target``.
+
+    Records arrive in file order (:meth:`write` each, or :meth:`write_all`); :meth:`close`
+    writes EOF and the CRC64 trailer.  The header and the writer's own AUX fields
+    (``redis-ver``/``valkey-ver`` naming the target, ``redis-bits``, ``ctime``, ``aof-base``)
+    come first; AUX fields of the input pass through except those and the replication ids.
+    ``SELECTDB`` is written whenever the database changes, ``RESIZEDB`` after it when a
+    :class:`~rdbtools.model.ResizeDb` record for that database was given (sizing hints only).
+
+    Accessible attributes: ``target``, ``result`` (a :class:`WriteResult`).
+
+    :param compress: LZF-compress strings longer than 20 bytes when that saves 4 bytes or more
+        (``rdbcompression yes``).
+    :param strict: any loss raises :class:`EncodeError`.
+    :param unwritable: ``"drop"`` or ``"fail"``: what happens to keys and records the target
+        cannot hold at all.
+    :param modules: names of the module types the target has loaded (None: assume it has
+        every module the input uses).
+    :param source: ``(rdb_version, valkey)`` of the file raw values come from (see
+        :func:`raw_copy_types`); None when no value is raw.
+    :param reencode: never copy raw values (``RawValue`` entries then raise).
+    """
+
+    def __init__(self, fp: BinaryIO, target: str | Target = "redis-7.4", *,
+                 compress: bool = True, strict: bool = False, unwritable: str = "drop",
+                 modules: Collection[str] | None = None, source: tuple[int, bool] | None = None,
+                 reencode: bool = False, ctime: int | None = None) -> None:
+        if unwritable not in UNWRITABLE:
+            raise ValueError(f"unwritable must be one of {UNWRITABLE}, not {unwritable!r}")
+        self.target = get_target(target)
+        self._fp = fp
+        self._values = _ValueEncoder(self.target, compress, modules, source, reencode)
+        self._strict = strict
+        self._unwritable = unwritable
+        self.result = WriteResult(self.target)
+        self._buf: list[bytes] = []
+        self._buffered = 0
+        self._crc = 0
+        self._db: int | None = None
+        self._hints: dict[int, ResizeDb] = {}
+        self._pending_db: int | None = None
+        self._closed = False
+        self._begin(int(time.time()) if ctime is None else ctime)
+
+    @property
+    def raw_types(self) -> frozenset[int]:
+        """Type codes whose values this writer copies unchanged (ask the reader to keep them
+        raw: ``iter_records(raw_types=writer.raw_types)``)."""
+        return self._values.raw_types
+
+    # -- output --------------------------------------------------------------------------
+    def _emit(self, data: bytes) -> None:
+        self._buf.append(data)
+        self._buffered += len(data)
+        if self._buffered >= _FLUSH_AT:
+            self._flush()
+
+    def _flush(self) -> None:
+        data = b"".join(self._buf)
+        self._crc = crc64(data, self._crc)
+        self._fp.write(data)
+        self._buf = []
+        self._buffered = 0
+
+    def _aux(self, key: bytes, value: bytes) -> None:
+        s = self._values.string
+        self._emit(bytes((C.RDB_OPCODE_AUX,)) + s(key) + s(value))
+
+    def _begin(self, ctime: int) -> None:
+        t = self.target
+        self._emit(t.magic)
+        # rdbSaveInfoAuxFields() order
+        self._aux(t.version_aux, t.version.encode())
+        self._aux(b"redis-bits", b"64")
+        self._aux(b"ctime", b"%d" % ctime)
+        # 7.0+ names the multi-part AOF base; 4.0-6.2 the old single-file preamble
+        self._aux(b"aof-base" if t.rdb_version >= 10 else b"aof-preamble", b"0")
+
+    # -- records -------------------------------------------------------------------------
+    def write_all(self, records: Iterable[Record]) -> WriteResult:
+        """Write every record, then :meth:`close`."""
+        for record in records:
+            self.write(record)
+        self.close()
+        return self.result
+
+    def write(self, record: Record) -> None:
+        """Write one record (an :class:`Entry` or a file-level record)."""
+        cls = record.__class__
+        if cls is Entry:
+            self.write_entry(record)  # type: ignore[arg-type]
+        elif cls is SelectDb:
+            self._pending_db = record.db  # type: ignore[union-attr]
+        elif cls is ResizeDb:
+            if self._pending_db is not None:
+                self._hints[self._pending_db] = record  # type: ignore[assignment]
+        elif cls is Aux:
+            if record.key not in _OWN_AUX:  # type: ignore[union-attr]
+                self._aux(record.key, record.value)  # type: ignore[union-attr]
+        elif cls is Function:
+            self.write_function(record)  # type: ignore[arg-type]
+        elif cls is ModuleAux:
+            self.write_module_aux(record)  # type: ignore[arg-type]
+        # SlotInfo: per-slot counts of the input's cluster node, not data; not carried over
+
+    def write_function(self, function: Function) -> None:
+        if not self.target.functions:
+            self._lose(None, None, f"function library {function.library_name!r} (functions "
+                       "need Redis 7.0)", unwritable=True)
+            return
+        self._emit(bytes((C.RDB_OPCODE_FUNCTION2,)) + self._values.string(function.code))
+        self.result.functions += 1
+
+    def write_module_aux(self, aux: ModuleAux) -> None:
+        modules = self._values.modules
+        if modules is not None and aux.module_name not in modules:
+            self._lose(None, None, f"module aux data of {aux.module_name!r}", unwritable=True)
+            return
+        self._emit(bytes((C.RDB_OPCODE_MODULE_AUX,)) + encode_rdb_length(aux.module_id)
+                   + encode_rdb_length(C.RDB_MODULE_OPCODE_UINT) + encode_rdb_length(aux.when)
+                   + aux.raw)
+
+    def write_entry(self, entry: Entry) -> None:
+        """Write one key (rdbSaveKeyValuePair()).
+
+        :raises EncodeError: naming the key, when it cannot be written (or, with ``strict``,
+            when anything of it is lost).
+        """
+        losses: list[str] = []
+        try:
+            rdb_type, data = self._values.encode(entry, losses)
+        except _Unwritable as e:
+            self._lose(entry.db, entry.key, str(e), unwritable=True)
+            return
+        except EncodeError as e:
+            raise EncodeError(f"db {entry.db} key {entry.key[:64]!r}: {e}") from None
+        head = []
+        if entry.db != self._db:
+            self._db = entry.db
+            head.append(bytes((C.RDB_OPCODE_SELECTDB,)) + encode_rdb_length(entry.db))
+            hints = self._hints.get(entry.db)
+            if hints is not None:
+                head.append(bytes((C.RDB_OPCODE_RESIZEDB,)) + encode_rdb_length(hints.db_size)
+                            + encode_rdb_length(hints.expires_size))
+        if entry.expire_at_ms is not None:
+            head.append(bytes((C.RDB_OPCODE_EXPIRETIME_MS,)) + pack("<q", entry.expire_at_ms))
+        if entry.idle_s is not None or entry.freq is not None:
+            if not self.target.lru_lfu:
+                losses.append("LRU/LFU data (needs RDB 9)")
+            else:
+                if entry.idle_s is not None:
+                    head.append(bytes((C.RDB_OPCODE_IDLE,)) + encode_rdb_length(entry.idle_s))
+                if entry.freq is not None:
+                    head.append(bytes((C.RDB_OPCODE_FREQ, entry.freq)))
+        for what in losses:
+            self._lose(entry.db, entry.key, what, unwritable=False)
+        head.append(bytes((rdb_type,)))
+        head.append(self._values.string(entry.key))
+        head.append(data)
+        self._emit(b"".join(head))
+        self.result.keys += 1
+        if entry.value.__class__ in (RawValue, ModuleValue):
+            self.result.raw_copies += 1
+
+    def _lose(self, db: int | None, key: bytes | None, what: str, *, unwritable: bool) -> None:
+        loss = Loss(db, key, what, dropped=unwritable)
+        if self._strict or unwritable and self._unwritable == "fail":
+            raise EncodeError(f"{self.target.name} cannot hold {loss}")
+        self.result.losses.append(loss)
+
+    def close(self) -> WriteResult:
+        """Write EOF and the CRC64 trailer (once) and flush; the file object stays open."""
+        if not self._closed:
+            self._closed = True
+            self._emit(bytes((C.RDB_OPCODE_EOF,)))
+            self._flush()
+            self._fp.write(pack("<Q", self._crc))
+            self._fp.flush()
+        return self.result
+
+
+@contextmanager
+def atomic_output(path: str | os.PathLike) -> Iterator[BinaryIO]:
+    """A binary file that replaces ``path`` only when the block ends without error: written to
+    a temporary file in the same directory, flushed, fsynced and renamed into place (the
+    temporary file is removed on error)."""
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def write_rdb(records: Iterable[Record], dest: str | os.PathLike | BinaryIO,
+              target: str | Target = "redis-7.4", **options) -> WriteResult:
+    """Write ``records`` (entries and file-level records, in file order) as an RDB file for
+    ``target`` to ``dest``: a path (written atomically, see :func:`atomic_output`) or a binary
+    file object.  ``options`` are those of :class:`RdbWriter`.
+
+    :raises EncodeError: a key cannot be written (with ``strict``: anything is lost); a path
+        destination is then left untouched.
+    """
+    if isinstance(dest, (str, os.PathLike)):
+        with atomic_output(dest) as fp:
+            return RdbWriter(fp, target, **options).write_all(records)
+    return RdbWriter(dest, target, **options).write_all(records)
