@@ -41,7 +41,7 @@ from ..errors import AofFormatError, FormatError, UnknownCommandError
 from ..model import (TYPE_HASH, TYPE_LIST, TYPE_MODULE, TYPE_SET, TYPE_STREAM, TYPE_STRING,
                      TYPE_ZSET, Entry, Function, ModuleValue, Stream, StreamConsumer,
                      StreamEntry, StreamGroup, StreamPendingEntry)
-from . import hll
+from . import geo, hll
 from .reader import AofCommand, AofReader, CommandBatch
 
 __all__ = ["ServerProfile", "Replayer", "replay", "ReplayError"]
@@ -207,6 +207,19 @@ def _float(b: bytes) -> float:
     if v == v and b.isascii() and not b[:1].isspace() and not b[-1:].isspace():
         return v
     return _float_checked(b)
+
+
+def _strtod(b: bytes) -> float:
+    """A SORT weight as sort.c reads it with strtod(): leading blanks allowed, hex floats too."""
+    text = b.decode("latin-1").lstrip(" \t\n\v\f\r")
+    try:
+        v = float.fromhex(text) if text[:3].lower() in ("0x", "-0x", "+0x") or \
+            text[:2].lower() == "0x" else float(text)
+    except ValueError:
+        raise _CmdError(f"One or more scores can't be converted into double: {b[:40]!r}") from None
+    if math.isnan(v) or "_" in text or text != text.rstrip():
+        raise _CmdError(f"One or more scores can't be converted into double: {b[:40]!r}")
+    return v
 
 
 def _float_checked(b: bytes) -> float:
@@ -1457,6 +1470,180 @@ class Replayer:
             if limit >= 0:
                 chosen = chosen[:limit]
         self._store_zset(dst, dict(chosen))
+
+    # ==== SORT ... STORE (propagated verbatim; a SORT without STORE writes nothing) ==========
+    def _by_pattern(self, pattern: bytes, element: bytes) -> bytes | None:
+        """lookupKeyByPattern() in sort.c: ``#`` is the element itself; otherwise the first
+        ``*`` is replaced by the element, and ``key->field`` reads a hash field.  The pattern
+        is read as a C string where sort.c uses strchr/strstr (up to a NUL byte)."""
+        text = pattern.split(b"\0", 1)[0]
+        if text == b"#":
+            return element
+        star = text.find(b"*")
+        if star < 0:
+            return None
+        arrow = text.find(b"->", star + 1)
+        field = pattern[arrow + 2:] if arrow >= 0 and arrow + 2 < len(text) else None
+        end = len(pattern) - (len(field) + 2 if field is not None else 0)
+        k = self.keys.get(pattern[:star] + element + pattern[star + 1 : end])
+        if k is None:
+            return None
+        if field is not None:
+            return k.value.get(field) if k.type == TYPE_HASH else None
+        return bytes(k.value) if k.type == TYPE_STRING else None
+
+    def c_sort(self, a):
+        """sortCommandGeneric() in sort.c, for the STORE form."""
+        desc = alpha = dontsort = False
+        limit_start, limit_count = 0, -1
+        sortby = store = None
+        gets: list[bytes] = []
+        i = 2
+        while i < len(a):
+            opt = a[i].upper()
+            if opt in (b"ASC", b"DESC"):
+                desc = opt == b"DESC"
+            elif opt == b"ALPHA":
+                alpha = True
+            elif opt == b"LIMIT":
+                limit_start, limit_count = _ll(a[i + 1]), _ll(a[i + 2])
+                i += 2
+            elif opt == b"STORE":
+                store = a[i + 1]
+                i += 1
+            elif opt == b"BY":
+                sortby = a[i + 1]
+                dontsort = b"*" not in sortby.split(b"\0", 1)[0]  # BY nosort
+                i += 1
+            elif opt == b"GET":
+                gets.append(a[i + 1])
+                i += 1
+            else:
+                raise _CmdError(f"syntax error at {a[i][:40]!r}")
+            i += 1
+        if store is None:
+            return
+        k = self.keys.get(a[1])
+        if k is None:
+            elements: list[bytes] = []
+        elif k.type == TYPE_LIST or k.type == TYPE_SET:
+            elements = list(k.value)
+        elif k.type == TYPE_ZSET:
+            elements = [m for m, _ in self._ranked(k)]
+            k.enc = "skiplist"  # sort.c converts a sorted set it sorts, for good
+        else:
+            raise _CmdError(f"WRONGTYPE: SORT of a {k.type}")
+        if dontsort and k is not None and k.type == TYPE_SET:
+            # a set has no order of its own: with STORE the server sorts it as ALPHA
+            dontsort, alpha, sortby = False, True, None
+        n = len(elements)
+        start = max(limit_start, 0)
+        end = n - 1 if limit_count < 0 else start + limit_count - 1
+        if start >= n:
+            start, end = n - 1, n - 2
+        end = min(end, n - 1)
+        if dontsort:
+            if desc:  # the natural order (list order, zset rank) read from the other end
+                elements.reverse()
+        elif alpha:
+            if sortby is None:
+                elements.sort(reverse=desc)
+            else:  # keys missing under the pattern sort first
+                weights = {e: self._by_pattern(sortby, e) for e in elements}
+                elements.sort(key=lambda e: (weights[e] is not None, weights[e] or b""),
+                              reverse=desc)
+        else:  # numeric: equal scores fall back to the elements' bytes
+            scores = {}
+            for e in elements:
+                byval = e if sortby is None else self._by_pattern(sortby, e)
+                scores[e] = 0.0 if byval is None else _strtod(byval)
+            elements.sort(key=lambda e: (scores[e], e), reverse=desc)
+        out: list[bytes] = []
+        for e in elements[start : end + 1] if end >= start else ():
+            if not gets:
+                out.append(e)
+            for pattern in gets:
+                v = self._by_pattern(pattern, e)
+                out.append(b"" if v is None else v)
+        self.keys.pop(store, None)
+        if out:
+            self.keys[store] = _Key(TYPE_LIST, out)
+
+    # ==== geo: searches that store (GEOADD reaches the AOF as ZADD) ===========================
+    def _geo_store(self, a, src: bytes, shape_args: int, store: bytes | None, storedist: bool,
+                   options: list[bytes], from_member: bytes | None,
+                   center: tuple[float, float] | None) -> None:
+        """georadiusGeneric() in geo.c: parse the options from ``options``, search, store."""
+        k = self._get(src, TYPE_ZSET)
+        radius = width = height = None
+        conversion = 1.0
+        sort = None
+        count = 0
+        any_ = False
+        i = 0
+        while i < len(options):
+            opt = options[i].upper()
+            if opt in (b"ASC", b"DESC"):
+                sort = opt
+            elif opt == b"ANY":
+                any_ = True
+            elif opt == b"COUNT":
+                count = _ll(options[i + 1])
+                i += 1
+            elif opt in (b"STORE", b"STOREDIST") and shape_args:  # GEORADIUS: the last wins
+                store, storedist = options[i + 1], opt == b"STOREDIST"
+                i += 1
+            elif opt == b"STOREDIST":  # GEOSEARCHSTORE: a flag
+                storedist = True
+            elif opt == b"FROMMEMBER":
+                from_member = options[i + 1]
+                i += 1
+            elif opt == b"FROMLONLAT":
+                center = (_float(options[i + 1]), _float(options[i + 2]))
+                i += 2
+            elif opt == b"BYRADIUS":
+                radius, conversion = _float(options[i + 1]), geo.UNITS[options[i + 2].lower()]
+                i += 2
+            elif opt == b"BYBOX":
+                width, height = _float(options[i + 1]), _float(options[i + 2])
+                conversion = geo.UNITS[options[i + 3].lower()]
+                i += 3
+            elif opt not in (b"WITHDIST", b"WITHHASH", b"WITHCOORD"):
+                raise _CmdError(f"syntax error at {options[i][:40]!r}")
+            i += 1
+        if shape_args:  # GEORADIUS / GEORADIUSBYMEMBER: radius and unit are positional
+            radius = _float(a[shape_args])
+            conversion = geo.UNITS[a[shape_args + 1].lower()]
+        if store is None:
+            return  # a read-only search changes nothing
+        if k is None:
+            self.keys.pop(store, None)
+            return
+        if from_member is not None:
+            score = k.value.get(from_member)
+            center = None if score is None else geo.decode_score(score)
+            if center is None:
+                raise _CmdError("could not decode requested zset member")
+        shape = geo.GeoShape(center[0], center[1], conversion, radius,
+                             width or 0.0, height or 0.0)
+        if count and sort is None and not any_:
+            sort = b"ASC"  # the nearest COUNT members
+        found = geo.search(self._ranked(k), shape, count if any_ else 0,
+                           legacy=not self._compat7)
+        if sort is not None:  # qsort by distance; equal distances keep their scan order here
+            found.sort(key=itemgetter(2), reverse=sort == b"DESC")
+        if count:
+            found = found[:count]
+        self._store_zset(store, {m: (d / conversion if storedist else s) for m, s, d in found})
+
+    def c_georadius(self, a):
+        self._geo_store(a, a[1], 4, None, False, a[6:], None, (_float(a[2]), _float(a[3])))
+
+    def c_georadiusbymember(self, a):
+        self._geo_store(a, a[1], 3, None, False, a[5:], a[2], None)
+
+    def c_geosearchstore(self, a):
+        self._geo_store(a, a[2], 0, a[1], False, a[3:], None, None)
 
     # ==== hashes =============================================================================
     def _hash(self, key: bytes, create: bool) -> _Key | None:
