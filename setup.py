@@ -1,10 +1,12 @@
-"""Build step for the optional C accelerator (everything else is in pyproject.toml).
+"""Build step for the optional C accelerators (everything else is in pyproject.toml).
 
 ``optional=True``: without a compiler the package still installs and runs on the pure-Python
-read path (see docs/architecture.md).
+code (see docs/architecture.md): ``_speedups`` is the read path, ``analysis._estimate`` the
+memory estimator and its row rendering (docs/memory.md, Speed).
 """
 
 from setuptools import Extension, setup
 
-setup(ext_modules=[Extension("rdbtools._speedups", ["rdbtools/_speedups.c"],
+setup(ext_modules=[Extension("rdbtools._speedups", ["rdbtools/_speedups.c"], optional=True),
+                   Extension("rdbtools.analysis._estimate", ["rdbtools/analysis/_estimate.c"],
                              optional=True)])

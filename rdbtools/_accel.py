@@ -44,6 +44,20 @@ if not PURE_REQUESTED:
 
 ACCELERATED = speedups is not None
 
-__all__ = ["ACCELERATED", "PURE_REQUESTED", "decode_intset", "decode_listpack", "decode_ziplist",
-           "decode_zipmap", "lzf_decompress", "read_records", "resp_entry", "encode_resp",
+
+def compiled_estimator():
+    """The compiled memory estimator and row renderer (:mod:`rdbtools.analysis._estimate`,
+    ``rdbtools/analysis/_estimate.c``), or None on the pure path.  Imported on first use: it
+    needs :mod:`rdbtools.analysis.memory`, which imports this module."""
+    if PURE_REQUESTED:
+        return None
+    try:
+        from .analysis import _estimate
+    except ImportError:
+        return None
+    return _estimate
+
+
+__all__ = ["ACCELERATED", "PURE_REQUESTED", "compiled_estimator", "decode_intset", "decode_listpack",
+           "decode_ziplist", "decode_zipmap", "lzf_decompress", "read_records", "resp_entry", "encode_resp",
            "json_entry", "parse_commands"]

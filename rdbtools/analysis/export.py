@@ -7,8 +7,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+from itertools import islice
 from typing import IO, Iterable
 
+from .._accel import compiled_estimator
 from .memory import KeyMemory
 
 __all__ = ["write_memory", "COLUMNS"]
@@ -27,6 +29,9 @@ def write_memory(rows: Iterable[KeyMemory], out: IO[bytes], fmt: str = "csv") ->
     """
     if fmt == "parquet":
         return _write_parquet(rows, out)
+    compiled = compiled_estimator()
+    if compiled is not None and fmt in ("csv", "jsonl"):
+        return _write_rendered(rows, out, fmt == "csv", compiled.render_rows)
     text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=True)
     n = 0
     try:
@@ -48,6 +53,19 @@ def write_memory(rows: Iterable[KeyMemory], out: IO[bytes], fmt: str = "csv") ->
     finally:
         text.flush()
         text.detach()
+    return n
+
+
+def _write_rendered(rows: Iterable[KeyMemory], out: IO[bytes], csv_rows: bool, render, batch: int = 1024) -> int:
+    """The compiled twin of the loops above: ``render(rows, csv_rows)`` gives the bytes that
+    csv.writer / json.dumps write for a batch of rows."""
+    if csv_rows:
+        out.write(",".join(COLUMNS).encode() + b"\r\n")
+    n = 0
+    it = iter(rows)
+    while chunk := list(islice(it, batch)):
+        out.write(render(chunk, csv_rows))
+        n += len(chunk)
     return n
 
 

@@ -17,10 +17,11 @@ import math
 import os
 import re
 from dataclasses import dataclass, field, replace
+from itertools import chain
 from typing import Iterable, Iterator
 
 from .. import constants as C
-from .._accel import decode_listpack, decode_ziplist
+from .._accel import compiled_estimator, decode_listpack, decode_ziplist
 from ..model import (Entry, Stream, TYPE_HASH, TYPE_LIST, TYPE_SET, TYPE_STREAM,
                      TYPE_STRING, TYPE_ZSET)
 from .encoded import (intset_size, jemalloc_size, libc_size, listpack_entry_size, listpack_size,
@@ -280,9 +281,12 @@ class MemoryEstimator:
         self.p = profile
         a = profile.alloc
         self._node_mean = sum(p * a(24 + 16 * lvl) for lvl, p in enumerate(_SKIPLIST_LEVEL_P, 1))
-        if profile.keyspace == "kvobj":
-            self._node_mean = sum(p * a(24 + 16 * lvl) for lvl, p in enumerate(_SKIPLIST_LEVEL_P, 1))
         self._emb_cache: dict[int, float] = {}
+        compiled = compiled_estimator()
+        #: ``compiled(entry, buf, base)``: the C twin of :meth:`estimate` for the common cases
+        #: (``rdbtools/analysis/_estimate.c``), None where this class must answer; None itself
+        #: on the pure path
+        self.compiled = compiled.Estimator(profile, self._node_mean).estimate if compiled else None
 
     # strings held as sds
     def sds(self, n: int, type5: bool = True) -> int:
@@ -645,12 +649,25 @@ def _needs_shape(entry: Entry) -> bool:
     return entry.rdb_type in BLOB_TYPES or entry.rdb_type in QUICKLIST_TYPES or entry.rdb_type in STREAM_TYPES
 
 
-def iter_estimates(rdb, entries: Iterable[Entry], estimator: MemoryEstimator, path=None) -> Iterator[KeyMemory]:
-    """Estimate every entry of an open reader (``values="full"``)."""
+def iter_estimates(rdb, records: Iterable, estimator: MemoryEstimator, path=None,
+                   match=None) -> Iterator[KeyMemory]:
+    """Estimate every entry among ``records`` of an open reader (``values="full"``); other records,
+    and entries ``match(entry)`` rejects, are skipped."""
     raw = _RecordBytes(rdb, path)
     want_payloads = estimator.p.ziplist
+    compiled = estimator.compiled
+    src = getattr(rdb, "_src", None)
+    if src is None:
+        compiled = None
     try:
-        for entry in entries:
+        for entry in records:
+            if not isinstance(entry, Entry) or match is not None and not match(entry):
+                continue
+            if compiled is not None:
+                km = compiled(entry, src.buf, src.base)  # type: ignore[union-attr]
+                if km is not None:
+                    yield km
+                    continue
             shape = None
             if _needs_shape(entry):
                 data = raw.get(entry)
@@ -693,17 +710,10 @@ class FileEstimates:
             self.snapshot_ms = None
         self._filter = key_filter
 
-    def _entries(self) -> Iterator[Entry]:
-        match = self._filter.matches if self._filter is not None else None
-        for rec in self._first:
-            if isinstance(rec, Entry) and (match is None or match(rec)):
-                yield rec
-        for rec in self._records:
-            if isinstance(rec, Entry) and (match is None or match(rec)):
-                yield rec
-
     def __iter__(self) -> Iterator[KeyMemory]:
-        return iter_estimates(self.rdb, self._entries(), MemoryEstimator(self.profile), self._path)
+        match = self._filter.matches if self._filter is not None else None
+        return iter_estimates(self.rdb, chain(self._first, self._records), MemoryEstimator(self.profile),
+                              self._path, match)
 
 
 def estimate_file(path, server: str | None = None, *, config: dict | None = None,

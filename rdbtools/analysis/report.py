@@ -52,17 +52,20 @@ class TopKeys:
         self._seq = 0
 
     def _push(self, name: tuple[str, str], score: int, k: KeyMemory) -> None:
-        heap = self._heaps.setdefault(name, [])
-        self._seq += 1
-        item = (score, -self._seq, k)
+        heap = self._heaps.get(name)
+        if heap is None:
+            heap = self._heaps[name] = []
         if len(heap) < self.n:
-            heapq.heappush(heap, item)
-        elif item > heap[0]:
-            heapq.heapreplace(heap, item)
+            self._seq += 1
+            heapq.heappush(heap, (score, -self._seq, k))
+        elif score > heap[0][0]:  # an equal score loses to the earlier key (its -seq is larger)
+            self._seq += 1
+            heapq.heapreplace(heap, (score, -self._seq, k))
 
     def add(self, k: KeyMemory) -> None:
-        self._push(("memory", "all"), k.memory_usage, k)
-        self._push(("memory", k.type), k.memory_usage, k)
+        mem = k.memory_usage
+        self._push(("memory", "all"), mem, k)
+        self._push(("memory", k.type), mem, k)
         self._push(("elements", k.type), k.elements, k)
 
     def top(self, by: str = "memory", type_: str = "all") -> list[KeyMemory]:
