@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from capture import capture_dbs
 from rdbtools.aof import open_aof
 from rdbtools.aof.replay import ServerProfile, replay
-from truth import compare_entries
+from truth import compare_entries, truth_bytes
 from test_corpus_aof import _align_consumer_times
 
 pytestmark = pytest.mark.server
@@ -167,8 +167,23 @@ def _check(srv, tmp_path) -> list[str]:
         profile = ServerProfile.for_version("valkey" if srv.spec.is_valkey else "redis", srv.spec.version)
         engine = replay(aof, profile=profile)
     entries = list(engine.iter_entries())
+    _untraceable_listpackex(entries, truth)
     off = _align_consumer_times(entries, truth)
     return off + compare_entries(entries, truth)
+
+
+def _untraceable_listpackex(entries, truth: dict) -> None:
+    """Redis 7.4+ turns a listpack hash into listpackex as soon as an HEXPIRE-family command
+    runs on it, before it looks at the fields; when no field gets a TTL (the fields do not
+    exist) the command is not propagated, so no AOF can show the conversion (docs/aof.md, known
+    limits).  A listpackex hash without any field TTL that the replay has as a listpack is
+    compared as the listpack it was."""
+    listpacks = {(e.db, e.key) for e in entries if e.rdb_type == 16}
+    for db, records in truth["dbs"].items():
+        for record in records:
+            if (record["rdb_type"] == 25 and not record.get("field_expire_at_ms")
+                    and (int(db), truth_bytes(record["key"])) in listpacks):
+                record["rdb_type"] = 16
 
 
 @pytest.mark.parametrize("preamble", ["no", "yes"])
