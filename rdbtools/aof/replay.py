@@ -1892,19 +1892,56 @@ class Replayer:
             k = self.keys[key] = _Key(TYPE_STREAM, _Stream(), "stream")
         return k
 
-    def _trim(self, s: _Stream, strategy: bytes, threshold: bytes) -> None:
+    # Redis 8.2 deletion policies (XADD/XTRIM options, XDELEX, XACKDEL): KEEPREF deletes
+    # entries and leaves the consumer groups' PELs alone (what XDEL always did), DELREF also
+    # removes the entries from every PEL, ACKED deletes only entries that every group has
+    # been delivered and has acknowledged.
+    _POLICIES = (b"KEEPREF", b"DELREF", b"ACKED")
+
+    @staticmethod
+    def _referenced(s: _Stream, sid: tuple) -> bool:
+        return any(sid > g.last_id or sid in g.pel for g in s.groups.values())
+
+    @staticmethod
+    def _unreference(s: _Stream, sid: tuple) -> None:
+        for g in s.groups.values():
+            nack = g.pel.pop(sid, None)
+            if nack is not None:
+                c = g.consumers.get(nack[0])
+                if c is not None:
+                    c[2].discard(sid)
+
+    def _delete_entries(self, s: _Stream, ids: Iterable[tuple], policy: bytes) -> list[tuple]:
+        """Delete the entries ``ids`` under ``policy``; the IDs deleted.  DELREF also clears
+        the references of an ID whose entry is already gone (a KEEPREF deletion leaves them)."""
+        deleted = []
+        for sid in ids:
+            if policy == b"DELREF":
+                self._unreference(s, sid)
+            if sid not in s.entries or (policy == b"ACKED" and self._referenced(s, sid)):
+                continue
+            del s.entries[sid]
+            deleted.append(sid)
+        if deleted:
+            s.first_id = next(iter(s.entries)) if s.entries else (0, 0)
+        return deleted
+
+    def _xdel(self, s: _Stream, ids: list[tuple], policy: bytes) -> None:
+        """XDEL and its 8.2 variants also move the stream's max-deleted-entry-id."""
+        deleted = self._delete_entries(s, ids, policy)
+        if deleted:
+            s.max_deleted = max(s.max_deleted, *deleted)
+
+    def _trim(self, s: _Stream, strategy: bytes, threshold: bytes,
+              policy: bytes = b"KEEPREF") -> None:
+        # exact trims only: servers propagate "~" trims rewritten to the exact result
         if strategy == b"MAXLEN":
-            maxlen = _ll(threshold)
-            n = len(s.entries) - maxlen
-            if n > 0:
-                for i in list(s.entries)[:n]:
-                    del s.entries[i]
+            n = len(s.entries) - _ll(threshold)
+            candidates = list(s.entries)[:n] if n > 0 else []
         else:
             minid = _sid(threshold)
-            for i in list(s.entries):
-                if i >= minid:
-                    break
-                del s.entries[i]
+            candidates = [i for i in s.entries if i < minid]
+        self._delete_entries(s, candidates, policy)
         s.first_id = next(iter(s.entries)) if s.entries else (0, 0)
 
     def _trim_args(self, a, i):
@@ -1942,6 +1979,7 @@ class Replayer:
         i = 2
         nomk = False
         trim = None
+        policy = b"KEEPREF"
         while True:
             opt = a[i].upper()
             if opt == b"NOMKSTREAM":
@@ -1950,7 +1988,8 @@ class Replayer:
             elif opt in (b"MAXLEN", b"MINID"):
                 strategy, threshold, i = self._trim_args(a, i)
                 trim = (strategy, threshold)
-            elif opt in (b"KEEPREF", b"DELREF", b"ACKED"):  # Redis 8.2 reference options
+            elif opt in self._POLICIES:  # Redis 8.2
+                policy = opt
                 i += 1
             else:
                 break
@@ -1984,29 +2023,43 @@ class Replayer:
         if len(s.entries) == 1:
             s.first_id = new
         if trim is not None:
-            self._trim(s, *trim)
+            self._trim(s, *trim, policy)
 
     def c_xdel(self, a):
         k = self._stream(a[1], False)
         if k is None:
             return
-        s: _Stream = k.value
-        deleted = False
-        for raw in a[2:]:
-            i = _sid(raw)
-            if s.entries.pop(i, None) is not None:
-                deleted = True
-                if i > s.max_deleted:
-                    s.max_deleted = i
-        if deleted:
-            s.first_id = next(iter(s.entries)) if s.entries else (0, 0)
+        self._xdel(k.value, [_sid(raw) for raw in a[2:]], b"KEEPREF")
 
     def c_xtrim(self, a):
         k = self._stream(a[1], False)
         if k is None:
             return
-        strategy, threshold, _ = self._trim_args(a, 2)
-        self._trim(k.value, strategy, threshold)
+        strategy, threshold, i = self._trim_args(a, 2)
+        policy = b"KEEPREF"
+        for opt in a[i:]:
+            if opt.upper() in self._POLICIES:  # Redis 8.2
+                policy = opt.upper()
+        self._trim(k.value, strategy, threshold, policy)
+
+    def _ids_option(self, a, i: int) -> tuple[bytes, list[tuple]]:
+        """``[KEEPREF|DELREF|ACKED] IDS numids id ...`` at a[i]: (policy, ids)."""
+        policy = b"KEEPREF"
+        if a[i].upper() in self._POLICIES:
+            policy = a[i].upper()
+            i += 1
+        if a[i].upper() != b"IDS":
+            raise _CmdError("syntax error: IDS expected")
+        n = _ll(a[i + 1])
+        return policy, [_sid(x) for x in a[i + 2 : i + 2 + n]]
+
+    def c_xdelex(self, a):
+        """XDELEX key [KEEPREF|DELREF|ACKED] IDS numids id ... (Redis 8.2)"""
+        k = self._stream(a[1], False)
+        if k is None:
+            return
+        policy, ids = self._ids_option(a, 2)
+        self._xdel(k.value, ids, policy)
 
     def c_xsetid(self, a):
         k = self._stream(a[1], False)
@@ -2178,18 +2231,37 @@ class Replayer:
         raise _CmdError("XAUTOCLAIM is propagated as XCLAIM by every server; a raw XAUTOCLAIM "
                         "depends on the server clock and cannot be replayed")
 
+    @staticmethod
+    def _ack(g: _Group, sid: tuple) -> None:
+        nack = g.pel.pop(sid, None)
+        if nack is not None:
+            c = g.consumers.get(nack[0])
+            if c is not None:
+                c[2].discard(sid)
+
     def c_xack(self, a):
         found = self._group(a[1], a[2])
         if found is None:
             return
         s, g = found
         for raw in a[3:]:
-            sid = _sid(raw)
-            nack = g.pel.pop(sid, None)
-            if nack is not None:
-                c = g.consumers.get(nack[0])
-                if c is not None:
-                    c[2].discard(sid)
+            self._ack(g, _sid(raw))
+
+    def c_xackdel(self, a):
+        """XACKDEL key group [KEEPREF|DELREF|ACKED] IDS numids id ... (Redis 8.2): each ID
+        pending in the group is acknowledged, then its entry deleted under the policy; IDs
+        the group has not pending are left alone."""
+        found = self._group(a[1], a[2])
+        if found is None:
+            raise _CmdError("NOGROUP")
+        s, g = found
+        policy, ids = self._ids_option(a, 3)
+        acked = []
+        for sid in ids:
+            if sid in g.pel:
+                self._ack(g, sid)
+                acked.append(sid)
+        self._xdel(s, acked, policy)
 
     # ==== functions ==========================================================================
     def _function_load(self, code: bytes, replace: bool) -> None:
@@ -2370,12 +2442,20 @@ def _stream_model(s: _Stream, profile: ServerProfile) -> Stream:
     entries = [StreamEntry(i, list(f)) for i, f in sorted(s.entries.items())]
     groups = []
     v3 = profile.redis_compat >= (7, 2, 0)
-    for g in s.groups.values():
+    # groups and consumers live in radix trees: a server lists and saves them by name
+    for _, g in sorted(s.groups.items()):
         pending = [StreamPendingEntry(i, p[0], p[1], p[2]) for i, p in sorted(g.pel.items())]
         consumers = [StreamConsumer(name, c[0], c[1] if v3 else None, sorted(c[2]))
-                     for name, c in g.consumers.items()]
+                     for name, c in sorted(g.consumers.items())]
         groups.append(StreamGroup(g.name, g.last_id, g.entries_read, pending, consumers))
     first = entries[0].id if entries else (0, 0)
+    if profile.redis_compat < (7, 0, 0):
+        # Redis 5.0-6.2 keep no entries-added / max-deleted-id / entries-read (RDB stream v1):
+        # the model holds what their RDB reader derives, as for a stream read from their RDB
+        return Stream(entries=entries, length=len(entries), last_id=s.last_id, first_id=first,
+                      max_deleted_id=(0, 0), entries_added=len(entries),
+                      groups=[StreamGroup(g.name, g.last_id, None, g.pending, g.consumers)
+                              for g in groups])
     return Stream(entries=entries, length=len(entries), last_id=s.last_id, first_id=first,
                   max_deleted_id=s.max_deleted, entries_added=s.added, groups=groups)
 

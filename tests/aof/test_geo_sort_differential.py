@@ -15,7 +15,8 @@ import pytest
 from capture import capture_dbs
 from rdbtools.aof import open_aof
 from rdbtools.aof.replay import ServerProfile, replay
-from truth import compare_entries
+from test_corpus_aof import _align_consumer_times
+from truth import compare_entries, truth_bytes
 
 UNITS = {"m": 1.0, "km": 1000.0, "mi": 1609.34, "ft": 0.3048}
 
@@ -26,7 +27,28 @@ def _replayed_equals_server(srv) -> list[str]:
     profile = ServerProfile.for_version("valkey" if srv.spec.is_valkey else "redis", srv.spec.version)
     with open_aof(path) as aof:
         engine = replay(aof, profile=profile)
-    return compare_entries(list(engine.iter_entries()), truth)
+    entries = list(engine.iter_entries())
+    if not srv.spec.is_valkey and srv.spec.version >= (8, 2, 0):
+        _drop_untraceable_consumers(entries, truth)
+    # consumers' seen/active times are the server's clock (docs/aof.md): aligned within 5 s
+    return _align_consumer_times(entries, truth) + compare_entries(entries, truth)
+
+
+def _drop_untraceable_consumers(entries, truth: dict) -> None:
+    """Redis 8.2 creates the consumer of an XREADGROUP that delivers nothing and does not
+    propagate it (docs/aof.md, known limits): a consumer without pending entries that the
+    replay does not have is left out of the server's side."""
+    ours = {(e.db, e.key, g.name): {c.name for c in g.consumers}
+            for e in entries if e.type == "stream" for g in e.value.groups}
+    for db, records in truth["dbs"].items():
+        for record in records:
+            if record["type"] != "stream":
+                continue
+            for group in record["value"]["info_full"]["groups"]:
+                known = ours.get((int(db), truth_bytes(record["key"]), truth_bytes(group["name"])),
+                                 set())
+                group["consumers"] = [c for c in group["consumers"]
+                                      if c["pel-count"] or truth_bytes(c["name"]) in known]
 
 
 def _try(srv, *args) -> None:
@@ -126,5 +148,58 @@ def test_replay_of_stored_searches_equals_server(server_spec, tmp_path, workload
     config = {"appendonly": "yes", "appendfsync": "always", "aof-use-rdb-preamble": "no"}
     with RedisServer(server_spec, config=config, workdir=tmp_path / "srv") as srv:
         workload(srv, random.Random(seed))
+        problems = _replayed_equals_server(srv)
+    assert problems == []
+
+
+def _stream_policy_workload(srv, rng: random.Random) -> None:
+    """Redis 8.2's deletion policies: XDELEX, XACKDEL, XADD/XTRIM with KEEPREF|DELREF|ACKED."""
+    seq = 0
+    for _ in range(250):
+        r = rng.random()
+        key = f"x{rng.randrange(2)}"
+        policy = [rng.choice(["KEEPREF", "DELREF", "ACKED"])] if rng.random() < 0.8 else []
+
+        def some_ids():
+            return [f"{rng.randrange(1, seq + 2)}-0" for _ in range(rng.randrange(1, 4))]
+
+        if r < 0.3:
+            seq += 1
+            trim = ["MAXLEN", str(rng.randrange(0, 8))] if rng.random() < 0.3 else []
+            _try(srv, "XADD", key, *(policy if trim else []), *trim, f"{seq}-0", "f", "v")
+        elif r < 0.4:
+            _try(srv, "XGROUP", "CREATE", key, f"g{rng.randrange(2)}", rng.choice(["0", "$"]))
+        elif r < 0.55:
+            # Redis 8.2 creates the consumer of an XREADGROUP on an empty stream without
+            # propagating it (docs/aof.md, known limits): only read streams with entries
+            if srv.execute("XLEN", key):
+                _try(srv, "XREADGROUP", "GROUP", f"g{rng.randrange(2)}", f"c{rng.randrange(2)}",
+                     "COUNT", str(rng.randrange(1, 4)), "STREAMS", key, ">")
+        elif r < 0.65:
+            _try(srv, "XACK", key, f"g{rng.randrange(2)}", *some_ids())
+        elif r < 0.92:
+            ids = some_ids()
+            if policy == ["DELREF"]:
+                # DELREF of IDs that are all gone clears their PEL references but deletes
+                # nothing, and is not propagated (docs/aof.md, known limits): leave those out
+                ids = [i for i in ids if srv.execute("XRANGE", key, i, i)] or None
+            if ids and r < 0.8:
+                _try(srv, "XDELEX", key, *policy, "IDS", str(len(ids)), *ids)
+            elif ids:
+                _try(srv, "XACKDEL", key, f"g{rng.randrange(2)}", *policy, "IDS", str(len(ids)),
+                     *ids)
+        else:
+            _try(srv, "XTRIM", key, "MAXLEN", str(rng.randrange(0, 6)), *policy)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_replay_of_stream_deletion_policies_equals_server(server_spec, tmp_path, seed):
+    from servers import RedisServer
+
+    if server_spec.is_valkey or server_spec.version < (8, 2, 0):
+        pytest.skip(f"{server_spec.name} has no stream deletion policies (Redis 8.2+)")
+    config = {"appendonly": "yes", "appendfsync": "always", "aof-use-rdb-preamble": "no"}
+    with RedisServer(server_spec, config=config, workdir=tmp_path / "srv") as srv:
+        _stream_policy_workload(srv, random.Random(seed))
         problems = _replayed_equals_server(srv)
     assert problems == []
