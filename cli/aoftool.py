@@ -1,27 +1,32 @@
-"""``aoftool``: inspect and replay Redis / Valkey append-only files (single files with or without
-an RDB preamble, and multi-part ``appendonlydir`` directories with their manifest).
+"""``aoftool``: inspect, replay, check, compact, cut and convert Redis / Valkey append-only files
+(single files with or without an RDB preamble, and multi-part ``appendonlydir`` directories with
+their manifest).
 
-Thin commands over rdbtools.aof (reader, replay); output through rdbtools.dump /
-rdbtools.commands like ``rdbtool dump``; errors through errors.py.
+Thin commands over rdbtools.aof (reader, replay, rewrite, check, cut) and rdbtools.convert;
+output through rdbtools.dump / rdbtools.commands like ``rdbtool dump``; tables through render.py;
+errors through errors.py.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from collections import Counter
 
 import click
 
 from rdbtools import __version__
 from rdbtools.aof import open_aof
+from rdbtools.aof.base import BASE_FORMS
 from rdbtools.aof.replay import ServerProfile, replay
 from rdbtools.commands import write_resp
 from rdbtools.dump import write_json, write_jsonl
 from rdbtools.filters import KeyFilter
 from rdbtools.model import Function
 
-from .errors import ErrorHandlingGroup
-from .options import filter_options, format_option, open_output, output_option
+from .errors import EXIT_BAD_INPUT, ErrorHandlingGroup, usage_errors
+from .options import (filter_options, format_option, open_output, output_option,
+                      target_option)
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -68,7 +73,8 @@ def replay_options(fn):
 @click.option("--traceback", is_flag=True, help="Show the Python traceback of an error.")
 @click.pass_context
 def aoftool(ctx: click.Context, traceback: bool) -> None:
-    """Inspect and replay Redis and Valkey append-only files (AOF).
+    """Inspect, replay, check, compact, cut and convert Redis and Valkey
+    append-only files (AOF).
 
     PATH is an appendonly.aof file, a manifest, an appendonlydir or the
     directory that holds it.  Exit status: 0 success, 1 bad input (message
@@ -205,6 +211,188 @@ def info(path: str, fmt: str, strict: bool) -> None:
     console.print("truncation: none" if t is None else
                   f"truncation: {escape(t['file'])} usable up to offset {t['offset']} of "
                   f"{t['size']} ({escape(t['reason'])})", highlight=False)
+
+
+def aof_target_option(fn):
+    return target_option("the server named by the AOF's RDB part, else the replay's --server")(fn)
+
+
+@aoftool.command()
+@aof_argument
+@click.option("-o", "--output", type=click.Path(), default=None,
+              help="Write the rewritten AOF here instead of in place: a new (or empty) directory "
+                   "for a multi-part AOF, a file for a single-file AOF.")
+@click.option("--base", type=click.Choice(BASE_FORMS), default=None,
+              help="Base file form: an RDB (aof-use-rdb-preamble yes) or the rewrite's commands "
+                   "(no).  Default: the form of the AOF's own base.")
+@aof_target_option
+@click.option("--keep-history", is_flag=True,
+              help="Keep the old base and incr files, listed as history in the manifest "
+                   "(aof-disable-auto-gc yes), instead of deleting them.")
+@click.option("--server", "profile", callback=_profile, metavar="NAME-VERSION",
+              help="Replay with this server's rules (default: from the RDB preamble, else "
+                   "redis-7.4).")
+@format_option(["table", "json"], "table")
+def rewrite(path: str, output, base, target, keep_history: bool, profile, fmt: str) -> None:
+    """Compact the AOF at PATH offline, as the server's BGREWRITEAOF does:
+    replay it, write the dataset as a new base file, start a new empty incr
+    file, swap the manifest atomically and retire the old files to history
+    (deleted unless --keep-history).  A single-file AOF becomes one compact
+    file.  A kill at any moment leaves an AOF that loads the same data.
+    The server must not be running on PATH.
+
+    \b
+    Example:
+        aoftool rewrite /var/lib/redis/appendonlydir
+        aoftool rewrite appendonlydir --base aof --keep-history
+        aoftool rewrite appendonlydir -o compacted/appendonlydir -f json
+    """
+    from rdbtools.aof.rewrite import rewrite_aof
+
+    from .render import AofProgress, render_rewrite
+
+    with open_aof(path) as aof:
+        total = aof.total_size
+    with AofProgress(total) as bar, usage_errors():
+        result = rewrite_aof(path, output, base=base, target=target, keep_history=keep_history,
+                             profile=profile, progress=bar.callback)
+    if fmt == "json":
+        click.echo(json.dumps(result.to_dict(), indent=2))
+    else:
+        render_rewrite(result.to_dict())
+
+
+@aoftool.command()
+@aof_argument
+@click.option("--fix", is_flag=True,
+              help="Truncate a damaged tail of the last incr file (or of a single-file AOF) at "
+                   "its last complete command, after copying the file to a backup.")
+@click.option("--backup", type=click.Path(dir_okay=False), default=None,
+              help="Where --fix copies the file first (default: FILE.bak, FILE.bak.1, ...).")
+@format_option(["table", "json"], "table")
+def check(path: str, fix: bool, backup, fmt: str) -> None:
+    """Check every file of the AOF at PATH as redis-check-aof does: the RDB
+    part (records and CRC64), then the RESP commands and MULTI/EXEC blocks;
+    report the first bad offset of each file.  Exit 0 when sound, 1 when
+    damaged.
+
+    --fix cuts a damaged tail off the last incr file (the loss the server
+    itself accepts with aof-load-truncated), after writing a backup, and
+    refuses anything else (damage in an earlier file or in an RDB part),
+    changing nothing.
+
+    \b
+    Example:
+        aoftool check appendonlydir
+        aoftool check appendonlydir --fix
+        aoftool check appendonly.aof -f json
+    """
+    from rdbtools.aof.check import check_aof, fix_aof
+    from rdbtools.errors import AofFixRefusedError
+
+    from .errors import fail
+    from .render import render_aof_check, render_fix
+
+    if not fix:
+        report = check_aof(path).to_dict()
+        if fmt == "json":
+            click.echo(json.dumps(report, indent=2))
+        else:
+            render_aof_check(report)
+        if not report["ok"]:
+            sys.exit(EXIT_BAD_INPUT)
+        return
+    try:
+        result = fix_aof(path, backup).to_dict()
+    except AofFixRefusedError as e:
+        report = check_aof(path).to_dict()
+        if fmt == "json":
+            click.echo(json.dumps({"fixed": None, "refused": str(e), "check": report}, indent=2))
+        else:
+            render_aof_check(report)
+        fail(f"refused: {e}", e)
+    if fmt == "json":
+        click.echo(json.dumps(result, indent=2))
+    else:
+        render_aof_check(result["check"])
+        render_fix(result)
+
+
+@aoftool.command()
+@aof_argument
+@click.option("--to-timestamp", type=int, metavar="UNIX_S", default=None,
+              help="Keep what was written up to this time: stop at the first #TS: annotation "
+                   "later than it.")
+@click.option("--to-offset", type=click.IntRange(min=0), metavar="BYTES", default=None,
+              help="Keep the commands that end at or before this offset (counted over the "
+                   "loaded files in load order).")
+@click.option("-o", "--output", type=click.Path(), required=True,
+              help="Where to write: *.rdb, *.jsonl / *.json, *.resp, else an AOF (a directory "
+                   "for a multi-part AOF, a file for a single file).")
+@click.option("--to", "to", type=click.Choice(["aof", "rdb", "jsonl", "resp"]), default=None,
+              help="Output format (default: from OUT's form).")
+@aof_target_option
+@click.option("--skip-unknown", is_flag=True,
+              help="RDB/JSONL/RESP output: skip commands the replay does not know.")
+@format_option(["text", "json"], "text")
+def cut(path: str, to_timestamp, to_offset, output: str, to, target, skip_unknown: bool,
+        fmt: str) -> None:
+    """Point-in-time recovery: write the state of the AOF at PATH as it was
+    at a #TS: timestamp or at a byte offset, as a new AOF, an RDB file or a
+    JSONL dump.  PATH is never modified.
+
+    \b
+    Example:
+        aoftool cut appendonlydir --to-timestamp 1700000000 -o before-incident
+        aoftool cut appendonlydir --to-timestamp 1700000000 -o state.rdb -t redis-7.4
+        aoftool cut appendonly.aof --to-offset 1048576 -o state.jsonl
+    """
+    from rdbtools.aof.cut import cut_aof
+
+    from .render import render_cut
+
+    if (to_timestamp is None) == (to_offset is None):
+        raise click.UsageError("give exactly one of --to-timestamp and --to-offset")
+    with usage_errors():
+        result = cut_aof(path, output, to_timestamp=to_timestamp, to_offset=to_offset, to=to,
+                         target=target, skip_unknown=skip_unknown).to_dict()
+    if fmt == "json":
+        click.echo(json.dumps(result, indent=2))
+    else:
+        render_cut(result)
+
+
+@aoftool.command()
+@aof_argument
+@click.argument("dest", type=click.Path(dir_okay=False, allow_dash=True), metavar="OUT")
+@aof_target_option
+@click.option("--to", "to", type=click.Choice(["rdb", "jsonl", "resp"]), default=None,
+              help="Output format (default: from OUT's extension: .jsonl/.json, .aof/.resp, "
+                   "else rdb).")
+@click.option("--skip-unknown", is_flag=True,
+              help="Skip commands the replay does not know (module commands...).")
+@click.option("--strict", is_flag=True, help="Fail on any loss instead of reporting it.")
+@filter_options
+def convert(path: str, dest: str, target, to, skip_unknown: bool, strict: bool,
+            key_filter: KeyFilter) -> None:
+    """Replay the AOF at PATH and write its dataset to OUT as an RDB file for
+    any target server, a JSONL dump or Redis commands (the filters of
+    ``aoftool dump`` apply).  OUT is written atomically; "-" is stdout.
+
+    \b
+    Example:
+        aoftool convert appendonlydir dump.rdb
+        aoftool convert appendonlydir dump.rdb --target redis-7.0
+        aoftool convert appendonly.aof keys.jsonl --key 'user:*'
+    """
+    from rdbtools.convert import convert as run_convert, output_format
+
+    from .render import render_convert
+
+    with usage_errors(), open_output(dest) as out:
+        result = run_convert(path, out, to=output_format(dest, to), target=target,
+                             key_filter=key_filter, strict=strict, skip_unknown=skip_unknown)
+    render_convert(result, dest)
 
 
 def main() -> None:

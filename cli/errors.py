@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, NoReturn
+from contextlib import contextmanager
+from typing import Any, Iterator, NoReturn
 
 import click
 
@@ -56,3 +57,15 @@ class ErrorHandlingGroup(click.Group):
         except OSError as e:
             where = f"{e.filename}: " if getattr(e, "filename", None) else ""
             fail(f"{where}{e.strerror or e}", e)
+
+
+@contextmanager
+def usage_errors() -> Iterator[None]:
+    """A plain ValueError of the library (bad option values) is a usage error (exit 2); its
+    RdbToolsError subclasses are bad input (exit 1)."""
+    try:
+        yield
+    except ValueError as e:
+        if isinstance(e, RdbToolsError):
+            raise
+        raise click.UsageError(str(e)) from None

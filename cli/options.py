@@ -82,6 +82,67 @@ def filter_options(fn: Callable) -> Callable:
     return wrapper
 
 
+# -- writing for a target (convert, dump -f restore, split, merge) ------------------------------
+
+def _target_check(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    from rdbtools.targets import get_target
+
+    if value is not None:
+        try:
+            get_target(value)
+        except ValueError as e:
+            raise click.BadParameter(str(e)) from None
+    return value
+
+
+def target_option(default_text: str) -> Callable:
+    """``-t/--target``: the server written for (``default_text`` says what happens without it)."""
+    return click.option(
+        "-t", "--target", default=None, metavar="TARGET", callback=_target_check,
+        help="Server to write for: redis-6.2, redis-7.0, redis-7.2, redis-7.4, redis-8.2, "
+             f"valkey-8.1, valkey-9.1, or rdb-9 ... rdb-12, rdb-80 (default: {default_text}).",
+    )  # fmt: skip
+
+
+def _thresholds(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict:
+    from rdbtools.targets import Thresholds
+
+    out = {}
+    for v in values:
+        name, sep, value = v.partition("=")
+        if not sep:
+            raise click.BadParameter(f"{v!r}: expected NAME=VALUE")
+        out[name] = value
+    try:
+        Thresholds().with_config(out)
+    except ValueError as e:
+        raise click.BadParameter(str(e)) from None
+    return out
+
+
+def write_options(fn: Callable) -> Callable:
+    """The writer's options: ``--config``, ``--strict``, ``--unwritable``, ``--module``,
+    ``--reencode`` (keyword arguments ``config``, ``strict``, ``unwritable``, ``modules``,
+    ``reencode``)."""
+    options = [
+        click.option("--config", "config", multiple=True, metavar="NAME=VALUE", callback=_thresholds,
+                     help="Encoding threshold of the target, e.g. hash-max-listpack-entries=1024 "
+                          "(repeatable; turns the raw copy off)."),
+        click.option("--strict", is_flag=True, help="Fail on any loss instead of reporting it."),
+        click.option("--unwritable", type=click.Choice(["drop", "fail"]), default="drop", show_default=True,
+                     help="Keys and records the target cannot hold at all (module values, functions "
+                          "before 7.0): leave them out, or fail."),
+        click.option("--module", "modules", multiple=True, metavar="NAME",
+                     help="A module type the target has loaded (repeatable, e.g. ReJSON-RL); module "
+                          "values of other modules are unwritable.  Default: every module is kept."),
+        click.option("--reencode", is_flag=True,
+                     help="Decode and re-encode every value (no byte-for-byte copies)."),
+    ]  # fmt: skip
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
 def open_source(path: str) -> Any:
     """What :func:`rdbtools.open_rdb` should read: the path, or the binary stdin for ``-``."""
     if path == "-":

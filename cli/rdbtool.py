@@ -1,13 +1,15 @@
 """``rdbtool``: inspect, dump and check Redis / Valkey RDB files.
 
 Each command is a thin layer over the library (rdbtools.info, rdbtools.dump, rdbtools.commands,
-rdbtools.filters); terminal output lives in render.py, error handling in errors.py.
+rdbtools.filters, rdbtools.convert, rdbtools.writer, rdbtools.shards); terminal output lives in
+render.py, error handling in errors.py.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Collection, Iterable, Iterator
 
 import click
 
@@ -20,7 +22,8 @@ from rdbtools.info import summarize
 from rdbtools.model import Entry, Function
 
 from .errors import EXIT_BAD_INPUT, ErrorHandlingGroup
-from .options import filter_options, format_option, input_argument, open_output, open_source, output_option
+from .options import (filter_options, format_option, input_argument, open_output, open_source,
+                      output_option, target_option, write_options)
 from .render import print_check, progress_records, render_summary
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -40,8 +43,9 @@ def rdbtool(ctx: click.Context, traceback: bool) -> None:
     ctx.obj = {"traceback": traceback}
 
 
-def _selected(rdb, key_filter: KeyFilter, with_functions: bool) -> Iterator:
-    records = progress_records(rdb, rdb.iter_records())
+def _selected(rdb, key_filter: KeyFilter, with_functions: bool,
+              raw_types: Collection[int] | None = None) -> Iterator:
+    records = progress_records(rdb, rdb.iter_records(raw_types=raw_types))
     for rec in records:
         if isinstance(rec, Entry):
             if key_filter.matches(rec):
@@ -56,31 +60,79 @@ def _entries(records: Iterable) -> Iterator[Entry]:
 
 @rdbtool.command()
 @input_argument
-@format_option(["jsonl", "json", "text", "resp"], "jsonl")
+@format_option(["jsonl", "json", "text", "resp", "restore"], "jsonl")
 @output_option
+@target_option("the file's own version; -f resp and -f restore only")
+@click.option("--replace", is_flag=True,
+              help="-f restore: RESTORE ... REPLACE and FUNCTION LOAD REPLACE (overwrite "
+                   "what the server has).")
+@write_options
 @filter_options
-def dump(file: str, fmt: str, output: str, key_filter: KeyFilter) -> None:
+def dump(file: str, fmt: str, output: str, target, replace, config, strict, unwritable, modules,
+         reencode, key_filter: KeyFilter) -> None:
     """Write the keys of FILE as JSON Lines, a JSON array, text or Redis commands.
 
     jsonl/json follow docs/dump-format.md (lossless; binary-safe through
     {"b64": ...}); text is one human-readable line per key; resp is the
-    commands that rebuild the keys, in AOF rewrite style (pipe it into
-    redis-cli --pipe).  Functions are included in resp output when no
-    filter is given.
+    commands that rebuild the keys, in AOF rewrite style; restore is one
+    RESTORE command per key with a DUMP payload built for --target (absolute
+    TTLs, LRU/LFU data).  Pipe resp and restore into redis-cli --pipe.
+    Functions are included in resp and restore output when no filter is
+    given.  --config, --strict, --unwritable, --module and --reencode apply
+    to -f restore as to rdbtool convert.
 
     \b
     Example:
         rdbtool dump dump.rdb --key 'user:*' --type hash
         rdbtool dump dump.rdb -f resp | redis-cli --pipe
+        rdbtool dump dump.rdb -f restore -t redis-6.2 | redis-cli -p 7000 --pipe
         gunzip -c backup.rdb.gz | rdbtool dump - -f json -o keys.json
     """
+    if fmt != "restore" and (replace or config or strict or unwritable != "drop" or modules
+                             or reencode):
+        raise click.UsageError("--replace, --config, --strict, --unwritable, --module and "
+                               "--reencode apply to -f restore only")
+    if fmt not in ("resp", "restore") and target is not None:
+        raise click.UsageError("--target applies to -f resp and -f restore only")
+    if fmt == "restore":
+        _dump_restore(file, output, target, replace, config, strict, unwritable, modules,
+                      reencode, key_filter)
+        return
     with open_rdb(open_source(file), values="full") as rdb, open_output(output) as out:
         records = _selected(rdb, key_filter, with_functions=fmt == "resp" and key_filter.is_empty)
         if fmt == "resp":
-            write_resp(records, out, rdb_version=rdb.version)
+            rdb_version = rdb.version if target is None else _target(target).rdb_version
+            write_resp(records, out, rdb_version=rdb_version)
         else:
             writer = {"jsonl": write_jsonl, "json": write_json, "text": write_text}[fmt]
             writer(_entries(records), out)
+
+
+def _target(name: str, config=None):
+    from rdbtools.targets import get_target
+
+    with _usage_errors():
+        return get_target(name, config)
+
+
+def _dump_restore(file, output, target, replace, config, strict, unwritable, modules, reencode,
+                  key_filter: KeyFilter) -> None:
+    from rdbtools.targets import target_for_file
+    from rdbtools.writer import RestoreWriter
+
+    from .render import render_losses
+
+    with open_rdb(open_source(file), values="full") as rdb, open_output(output) as out:
+        if target is None:
+            with _usage_errors():
+                target = target_for_file(rdb.version, rdb.valkey)
+        writer = RestoreWriter(out, _target(target, config), replace=replace, strict=strict,
+                               unwritable=unwritable, modules=modules or None,
+                               source=(rdb.version, rdb.valkey), reencode=reencode)
+        records = _selected(rdb, key_filter, with_functions=key_filter.is_empty,
+                            raw_types=writer.raw_types)
+        result = writer.write_all(records)
+    render_losses(result)
 
 
 @rdbtool.command()
@@ -138,63 +190,20 @@ def check(file: str, fmt: str) -> None:
         raise SystemExit(EXIT_BAD_INPUT)
 
 
-def _parse_thresholds(ctx, param, values: tuple[str, ...]) -> dict:
-    from rdbtools.targets import Thresholds
-
-    out = {}
-    for v in values:
-        name, sep, value = v.partition("=")
-        if not sep:
-            raise click.BadParameter(f"{v!r}: expected NAME=VALUE")
-        out[name] = value
-    try:
-        Thresholds().with_config(out)
-    except ValueError as e:
-        raise click.BadParameter(str(e)) from None
-    return out
-
-
-def _target_check(ctx, param, value):
-    from rdbtools.targets import get_target
-
-    if value is not None:
-        try:
-            get_target(value)
-        except ValueError as e:
-            raise click.BadParameter(str(e)) from None
-    return value
-
-
 @rdbtool.command()
-@click.argument("source", type=click.Path(exists=True, dir_okay=False, allow_dash=True),
-                metavar="IN")
+@click.argument("source", type=click.Path(exists=True, allow_dash=True), metavar="IN")
 @click.argument("dest", type=click.Path(dir_okay=False, allow_dash=True), metavar="OUT")
-@click.option("-t", "--target", default=None, metavar="TARGET", callback=_target_check,
-              help="Server to write for: redis-6.2, redis-7.0, redis-7.2, redis-7.4, redis-8.2, "
-                   "valkey-8.1, valkey-9.1, or rdb-9 ... rdb-12, rdb-80 (default: the RDB input's "
-                   "own version).")
+@target_option("the RDB input's own version")
 @click.option("--to", "to", type=click.Choice(["rdb", "jsonl", "resp"]), default=None,
               help="Output format (default: from OUT's extension: .jsonl/.json, .aof/.resp, "
                    "else rdb).")
-@click.option("--config", "config", multiple=True, metavar="NAME=VALUE",
-              callback=_parse_thresholds,
-              help="Encoding threshold of the target, e.g. hash-max-listpack-entries=1024 "
-                   "(repeatable; turns the raw copy off).")
-@click.option("--strict", is_flag=True, help="Fail on any loss instead of reporting it.")
-@click.option("--unwritable", type=click.Choice(["drop", "fail"]), default="drop",
-              show_default=True,
-              help="Keys and records the target cannot hold at all (module values, functions "
-                   "before 7.0): leave them out, or fail.")
-@click.option("--module", "modules", multiple=True, metavar="NAME",
-              help="A module type the target has loaded (repeatable, e.g. ReJSON-RL); module "
-                   "values of other modules are unwritable.  Default: every module is kept.")
-@click.option("--reencode", is_flag=True,
-              help="Decode and re-encode every value (no byte-for-byte copies).")
+@write_options
 @filter_options
 def convert(source, dest, target, to, config, strict, unwritable, modules, reencode,
             key_filter: KeyFilter) -> None:
-    """Convert IN (an RDB file or a JSON/JSONL dump) into OUT: an RDB file for
-    any target server (downgrade, upgrade, Redis <-> Valkey), a JSONL dump or
+    """Convert IN (an RDB file, a JSON/JSONL dump, or an AOF: appendonly.aof,
+    a manifest or an appendonlydir, replayed) into OUT: an RDB file for any
+    target server (downgrade, upgrade, Redis <-> Valkey), a JSONL dump or
     Redis commands.  The dump filters apply, so convert also extracts keys.
 
     Values are written in the encoding the target itself would choose; values
@@ -209,22 +218,129 @@ def convert(source, dest, target, to, config, strict, unwritable, modules, reenc
         rdbtool convert dump.rdb valkey.rdb -t valkey-9.1 --key 'user:*'
         rdbtool convert keys.jsonl dump.rdb --target redis-7.4
         rdbtool convert dump.rdb - --to resp | redis-cli --pipe
+        rdbtool convert appendonlydir dump.rdb
     """
     from rdbtools.convert import convert as run_convert, output_format
 
     from .render import render_convert
 
+    with _usage_errors(), open_output(dest) as out:
+        result = run_convert(open_source(source), out, to=output_format(dest, to),
+                             target=target, config=config, key_filter=key_filter,
+                             strict=strict, unwritable=unwritable,
+                             modules=modules or None, reencode=reencode)
+    render_convert(result, dest)
+
+
+@contextmanager
+def _usage_errors() -> Iterator[None]:
+    """A plain ValueError of the library (bad option values) is a usage error (exit 2); its
+    RdbToolsError subclasses are bad input (exit 1)."""
     try:
-        with open_output(dest) as out:
-            result = run_convert(open_source(source), out, to=output_format(dest, to),
-                                 target=target, config=config, key_filter=key_filter,
-                                 strict=strict, unwritable=unwritable,
-                                 modules=modules or None, reencode=reencode)
+        yield
     except ValueError as e:
         if isinstance(e, RdbToolsError):
             raise
         raise click.UsageError(str(e)) from None
-    render_convert(result, dest)
+
+
+@rdbtool.command()
+@input_argument
+@click.option("-o", "--output-dir", "out_dir", required=True,
+              type=click.Path(file_okay=False), metavar="DIR",
+              help="Directory for the files (created if missing).")
+@click.option("--slots", "n", type=click.IntRange(1, 16384), default=None, metavar="N",
+              help="N files of contiguous slot ranges, as redis-cli --cluster create divides "
+                   "the slots among N masters.")
+@click.option("--ranges", default=None, metavar="RANGES",
+              help="One file per comma-separated item: 0-5460,5461-10922,10923-16383; join "
+                   "ranges of one file with + (0-100+200-300).")
+@click.option("--nodes-conf", "nodes_conf", type=click.Path(exists=True, dir_okay=False),
+              default=None, metavar="FILE",
+              help="One file per master of this cluster config file, with the slots it owns.")
+@target_option("the input's own version")
+@click.option("--other-dbs", type=click.Choice(["fail", "db0", "keep"]), default="fail",
+              show_default=True,
+              help="Keys outside database 0 (a cluster has only db 0): stop with an error, "
+                   "write them into db 0, or keep their db (Valkey 9 cluster-databases).")
+@click.option("--unassigned", type=click.Choice(["fail", "drop"]), default="fail",
+              show_default=True,
+              help="Keys whose slot is in none of the ranges: stop with an error, or leave "
+                   "them out.")
+@write_options
+@filter_options
+def split(file, out_dir, n, ranges, nodes_conf, target, other_dbs, unassigned, config, strict,
+          unwritable, modules, reencode, key_filter: KeyFilter) -> None:
+    """Split FILE into one RDB file per cluster slot range, each key into the
+    file whose range holds its slot (CRC16 of the key or of its {hash tag},
+    as CLUSTER KEYSLOT).  Give exactly one of --slots, --ranges, --nodes-conf.
+
+    Files are named after their ranges (slots-00000-05460.rdb) and written
+    atomically, all or none.  Function libraries go to every file.  Values are
+    copied without decoding where the target stores them the same way.
+
+    \b
+    Example:
+        rdbtool split dump.rdb --slots 3 -o shards/
+        rdbtool split dump.rdb --ranges 0-8191,8192-16383 -o shards/ -t redis-7.0
+        rdbtool split dump.rdb --nodes-conf nodes.conf -o shards/ --other-dbs db0
+    """
+    from rdbtools.shards import even_slot_ranges, parse_slot_ranges, read_nodes_conf, split_rdb
+
+    from .render import render_split
+
+    if sum(x is not None for x in (n, ranges, nodes_conf)) != 1:
+        raise click.UsageError("give exactly one of --slots, --ranges and --nodes-conf")
+    with _usage_errors():
+        if n is not None:
+            shards = even_slot_ranges(n)
+        elif ranges is not None:
+            shards = parse_slot_ranges(ranges)
+        else:
+            with open(nodes_conf, encoding="utf-8", errors="replace") as f:
+                shards = read_nodes_conf(f.read())
+        result = split_rdb(open_source(file), out_dir, shards, target=target, config=config,
+                           key_filter=key_filter, other_dbs=other_dbs, unassigned=unassigned,
+                           strict=strict, unwritable=unwritable, modules=modules or None,
+                           reencode=reencode, progress=progress_records)
+    render_split(result)
+
+
+@rdbtool.command()
+@click.argument("files", nargs=-1, required=True, metavar="FILE...",
+                type=click.Path(exists=True, dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, allow_dash=True),
+              help="The merged RDB file (written atomically; - for stdout).")
+@click.option("--on-conflict", type=click.Choice(["error", "first", "last"]), default="error",
+              show_default=True,
+              help="The same key in several inputs: stop with an error naming it and the "
+                   "files, or keep the copy of the first / last input holding it.")
+@target_option("the inputs' version, when they all have the same")
+@write_options
+@filter_options
+def merge(files, output, on_conflict, target, config, strict, unwritable, modules, reencode,
+          key_filter: KeyFilter) -> None:
+    """Merge several RDB files (the shards of a cluster, or snapshots of
+    different datasets) into one.  Each input is read twice, so they must be
+    files.  A key (db and name) present in several inputs, or a function
+    library with different code, is decided by --on-conflict; with "error"
+    (the default) nothing is written.
+
+    \b
+    Example:
+        rdbtool merge shard1.rdb shard2.rdb shard3.rdb -o all.rdb
+        rdbtool merge old.rdb new.rdb -o out.rdb --on-conflict last -t redis-7.2
+    """
+    from rdbtools.shards import merge_rdb
+
+    from .render import render_merge
+
+    with _usage_errors(), open_output(output) as out:
+        result = merge_rdb(list(files), out, on_conflict=on_conflict, target=target,
+                           config=config, key_filter=key_filter, strict=strict,
+                           unwritable=unwritable, modules=modules or None, reencode=reencode,
+                           progress=progress_records)
+    render_merge(result, output)
 
 
 # -- memory analysis: memory, bigkeys, report ----------------------------------------------------------

@@ -14,7 +14,8 @@ from rich.markup import escape
 from rdbtools.info import RdbSummary
 
 __all__ = ["console", "err_console", "escape", "progress_records", "render_summary", "print_check",
-           "render_bigkeys", "render_report", "render_convert"]
+           "render_bigkeys", "render_report", "render_convert", "render_losses", "render_split",
+           "render_merge"]
 
 console = Console()
 err_console = Console(stderr=True)
@@ -232,11 +233,158 @@ def render_convert(result: Any, dest: str) -> None:
     if result.raw_copies:
         head += f", {result.raw_copies} copied as they were"
     err_console.print(head, highlight=False, soft_wrap=True)
-    if not result.losses:
+    render_losses(result)
+
+
+def render_losses(result: Any) -> None:
+    """What a write did not carry over (``result.losses``), on stderr; nothing when complete."""
+    losses = result.losses
+    if not losses:
         return
-    err_console.print(f"[yellow]{len(result.losses)} thing(s) not carried over "
-                      f"({result.dropped_keys} key(s) left out):[/]", highlight=False)
-    for loss in result.losses[:LOSSES_SHOWN]:
+    dropped = sum(1 for loss in losses if loss.dropped and loss.key is not None)
+    err_console.print(f"[yellow]{len(losses)} thing(s) not carried over "
+                      f"({dropped} key(s) left out):[/]", highlight=False)
+    for loss in losses[:LOSSES_SHOWN]:
         err_console.print(f"  {escape(str(loss))}", highlight=False, soft_wrap=True)
-    if len(result.losses) > LOSSES_SHOWN:
-        err_console.print(f"  ... and {len(result.losses) - LOSSES_SHOWN} more", highlight=False)
+    if len(losses) > LOSSES_SHOWN:
+        err_console.print(f"  ... and {len(losses) - LOSSES_SHOWN} more", highlight=False)
+
+
+def render_split(result: Any) -> None:
+    """``rdbtool split``: one row per file (ranges, node, keys) on stderr, then the losses."""
+    from rich.table import Table
+
+    t = Table(title=f"split for {result.target.name} ({result.target.magic.decode()})",
+              title_justify="left")
+    for col, just in (("file", "left"), ("slots", "right"), ("ranges", "left"), ("node", "left"),
+                      ("keys", "right")):
+        t.add_column(col, justify=just)
+    for s in result.shards:
+        ranges = ", ".join(f"{lo}-{hi}" if lo != hi else str(lo) for lo, hi in s.ranges)
+        node = "" if s.node is None else f"{s.node.id[:8]} {s.node.address}"
+        t.add_row(escape(s.path), str(s.slots), escape(_text_key(ranges)), escape(node),
+                  str(s.result.keys))
+    err_console.print(t)
+    if result.unassigned:
+        err_console.print(f"[yellow]{result.unassigned} key(s) in no slot range left out[/]",
+                          highlight=False)
+    render_losses(result)
+
+
+def render_merge(result: Any, dest: str) -> None:
+    """``rdbtool merge``: the summary line, the keys found in several inputs, the losses."""
+    render_convert(result.result, dest)
+    if result.conflicts:
+        err_console.print(f"[yellow]{result.conflicts} key(s) or libraries in several inputs; "
+                          f"{result.skipped} copy(ies) left out, e.g.:[/]", highlight=False)
+        for db, key, files in result.examples[:LOSSES_SHOWN]:
+            what = f"library {key.decode()!r}" if db is None else f"db {db} key {key[:64]!r}"
+            err_console.print(f"  {escape(what)}: {escape(', '.join(files))}", highlight=False,
+                              soft_wrap=True)
+
+
+# -- aoftool rewrite / check / cut -----------------------------------------------------------------
+
+class AofProgress:
+    """A progress bar on stderr for the long AOF jobs: ``callback(stage, done, total)`` draws
+    stage ``replay`` in bytes and ``write`` in keys.  Drawn only when stderr is a terminal and
+    the AOF is larger than 16 MiB (``force`` overrides); a no-op otherwise."""
+
+    def __init__(self, total_bytes: int, *, force: bool | None = None) -> None:
+        self.show = force if force is not None else bool(
+            err_console.is_terminal and total_bytes > PROGRESS_MIN_BYTES)
+        self._progress = None
+        self._tasks: dict[str, Any] = {}
+        self._last = 0.0
+
+    def __enter__(self) -> "AofProgress":
+        if self.show:
+            from rich.progress import BarColumn, Progress, TaskProgressColumn, TimeRemainingColumn
+
+            self._progress = Progress("[progress.description]{task.description}", BarColumn(),
+                                      TaskProgressColumn(), TimeRemainingColumn(),
+                                      console=err_console, transient=True)
+            self._progress.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._progress is not None:
+            self._progress.__exit__(*exc)
+
+    def callback(self, stage: str, done: int, total: int) -> None:
+        if self._progress is None:
+            return
+        now = time.monotonic()
+        if done < total and now - self._last < 0.1:
+            return
+        self._last = now
+        if stage not in self._tasks:
+            label = {"replay": "replaying", "write": "writing keys"}.get(stage, stage)
+            self._tasks[stage] = self._progress.add_task(label, total=total)
+        self._progress.update(self._tasks[stage], completed=done)
+
+
+def render_rewrite(r: dict) -> None:
+    """The table of ``aoftool rewrite``: sizes before and after, time, files."""
+    from rich.table import Table
+
+    t = Table(show_header=False, title="AOF rewrite", title_justify="left")
+    t.add_column(style="bold")
+    t.add_column()
+    t.add_row("written", escape(r["path"]))
+    base = r["base"] + (f" for {r['target']}" if r["target"] else "")
+    t.add_row("base", base)
+    t.add_row("keys", f"{r['keys']} ({r['functions']} function libraries, {r['commands']} "
+                      "commands replayed)")
+    before, after = r["size_before"], r["size_after"]
+    ratio = f" ({100 * after / before:.1f} %)" if before else ""
+    t.add_row("size before", f"{_human(before)} ({before} bytes)")
+    t.add_row("size after", f"{_human(after)} ({after} bytes){ratio}")
+    t.add_row("time", f"{r['seconds']:.3f} s")
+    t.add_row("new files", escape(", ".join(r["written"])))
+    if r["retired"]:
+        t.add_row("history", escape(", ".join(r["retired"])))
+    if r["deleted"]:
+        t.add_row("deleted", escape(", ".join(r["deleted"])))
+    console.print(t)
+
+
+def render_aof_check(report: dict) -> None:
+    """The table of ``aoftool check``: one row per loaded file."""
+    from rich.table import Table
+
+    t = Table(title=f"{escape(report['path'])}: {report['layout']}", title_justify="left")
+    for col, just in (("file", "left"), ("kind", "left"), ("size", "right"), ("RDB keys", "right"),
+                      ("commands", "right"), ("ok up to", "right"), ("status", "left")):
+        t.add_column(col, justify=just, overflow="fold")
+    for f in report["files"]:
+        status = "[green]ok[/]" if f["ok"] else (
+            f"[red]{'truncated' if f['truncated'] else 'damaged'} at {f['offset']}:[/] "
+            f"{escape(f['problem'])}")
+        t.add_row(escape(f["file"]), f["kind"], str(f["size"]), str(f["rdb_keys"]),
+                  str(f["commands"]), str(f["ok_up_to"]), status)
+    console.print(t)
+    if report["history"]:
+        console.print(f"history (not loaded, not checked): {escape(', '.join(report['history']))}",
+                      highlight=False)
+
+
+def render_fix(fix: dict) -> None:
+    if fix["fixed"] is None:
+        console.print("[green]nothing to fix[/]", highlight=False)
+        return
+    console.print(f"[green]fixed[/]: {escape(fix['fixed'])} truncated from {fix['size_before']} "
+                  f"to {fix['size_after']} bytes; the original is kept as "
+                  f"{escape(fix['backup'])}", highlight=False, soft_wrap=True)
+
+
+def render_cut(r: dict) -> None:
+    """One summary line on stderr for ``aoftool cut``."""
+    cut = r["cut"]
+    where = "the whole AOF" if cut is None else \
+        f"everything before offset {cut['offset']} of {escape(cut['file'])}"
+    what = f"{r['keys']} keys" if r["keys"] is not None else escape(", ".join(r["files"]))
+    err_console.print(f"kept {where}: wrote {what} to {escape(r['path'])} ({r['format']})",
+                      highlight=False, soft_wrap=True)
+    for loss in r["losses"][:LOSSES_SHOWN]:
+        err_console.print(f"  [yellow]not carried over:[/] {escape(loss)}", highlight=False)

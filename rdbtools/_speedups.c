@@ -52,8 +52,9 @@ static slotclass_t C_StreamPending = {"StreamPendingEntry", 4, {"id", "consumer"
     "delivery_time_ms", "delivery_count"}};
 static slotclass_t C_StreamConsumer = {"StreamConsumer", 4, {"name", "seen_time_ms",
     "active_time_ms", "pending"}};
+static slotclass_t C_RawValue = {"RawValue", 1, {"data"}};
 static slotclass_t *slotclasses[] = {&C_Entry, &C_Stream, &C_StreamEntry, &C_StreamGroup,
-                                     &C_StreamPending, &C_StreamConsumer};
+                                     &C_StreamPending, &C_StreamConsumer, &C_RawValue};
 #define ENTRY_NFIELDS 12
 
 /* ---------------------------------------------------------------------------------------- */
@@ -1973,14 +1974,38 @@ bad:
 #define MAX_BATCH 64
 #endif
 
-/* read_records(buf, pos, base, db, sizes, expire, idle, freq, record_start)
+/* raw_types (an iterable of type codes, or None) as a 256-entry mask: 0 ok, -1 error */
+static int
+raw_mask(PyObject *raw_types, unsigned char *mask)
+{
+    PyObject *it, *item;
+    memset(mask, 0, 256);
+    if (raw_types == Py_None)
+        return 0;
+    it = PyObject_GetIter(raw_types);
+    if (it == NULL)
+        return -1;
+    while ((item = PyIter_Next(it)) != NULL) {
+        long code = PyLong_AsLong(item);
+        Py_DECREF(item);
+        if (code == -1 && PyErr_Occurred())
+            break;
+        if (code >= 0 && code < 256)
+            mask[code] = 1;
+    }
+    Py_DECREF(it);
+    return PyErr_Occurred() ? -1 : 0;
+}
+
+/* read_records(buf, pos, base, db, sizes, expire, idle, freq, record_start[, raw_types])
  *   -> (entries, pos, expire, idle, freq, record_start, starved)
  *
  * Reads the key records (with their EXPIRETIME/EXPIRETIME_MS/IDLE/FREQ opcodes) that lie
  * completely in buf[pos:], at most MAX_BATCH of them, stopping at the first opcode of anything
  * else (or a record it cannot read) with the pending per-key state as the Python loop keeps it.
  * `starved`: it stopped because the record at pos runs past the end of buf (a larger buffer may
- * let it through). */
+ * let it through).  Values of the type codes in `raw_types` are read as in sizes mode and kept
+ * as RawValue(the bytes after the key), as the Python loop's raw_types does. */
 static PyObject *
 sp_read_records(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -1992,11 +2017,14 @@ sp_read_records(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     int sizes, has_rs, has_expire, has_idle, has_freq, rc = GO, gc_was_on;
     PyObject *dbobj;
     cur_t c;
+    unsigned char raw[256];
 
-    if (nargs != 9) {
-        PyErr_SetString(PyExc_TypeError, "read_records() takes 9 arguments");
+    if (nargs != 9 && nargs != 10) {
+        PyErr_SetString(PyExc_TypeError, "read_records() takes 9 or 10 arguments");
         return NULL;
     }
+    if (raw_mask(nargs == 10 ? args[9] : Py_None, raw) < 0)
+        return NULL;
     bufobj = args[0];
     if (!PyBytes_CheckExact(bufobj)) {
         PyErr_SetString(PyExc_TypeError, "read_records() needs a bytes buffer");
@@ -2057,7 +2085,18 @@ sp_read_records(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
                 break;
             if ((rc = c_string(&c, &key)) != GO)
                 break;
-            if (sizes) {
+            if (raw[op]) {
+                Py_ssize_t value_start = c.pos;
+                rc = c_size_value(&c, op, &length);
+                if (rc == GO) {
+                    PyObject *data = PyBytes_FromStringAndSize(
+                        (const char *)c.buf + value_start, c.pos - value_start);
+                    value = make(&C_RawValue, &data);
+                    if (value == NULL)
+                        rc = FAIL;
+                }
+            }
+            else if (sizes) {
                 rc = c_size_value(&c, op, &length);
                 Py_INCREF(Py_None);
             }
@@ -2066,7 +2105,7 @@ sp_read_records(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
             }
             if (rc != GO) {
                 Py_DECREF(key);
-                if (sizes)
+                if (sizes && !raw[op])
                     Py_DECREF(Py_None);
                 break;
             }
@@ -3335,7 +3374,7 @@ static PyMethodDef methods[] = {
      "resp_entry(type, key, value, expire_at_ms, field_ttls, streams_v2) -> bytes | None: "
      "see rdbtools.commands.entry_resp"},
     {"read_records", (PyCFunction)(void (*)(void))sp_read_records, METH_FASTCALL,
-     "read_records(buf, pos, base, db, sizes, expire, idle, freq, record_start)\n"
+     "read_records(buf, pos, base, db, sizes, expire, idle, freq, record_start[, raw_types])\n"
      "-> (entries, pos, expire, idle, freq, record_start, starved): see rdbtools.reader"},
     {NULL, NULL, 0, NULL}};
 

@@ -12,9 +12,6 @@ from __future__ import annotations
 import math
 from typing import IO, Iterable, Iterator
 
-import anycrc
-
-from .constants import RDB_TYPE_MODULE_2
 from . import _accel
 from .errors import EncodeError
 from .model import (
@@ -38,13 +35,11 @@ __all__ = [
     "function_to_command",
     "encode_resp",
     "write_resp",
-    "dump_payload",
     "score_text",
 ]
 
 AOF_REWRITE_ITEMS_PER_CMD = 64  # server.h
 
-_CRC64 = anycrc.Model("CRC64-REDIS")
 _resp_entry = _accel.resp_entry
 _encode_resp = _accel.encode_resp
 
@@ -73,12 +68,6 @@ def _id(sid: StreamId) -> bytes:
 
 def _int(n: int) -> bytes:
     return b"%d" % n
-
-
-def dump_payload(type_byte: int, value: bytes, rdb_version: int) -> bytes:
-    """A DUMP/RESTORE payload: type byte, value, u16 LE RDB version, u64 LE CRC64 (FORMATS.md §5)."""
-    body = bytes([type_byte]) + value + rdb_version.to_bytes(2, "little")
-    return body + _CRC64.calc(body).to_bytes(8, "little")
 
 
 def _batched(cmd: list[bytes], items: list, flatten: bool) -> Iterator[list[bytes]]:
@@ -156,7 +145,11 @@ def entry_to_commands(entry: Entry, rdb_version: int | None = None) -> Iterator[
     elif t == TYPE_MODULE:
         if rdb_version is None:
             raise EncodeError(f"module key {key[:64]!r}: RESTORE needs the RDB version of the payload")
-        yield [b"RESTORE", key, b"0", dump_payload(RDB_TYPE_MODULE_2, value.raw, rdb_version)]
+        from .writer import dump_payload  # the writer imports this module's RESP framing
+
+        # a module value (RDB 8, Redis 4.0) is the same in every later version; RDB 9 is the
+        # oldest version the writer produces
+        yield [b"RESTORE", key, b"0", dump_payload(entry, max(rdb_version, 9))]
     else:
         raise EncodeError(f"unknown value type {t!r} for key {key[:64]!r}")
     if entry.expire_at_ms is not None:

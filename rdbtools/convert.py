@@ -1,6 +1,7 @@
 """Conversions between RDB files (for any target), the JSONL dump and RESP commands.
 
-:func:`convert` reads an RDB file or a JSON/JSONL dump, keeps the keys a
+:func:`convert` reads an RDB file, a JSON/JSONL dump or an AOF (replayed, :mod:`rdbtools.aof`),
+keeps the keys a
 :class:`~rdbtools.filters.KeyFilter` accepts, and writes an RDB file for a target
 (:mod:`rdbtools.writer`), a JSONL dump (:mod:`rdbtools.dump`) or the commands rebuilding the
 keys (:mod:`rdbtools.commands`).  RDB to RDB copies every value the target itself would store
@@ -14,6 +15,11 @@ import os
 from contextlib import contextmanager
 from typing import BinaryIO, Callable, Collection, Iterator, Mapping
 
+from itertools import chain
+
+from .aof.base import default_target
+from .aof.reader import is_aof, open_aof
+from .aof.replay import replay
 from .commands import write_resp
 from .dump import iter_dump, write_jsonl
 from .filters import KeyFilter
@@ -60,10 +66,18 @@ def _peekable(source: InputSource) -> tuple[InputSource, bytes]:
 @contextmanager
 def _read_input(source: InputSource, key_filter: KeyFilter,
                 raw_types: Callable[[Target, tuple[int, bool]], frozenset[int]],
-                target_name: str | Target | None, config: Mapping | None
+                target_name: str | Target | None, config: Mapping | None, aof_options: dict
                 ) -> Iterator[tuple[Iterator, Target | None, tuple[int, bool] | None]]:
-    """(records, target, source): records of an RDB file or a dump, filtered; ``source`` is
-    the RDB file's (version, valkey)."""
+    """(records, target, source): records of an RDB file, a dump or a replayed AOF, filtered;
+    ``source`` is the RDB file's (version, valkey)."""
+    if isinstance(source, (str, os.PathLike)) and is_aof(source):
+        with open_aof(source) as aof:
+            engine = replay(aof, **aof_options)
+        target = get_target(target_name if target_name is not None
+                            else default_target(aof, engine), config)
+        entries = (e for e in engine.iter_entries() if key_filter.matches(e))
+        yield chain(engine.iter_functions(), entries), target, None
+        return
     source, head = _peekable(source)
     if head.lstrip()[:1] in (b"{", b"["):
         target = None if target_name is None else get_target(target_name, config)
@@ -89,10 +103,18 @@ def _read_input(source: InputSource, key_filter: KeyFilter,
 def convert(source: InputSource, dest: str | os.PathLike | BinaryIO, *, to: str | None = None,
             target: str | Target | None = None, config: Mapping[str, int] | None = None,
             key_filter: KeyFilter | None = None, strict: bool = False, unwritable: str = "drop",
-            modules: Collection[str] | None = None, reencode: bool = False) -> WriteResult:
+            modules: Collection[str] | None = None, reencode: bool = False,
+            skip_unknown: bool = False, upto_timestamp: int | None = None,
+            upto_offset: int | None = None) -> WriteResult:
     """Convert ``source`` (an RDB file, possibly gzip/lz4 compressed, or a JSON/JSONL dump: a
-    path, a binary file object or bytes) into ``dest`` (a path, written atomically, or a binary
-    file object) as ``to`` (``rdb``, ``jsonl`` or ``resp``; default from ``dest``'s extension).
+    path, a binary file object or bytes; or the path of an AOF: a file, manifest or
+    appendonlydir, see :func:`rdbtools.aof.reader.is_aof`) into ``dest`` (a path, written
+    atomically, or a binary file object) as ``to`` (``rdb``, ``jsonl`` or ``resp``; default from
+    ``dest``'s extension).
+
+    An AOF is replayed (:func:`rdbtools.aof.replay.replay` with ``skip_unknown``,
+    ``upto_timestamp`` and ``upto_offset``, which apply to AOF input only); its default target is
+    the server named by its RDB part, else the replay's server profile.
 
     ``target`` (a name of :mod:`rdbtools.targets`; default: the RDB input's own version) and
     ``config`` (threshold overrides) decide the RDB written, and the RESP forms of stream
@@ -112,7 +134,10 @@ def convert(source: InputSource, dest: str | os.PathLike | BinaryIO, *, to: str 
     def raw_types(t: Target, source_info: tuple[int, bool]) -> frozenset[int]:
         return raw_copy_types(t, *source_info, reencode) if fmt == "rdb" else frozenset()
 
-    with _read_input(source, key_filter, raw_types, target, config) as (records, t, info):
+    aof_options = {"skip_unknown": skip_unknown, "upto_timestamp": upto_timestamp,
+                   "upto_offset": upto_offset}
+    with _read_input(source, key_filter, raw_types, target, config, aof_options) as (records, t,
+                                                                                     info):
         if fmt == "rdb" and t is None:
             raise ValueError("converting a JSON dump to RDB needs a target (e.g. redis-7.4)")
         if isinstance(dest, (str, os.PathLike)):

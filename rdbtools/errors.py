@@ -124,3 +124,9 @@ class UnknownCommandError(AofFormatError):
     def __init__(self, command: bytes, reason: str, offset: int | None = None, **kwargs) -> None:
         self.command = command
         super().__init__(reason, offset, **kwargs)
+
+
+class AofFixRefusedError(RdbToolsError):
+    """``check --fix`` will not repair an AOF: the damage is not a tail of its last file that
+    can be cut off (as ``redis-check-aof --fix`` allows), so fixing it would lose data that
+    follows.  The message says which file, where, and why; nothing was changed."""

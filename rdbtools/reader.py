@@ -321,8 +321,8 @@ class RdbReader:
         if raw_types is not None and C.RDB_TYPE_MODULE_2 in raw_types:
             raise ValueError("module values are always raw (ModuleValue); leave type 7 out")
         raw = frozenset(raw_types or ())
-        # the compiled path decodes every value it meets: raw copies use the loop below
-        fast = _accel.read_records if select is None and not lazy and not raw else None
+        fast = _accel.read_records if select is None and not lazy else None
+        fast_raw = raw or None
         while True:
             if fast is not None:
                 # Compiled path (rdbtools/_speedups.c): every key record lying wholly in the
@@ -330,7 +330,8 @@ class RdbReader:
                 # (other types, damage: read and reported there, one opcode, then back here).
                 pos = src.pos
                 batch, src.pos, expire, idle, freq, record_start, starved = fast(
-                    src.buf, pos, src.base, db, sizes, expire, idle, freq, record_start)
+                    src.buf, pos, src.base, db, sizes, expire, idle, freq, record_start,
+                    fast_raw)
                 yield from batch
                 if src.pos != pos or starved and self._grow_buffer():
                     continue

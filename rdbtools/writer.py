@@ -1,4 +1,5 @@
-"""The RDB writer: model records -> an RDB file (or DUMP payloads) for a target server.
+"""The RDB writer: model records -> an RDB file, DUMP payloads or RESTORE commands for a target
+server.
 
 Mirrors rdbSaveRio() (file layout), rdbSaveKeyValuePair() (per-key opcodes), rdbSaveObject()
 (values) and rdbSaveRawString() in Redis's src/rdb.c, with the encoding choices the target
@@ -34,7 +35,9 @@ from typing import BinaryIO, Collection, Iterable, Iterator
 
 from construct import Container
 
+from . import _accel
 from . import constants as C
+from .commands import encode_resp
 from .errors import EncodeError
 from .format.listpack import encode_backlen
 from .format.primitives import encode_rdb_length, encode_rdb_string
@@ -45,9 +48,9 @@ from .model import (Aux, Entry, Function, ModuleAux, ModuleValue, RawValue, Reco
 from .source import crc64
 from .targets import Target, get_target
 
-__all__ = ["RdbWriter", "WriteResult", "Loss", "write_rdb", "encode_value", "dump_payload",
-           "encode_listpack", "encode_ziplist", "encode_intset", "atomic_output", "raw_copy_types",
-           "UNWRITABLE"]
+__all__ = ["RdbWriter", "RestoreWriter", "WriteResult", "Loss", "write_rdb", "write_restore",
+           "encode_value", "dump_payload", "encode_listpack", "encode_ziplist", "encode_intset",
+           "atomic_output", "raw_copy_types", "UNWRITABLE"]
 
 UNWRITABLE = ("drop", "fail")
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
@@ -60,6 +63,7 @@ _OWN_AUX = frozenset({b"redis-ver", b"valkey-ver", b"redis-bits", b"ctime", b"us
                       b"aof-base", b"aof-preamble", b"repl-stream-db", b"repl-id",
                       b"repl-offset", b"slot-info"})
 _FLUSH_AT = 1 << 20
+_encode_resp = _accel.encode_resp or encode_resp
 
 
 # --------------------------------------------------------------------------------------------
@@ -562,7 +566,7 @@ def _stream_losses(s: Stream, v2: bool, v3: bool, losses: list[str]) -> None:
 # DUMP payloads
 # --------------------------------------------------------------------------------------------
 
-def encode_value(entry: Entry, target: str | Target = "redis-7.4", *, compress: bool = True,
+def encode_value(entry: Entry, target: str | int | Target = "redis-7.4", *, compress: bool = True,
                  modules: Collection[str] | None = None) -> tuple[int, bytes, list[str]]:
     """``(rdb_type, value bytes, losses)`` of one entry as ``target`` would write it.
 
@@ -577,26 +581,95 @@ def encode_value(entry: Entry, target: str | Target = "redis-7.4", *, compress: 
     return rdb_type, data, losses
 
 
-def dump_payload(entry: Entry, target: str | Target = "redis-7.4", *,
-                 compress: bool = True) -> bytes:
+def _dump_frame(rdb_type: int, data: bytes, rdb_version: int) -> bytes:
+    # createDumpPayload(): type byte, value, u16 LE RDB version, u64 LE CRC64 of all that
+    body = bytes((rdb_type,)) + data + pack("<H", rdb_version)
+    return body + pack("<Q", crc64(body))
+
+
+def dump_payload(entry: Entry, target: str | int | Target = "redis-7.4", *,
+                 compress: bool = True, modules: Collection[str] | None = None) -> bytes:
     """The DUMP payload of ``entry`` for ``target`` (type byte, value, u16 LE RDB version,
     u64 LE CRC64; cluster.c createDumpPayload), what ``RESTORE`` takes.  Parts the target
     cannot hold are left out, as :func:`write_rdb` does.
 
     :raises EncodeError: the value cannot be written for the target at all.
     """
-    from .commands import dump_payload as frame
-
     t = get_target(target)
-    rdb_type, data, _ = encode_value(entry, t, compress=compress)
-    return frame(rdb_type, data, t.rdb_version)
+    rdb_type, data, _ = encode_value(entry, t, compress=compress, modules=modules)
+    return _dump_frame(rdb_type, data, t.rdb_version)
 
 
 # --------------------------------------------------------------------------------------------
-# Files
+# Files and command streams
 # --------------------------------------------------------------------------------------------
 
-class RdbWriter:
+class _KeyWriter:
+    """What the RDB file writer and the RESTORE command writer share: the target's value
+    encoder, the loss policy (``strict``, ``unwritable``) and the :class:`WriteResult`."""
+
+    def __init__(self, target: str | Target, compress: bool, strict: bool, unwritable: str,
+                 modules: Collection[str] | None, source: tuple[int, bool] | None,
+                 reencode: bool) -> None:
+        if unwritable not in UNWRITABLE:
+            raise ValueError(f"unwritable must be one of {UNWRITABLE}, not {unwritable!r}")
+        self.target = get_target(target)
+        self._values = _ValueEncoder(self.target, compress, modules, source, reencode)
+        self._reencode = reencode
+        self._strict = strict
+        self._unwritable = unwritable
+        self.result = WriteResult(self.target)
+
+    @property
+    def raw_types(self) -> frozenset[int]:
+        """Type codes whose values this writer copies unchanged (ask the reader to keep them
+        raw: ``iter_records(raw_types=writer.raw_types)``)."""
+        return self._values.raw_types
+
+    def set_source(self, source: tuple[int, bool] | None) -> None:
+        """Raw values come from a file of ``(rdb_version, valkey)`` from now on (a merge reads
+        several files): :attr:`raw_types` changes accordingly."""
+        self._values.raw_types = frozenset() if source is None else raw_copy_types(
+            self.target, *source, self._reencode)
+
+    def _encode(self, entry: Entry, losses: list[str]) -> tuple[int, bytes] | None:
+        """The entry's ``(rdb_type, value bytes)``, or None when it is dropped as unwritable."""
+        try:
+            return self._values.encode(entry, losses)
+        except _Unwritable as e:
+            self._lose(entry.db, entry.key, str(e), unwritable=True)
+            return None
+        except EncodeError as e:
+            raise EncodeError(f"db {entry.db} key {entry.key[:64]!r}: {e}") from None
+
+    def _written(self, entry: Entry, losses: list[str]) -> None:
+        for what in losses:
+            self._lose(entry.db, entry.key, what, unwritable=False)
+        self.result.keys += 1
+        if entry.value.__class__ in (RawValue, ModuleValue):
+            self.result.raw_copies += 1
+
+    def _lose(self, db: int | None, key: bytes | None, what: str, *, unwritable: bool) -> None:
+        loss = Loss(db, key, what, dropped=unwritable)
+        if self._strict or unwritable and self._unwritable == "fail":
+            raise EncodeError(f"{self.target.name} cannot hold {loss}")
+        self.result.losses.append(loss)
+
+    def write_all(self, records: Iterable[Record]) -> WriteResult:
+        """Write every record, then :meth:`close`."""
+        write = self.write
+        for record in records:
+            write(record)
+        return self.close()
+
+    def write(self, record: Record) -> None:
+        raise NotImplementedError
+
+    def close(self) -> WriteResult:
+        raise NotImplementedError
+
+
+class RdbWriter(_KeyWriter):
     """Writes records to a binary file object as an RDB file for ``target``.
 
     Records arrive in file order (:meth:`write` each, or :meth:`write_all`); :meth:`close`
@@ -606,7 +679,7 @@ class RdbWriter:
     ``SELECTDB`` is written whenever the database changes, ``RESIZEDB`` after it when a
     :class:`~rdbtools.model.ResizeDb` record for that database was given (sizing hints only).
 
-    Accessible attributes: ``target``, ``result`` (a :class:`WriteResult`).
+    Accessible attributes: ``target``, ``result`` (a :class:`WriteResult`), ``raw_types``.
 
     :param compress: LZF-compress strings longer than 20 bytes when that saves 4 bytes or more
         (``rdbcompression yes``).
@@ -624,14 +697,8 @@ class RdbWriter:
                  compress: bool = True, strict: bool = False, unwritable: str = "drop",
                  modules: Collection[str] | None = None, source: tuple[int, bool] | None = None,
                  reencode: bool = False, ctime: int | None = None) -> None:
-        if unwritable not in UNWRITABLE:
-            raise ValueError(f"unwritable must be one of {UNWRITABLE}, not {unwritable!r}")
-        self.target = get_target(target)
+        super().__init__(target, compress, strict, unwritable, modules, source, reencode)
         self._fp = fp
-        self._values = _ValueEncoder(self.target, compress, modules, source, reencode)
-        self._strict = strict
-        self._unwritable = unwritable
-        self.result = WriteResult(self.target)
         self._buf: list[bytes] = []
         self._buffered = 0
         self._crc = 0
@@ -640,12 +707,6 @@ class RdbWriter:
         self._pending_db: int | None = None
         self._closed = False
         self._begin(int(time.time()) if ctime is None else ctime)
-
-    @property
-    def raw_types(self) -> frozenset[int]:
-        """Type codes whose values this writer copies unchanged (ask the reader to keep them
-        raw: ``iter_records(raw_types=writer.raw_types)``)."""
-        return self._values.raw_types
 
     # -- output --------------------------------------------------------------------------
     def _emit(self, data: bytes) -> None:
@@ -676,13 +737,6 @@ class RdbWriter:
         self._aux(b"aof-base" if t.rdb_version >= 10 else b"aof-preamble", b"0")
 
     # -- records -------------------------------------------------------------------------
-    def write_all(self, records: Iterable[Record]) -> WriteResult:
-        """Write every record, then :meth:`close`."""
-        for record in records:
-            self.write(record)
-        self.close()
-        return self.result
-
     def write(self, record: Record) -> None:
         """Write one record (an :class:`Entry` or a file-level record)."""
         cls = record.__class__
@@ -726,13 +780,10 @@ class RdbWriter:
             when anything of it is lost).
         """
         losses: list[str] = []
-        try:
-            rdb_type, data = self._values.encode(entry, losses)
-        except _Unwritable as e:
-            self._lose(entry.db, entry.key, str(e), unwritable=True)
+        encoded = self._encode(entry, losses)
+        if encoded is None:
             return
-        except EncodeError as e:
-            raise EncodeError(f"db {entry.db} key {entry.key[:64]!r}: {e}") from None
+        rdb_type, data = encoded
         head = []
         if entry.db != self._db:
             self._db = entry.db
@@ -751,21 +802,11 @@ class RdbWriter:
                     head.append(bytes((C.RDB_OPCODE_IDLE,)) + encode_rdb_length(entry.idle_s))
                 if entry.freq is not None:
                     head.append(bytes((C.RDB_OPCODE_FREQ, entry.freq)))
-        for what in losses:
-            self._lose(entry.db, entry.key, what, unwritable=False)
+        self._written(entry, losses)
         head.append(bytes((rdb_type,)))
         head.append(self._values.string(entry.key))
         head.append(data)
         self._emit(b"".join(head))
-        self.result.keys += 1
-        if entry.value.__class__ in (RawValue, ModuleValue):
-            self.result.raw_copies += 1
-
-    def _lose(self, db: int | None, key: bytes | None, what: str, *, unwritable: bool) -> None:
-        loss = Loss(db, key, what, dropped=unwritable)
-        if self._strict or unwritable and self._unwritable == "fail":
-            raise EncodeError(f"{self.target.name} cannot hold {loss}")
-        self.result.losses.append(loss)
 
     def close(self) -> WriteResult:
         """Write EOF and the CRC64 trailer (once) and flush; the file object stays open."""
@@ -778,15 +819,122 @@ class RdbWriter:
         return self.result
 
 
+class RestoreWriter(_KeyWriter):
+    """Writes records as ``RESTORE`` commands (RESP, for ``redis-cli --pipe``) whose DUMP
+    payloads are built for ``target`` (restoreCommand() in cluster.c):
+    ``RESTORE key ttl payload [ABSTTL] [REPLACE] [IDLETIME s | FREQ n]``.
+
+    A key with a TTL gets its absolute expiry with ``ABSTTL`` (Redis 5.0), so the TTL does not
+    depend on when the commands are sent; a key already expired then is not created, as when a
+    master loads an RDB file.  ``SELECT n`` precedes the first key and every change of
+    database.  Function libraries become ``FUNCTION LOAD [REPLACE] code`` (Redis 7.0).  What a
+    DUMP payload or RESTORE cannot carry is a :class:`Loss`: the parts of a value the target
+    lacks (as for :class:`RdbWriter`), the LFU counter of a key that also has an LRU idle time
+    (RESTORE takes one of IDLETIME and FREQ), module aux data.
+
+    Accessible attributes: ``target``, ``result``, ``raw_types``.
+
+    :param replace: add ``REPLACE`` (an existing key or library is overwritten; without it the
+        server answers ``BUSYKEY`` and keeps its own).
+    Other parameters as for :class:`RdbWriter`.
+    """
+
+    def __init__(self, fp: BinaryIO, target: str | Target = "redis-7.4", *,
+                 replace: bool = False, compress: bool = True, strict: bool = False,
+                 unwritable: str = "drop", modules: Collection[str] | None = None,
+                 source: tuple[int, bool] | None = None, reencode: bool = False) -> None:
+        super().__init__(target, compress, strict, unwritable, modules, source, reencode)
+        self._fp = fp
+        self._replace = [b"REPLACE"] if replace else []
+        self._version = pack("<H", self.target.rdb_version)
+        self._out: list[bytes] = []
+        self._db: int | None = None
+
+    def write(self, record: Record) -> None:
+        """Write one record: keys and function libraries; other file-level records are not
+        data a server takes through commands (module aux data is reported as lost)."""
+        cls = record.__class__
+        if cls is Entry:
+            self.write_entry(record)  # type: ignore[arg-type]
+        elif cls is Function:
+            self.write_function(record)  # type: ignore[arg-type]
+        elif cls is ModuleAux:
+            self._lose(None, None, f"module aux data of {record.module_name!r} (RESTORE "  # type: ignore[union-attr]
+                       "cannot carry it)", unwritable=True)
+
+    def write_function(self, function: Function) -> None:
+        if not self.target.functions:
+            self._lose(None, None, f"function library {function.library_name!r} (functions "
+                       "need Redis 7.0)", unwritable=True)
+            return
+        self._command([b"FUNCTION", b"LOAD", *self._replace, function.code])
+        self.result.functions += 1
+
+    def write_entry(self, entry: Entry) -> None:
+        """Write the ``RESTORE`` of one key.
+
+        :raises EncodeError: naming the key, when it cannot be written (or, with ``strict``,
+            when anything of it is lost).
+        """
+        losses: list[str] = []
+        encoded = self._encode(entry, losses)
+        if encoded is None:
+            return
+        rdb_type, data = encoded
+        key = entry.key
+        if entry.db != self._db:
+            self._db = entry.db
+            self._command([b"SELECT", b"%d" % entry.db])
+        if entry.expire_at_ms is None:
+            args = [b"RESTORE", key, b"0", _dump_frame(rdb_type, data, self.target.rdb_version)]
+        else:
+            # with ABSTTL a ttl of 0 means "no expiry" and a negative one is refused: a key
+            # that expired before 1970-01-01T00:00:00.001 is sent as expired at 1 ms
+            ttl = max(entry.expire_at_ms, 1)
+            args = [b"RESTORE", key, b"%d" % ttl,
+                    _dump_frame(rdb_type, data, self.target.rdb_version), b"ABSTTL"]
+        args += self._replace
+        if entry.idle_s is not None:
+            args += [b"IDLETIME", b"%d" % entry.idle_s]
+            if entry.freq is not None:
+                losses.append("LFU counter (RESTORE takes IDLETIME or FREQ, not both)")
+        elif entry.freq is not None:
+            args += [b"FREQ", b"%d" % entry.freq]
+        self._written(entry, losses)
+        self._command(args)
+
+    def _command(self, args: list[bytes]) -> None:
+        self._out.append(_encode_resp(args))
+        if len(self._out) >= 256:
+            self._fp.write(b"".join(self._out))
+            self._out = []
+
+    def close(self) -> WriteResult:
+        """Flush what is buffered; the file object stays open."""
+        self._fp.write(b"".join(self._out))
+        self._out = []
+        self._fp.flush()
+        return self.result
+
+
 @contextmanager
 def atomic_output(path: str | os.PathLike) -> Iterator[BinaryIO]:
     """A binary file that replaces ``path`` only when the block ends without error: written to
     a temporary file in the same directory, flushed, fsynced and renamed into place (the
-    temporary file is removed on error)."""
+    temporary file is removed on error).  The file gets the mode of the file it replaces, or
+    the mode a new file gets (0666 less the umask), not mkstemp's private 0600: a server
+    running as another user must be able to load it."""
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
     try:
+        try:
+            mode = os.stat(path).st_mode & 0o7777
+        except FileNotFoundError:
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as f:
             yield f
             f.flush()
@@ -813,3 +961,17 @@ def write_rdb(records: Iterable[Record], dest: str | os.PathLike | BinaryIO,
         with atomic_output(dest) as fp:
             return RdbWriter(fp, target, **options).write_all(records)
     return RdbWriter(dest, target, **options).write_all(records)
+
+
+def write_restore(records: Iterable[Record], dest: str | os.PathLike | BinaryIO,
+                  target: str | Target = "redis-7.4", **options) -> WriteResult:
+    """Write ``records`` as ``RESTORE`` commands for ``target`` (see :class:`RestoreWriter`,
+    whose options ``options`` are) to ``dest``: a path (written atomically) or a binary file
+    object.
+
+    :raises EncodeError: a key cannot be written (with ``strict``: anything is lost).
+    """
+    if isinstance(dest, (str, os.PathLike)):
+        with atomic_output(dest) as fp:
+            return RestoreWriter(fp, target, **options).write_all(records)
+    return RestoreWriter(dest, target, **options).write_all(records)

@@ -133,10 +133,15 @@ class ServerStartError(RuntimeError):
     """The server binary is missing, exited, or did not answer PING in time."""
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def _free_port(highest: int = 65535) -> int:
+    """A free port no higher than ``highest`` (a cluster node's bus port is its port + 10000)."""
+    for _ in range(500):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port <= highest:
+            return port
+    raise ServerStartError(f"no free port at or below {highest}")
 
 
 def _ping(port: int, timeout: float = 0.5) -> bool:
@@ -244,8 +249,9 @@ class RedisServer:
             shutil.copyfile(self.load_rdb, self.rdb_path)
         env = {**os.environ, **self.spec.extra_env()}
         last_error = ""
+        cluster = self._config_value("cluster-enabled", "no") == "yes"
         for _attempt in range(5):
-            port = _free_port()
+            port = _free_port(55535 if cluster else 65535)
             self.log_path.unlink(missing_ok=True)
             out = open(self.dir / "stdout.log", "ab")
             try:

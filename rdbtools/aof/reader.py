@@ -39,7 +39,7 @@ from ..reader import open_rdb
 from .manifest import Manifest, read_manifest
 
 __all__ = ["AofCommand", "CommandBatch", "AofPart", "Truncation", "AofReader", "open_aof",
-           "find_layout"]
+           "find_layout", "is_aof"]
 
 log = logging.getLogger(__name__)
 
@@ -165,7 +165,8 @@ class AofPart:
     ``history``), ``seq`` (manifest sequence or None), ``size`` (bytes), ``preamble``
     (``"REDIS0011"``-style header when the file starts with an RDB, else None),
     ``start_offset``/``end_offset`` (Redis 8.x manifest fields), and after reading:
-    ``commands`` (count), ``rdb_keys`` (keys in the RDB part), ``first_ts``/``last_ts``.
+    ``commands`` (count), ``rdb_keys`` (keys in the RDB part), ``rdb_end`` (offset of the first
+    byte after the RDB part, None without one), ``first_ts``/``last_ts``.
     """
 
     name: str
@@ -178,6 +179,7 @@ class AofPart:
     end_offset: int | None = None
     commands: int = 0
     rdb_keys: int = 0
+    rdb_end: int | None = None
     first_ts: int | None = None
     last_ts: int | None = None
     rdb_aux: dict[bytes, bytes] = field(default_factory=dict)
@@ -228,6 +230,21 @@ def find_layout(path: str | os.PathLike) -> tuple[str, Path | None, Path]:
     return "single", None, p
 
 
+def is_aof(path: str | os.PathLike) -> bool:
+    """Whether ``path`` names an AOF rather than an RDB file or a dump: a directory, a
+    ``.manifest``, a file starting with a RESP array or an annotation (``*``, ``#``), or a
+    ``*.aof`` file (one that starts with an RDB preamble included)."""
+    p = Path(path)
+    if p.is_dir() or p.name.endswith(".manifest"):
+        return True
+    try:
+        with open(p, "rb") as f:
+            head = f.read(1)
+    except OSError:
+        return False
+    return head in (b"*", b"#") or (p.suffix == ".aof" and head in (b"R", b"V"))
+
+
 def _line_of(path: Path, offset: int) -> int | None:
     try:
         with open(path, "rb") as f:
@@ -258,7 +275,10 @@ class AofReader:
     Accessible attributes: ``path``, ``layout`` (``single``, ``single-preamble`` or
     ``multi-part``), ``manifest`` (:class:`~rdbtools.aof.manifest.Manifest` or None), ``parts``
     (the :class:`AofPart` files loaded, in order), ``history`` (history parts, not loaded),
-    ``truncation`` (a :class:`Truncation` after reading, or None), ``rdb_version`` /
+    ``truncation`` (a :class:`Truncation` after reading, or None), ``stopped_at`` (after a
+    read that ``upto_timestamp`` / ``upto_offset`` ended early: ``(part name, offset)`` of the
+    first byte not used, the start of a ``#TS:`` line, a command or a dropped ``MULTI``; None
+    when the whole AOF was read), ``rdb_version`` /
     ``rdb_magic`` / ``server_version`` (from an RDB preamble or base, when there is one).
 
     :param strict: raise :class:`AofTruncatedError` for a truncated last file instead of
@@ -272,6 +292,7 @@ class AofReader:
         self.manifest: Manifest | None = None
         self.history: list[AofPart] = []
         self.truncation: Truncation | None = None
+        self.stopped_at: tuple[str, int] | None = None
         self.rdb_magic: str | None = None
         self.rdb_version: int | None = None
         self.server_version: str | None = None
@@ -352,6 +373,7 @@ class AofReader:
         """:meth:`iter_records` with the commands grouped into :class:`CommandBatch` objects
         (what the replay engine reads: no per-command object)."""
         self.truncation = None
+        self.stopped_at = None
         base = 0
         for index, part in enumerate(self.parts):
             last = index == len(self.parts) - 1
@@ -363,7 +385,7 @@ class AofReader:
     def _read_part(self, part: AofPart, last: bool, base: int, upto_ts, upto_offset):
         start = 0
         if part.preamble:
-            start = yield from self._read_rdb(part)
+            start = part.rdb_end = yield from self._read_rdb(part)
         return (yield from self._read_resp(part, start, last, base, upto_ts, upto_offset))
 
     def _read_rdb(self, part: AofPart) -> Iterator[AofRecord]:
@@ -467,10 +489,12 @@ class AofReader:
                         return True
                     pos = end
                     continue
-                pos = end
+                line_start, pos = pos, end
                 stamp = parse_timestamp(text)
                 if stamp is not None:
                     if upto_ts is not None and stamp > upto_ts:
+                        self.stopped_at = (name, st.multi_offset if st.multi is not None
+                                           else buf_base + line_start)
                         return True
                     st.ts = stamp
                     if part.first_ts is None:
@@ -491,6 +515,7 @@ class AofReader:
         for args, e in zip(cmds, ends):
             end = buf_base + e
             if upto_offset is not None and base + end > upto_offset:
+                self.stopped_at = (part.name, st.multi_offset if st.multi is not None else offset)
                 return True
             a0 = args[0]
             name = a0.upper() if a0 in _TXN else None

@@ -1726,7 +1726,8 @@ class Replayer:
         v = (0 if cur is None else _ll(cur)) + _ll(a[3])
         if not I64_MIN <= v <= I64_MAX:
             raise _CmdError("increment or decrement would overflow")
-        self._hash_try_convert(k, [a[2]], pairs=False)
+        if self._compat7:  # Redis 7.0 made hashTypeSet() check lengths; 6.2 keeps a ziplist
+            self._hash_try_convert(k, [a[2]], pairs=False)
         keep = k.fttl.get(a[2]) if k.fttl else None
         self._hset(k, a[2], _fmt_ll(v))
         if keep is not None:
@@ -1736,7 +1737,8 @@ class Replayer:
         k = self._hash(a[1], True)
         cur = k.value.get(a[2])
         v = _fmt_long_double((0.0 if cur is None else _float(cur)) + _float(a[3]))
-        self._hash_try_convert(k, [a[2]], pairs=False)
+        if self._compat7:  # as HINCRBY
+            self._hash_try_convert(k, [a[2]], pairs=False)
         keep = k.fttl.get(a[2]) if k.fttl else None
         self._hset(k, a[2], v)
         if keep is not None:
@@ -2509,16 +2511,27 @@ def profile_for(reader: AofReader, default: ServerProfile | None = None) -> Serv
     return ServerProfile.for_version("redis", (7, 4, 0))
 
 
+def _reporting(records: Iterator, progress: Callable[[int], None]) -> Iterator:
+    for rec in records:
+        yield rec
+        if rec.__class__ is CommandBatch:
+            progress(rec.base + rec.end(len(rec.cmds) - 1))
+
+
 def replay(reader: AofReader, *, profile: ServerProfile | None = None, skip_unknown: bool = False,
            now_ms: int | None = None, upto_timestamp: int | None = None,
-           upto_offset: int | None = None) -> Replayer:
+           upto_offset: int | None = None,
+           progress: Callable[[int], None] | None = None) -> Replayer:
     """Replay every record of ``reader`` (see :class:`Replayer`) and return the engine.
 
     The profile: the one named by an RDB preamble wins over ``profile`` (the file says which
-    server wrote it); without either, :func:`profile_for` guesses.
+    server wrote it); without either, :func:`profile_for` guesses.  ``progress`` is called with
+    the offset reached (over the loaded parts in load order) after each batch of commands.
     """
     engine = Replayer(profile, skip_unknown=skip_unknown, now_ms=now_ms)
     records = reader.iter_raw(upto_timestamp=upto_timestamp, upto_offset=upto_offset)
+    if progress is not None:
+        records = _reporting(records, progress)
     # The replay allocates millions of long-lived containers (argument lists, keys) and no
     # garbage cycles: the cyclic collector would scan them again and again (a third of the
     # replay time on a 200 MB AOF).  It is paused for the replay and restored after.

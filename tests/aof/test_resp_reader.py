@@ -169,6 +169,19 @@ def test_set_encodings_follow_the_profile():
     assert keys[(0, b"t")].rdb_type == 2
 
 
+def test_hincrby_long_field_keeps_a_ziplist_before_7_0():
+    """Found by test_differential on Redis 6.2.5: HINCRBY / HINCRBYFLOAT of a field longer than
+    hash-max-ziplist-value keep the ziplist there (checked against 6.2.5 and 7.0.15)."""
+    from rdbtools.aof.replay import ServerProfile
+
+    long_field = b"x" * 65
+    cmds = ([b"HINCRBY", b"a", long_field, b"1"], [b"HINCRBYFLOAT", b"b", long_field, b"1.5"])
+    keys = _play(*cmds, profile=ServerProfile.parse("redis-6.2.5"))
+    assert keys[(0, b"a")].rdb_type == keys[(0, b"b")].rdb_type == 13  # HASH_ZIPLIST
+    keys = _play(*cmds, profile=ServerProfile.parse("redis-7.0.15"))
+    assert keys[(0, b"a")].rdb_type == keys[(0, b"b")].rdb_type == 4  # HASH (hashtable)
+
+
 def _fast_all(data: bytes):
     """Repeated parse_record from 0: the commands up to the first non-command record."""
     cmds, ends, pos = [], [], 0

@@ -1,0 +1,117 @@
+# rdbtools: aof/base.py
+"""Writing a replayed dataset as an AOF base file, the way the server's rewrite writes it.
+
+Mirrors aof.c ``rewriteAppendOnlyFile()`` (Redis 7.4 / 8.2, Valkey 8.1 / 9.1; FORMATS.md §6.2,
+§6.3): with ``aof-use-rdb-preamble yes`` the base is an RDB file (``rdbSaveRio()`` with
+``RDBFLAGS_AOF_PREAMBLE``), written here by :class:`~rdbtools.writer.RdbWriter` for the server's
+:class:`~rdbtools.targets.Target`; with ``no`` it is the rewrite's commands
+(``rewriteAppendOnlyFileRio()``), written by :func:`rdbtools.commands.write_resp`: function
+libraries first, ``SELECT n`` per database, 64 items per command, ``PEXPIREAT`` after a key with
+a TTL.  With ``aof-timestamp-enabled yes`` a RESP base starts with a ``#TS:`` annotation (Redis
+7.0); an RDB base never carries one.
+
+Also here: which server an AOF was written by (the ``redis-ver`` / ``valkey-ver`` AUX field of
+its RDB part), as a write target.
+"""
+
+from __future__ import annotations
+
+import re
+from itertools import chain
+from typing import BinaryIO, Iterable
+
+from ..commands import write_resp
+from ..model import Entry
+from ..targets import TARGETS, Target
+from ..writer import RdbWriter, WriteResult
+from .reader import AofReader
+from .replay import Replayer
+
+__all__ = ["BASE_FORMS", "target_for_server", "aof_target", "default_target", "resp_rdb_version",
+           "last_timestamp", "write_base"]
+
+BASE_FORMS = ("rdb", "aof")  # the suffixes of a base file: .base.rdb / .base.aof
+
+
+def _release(server: str, text: str) -> tuple[int, ...]:
+    """What a target stands for: a Redis release line (major, minor: 7.0, 7.2 and 7.4 write
+    RDB 10, 11 and 12) or a Valkey major release (8.0 and 8.1 write RDB 11, 9.0 and 9.1
+    VALKEY080)."""
+    numbers = tuple(int(x) for x in re.findall(r"\d+", text))
+    return numbers[:1] if server == "valkey" else numbers[:2]
+
+
+def target_for_server(server: str, version: str) -> Target:
+    """The named target for a server release: the newest of its family that is not newer
+    (``redis 7.4.1`` → ``redis-7.4``, ``redis 8.0.2`` → ``redis-7.4``: same RDB 12, ``valkey
+    9.0.0`` → ``valkey-9.1``), or the family's oldest when every target is newer (Redis 6.0 →
+    ``redis-6.2``, RDB 9 for both; Valkey 7.2 → ``valkey-8.1``, RDB 11 for both).
+
+    :raises ValueError: an unknown server family.
+    """
+    family = sorted((t for t in TARGETS.values() if t.server == server),
+                    key=lambda t: _release(server, t.version))
+    if not family:
+        raise ValueError(f"unknown server {server!r} (expected redis or valkey)")
+    wanted = _release(server, version)
+    older = [t for t in family if _release(server, t.version) <= wanted]
+    return older[-1] if older else family[0]
+
+
+def aof_target(reader: AofReader) -> Target | None:
+    """The target of the server that wrote the AOF, named by the AUX fields of its RDB preamble
+    or RDB base; None when it has no RDB part.  Valid once the reader has read that part."""
+    if reader.server_name and reader.server_version:
+        return target_for_server(reader.server_name, reader.server_version)
+    return None
+
+
+def default_target(reader: AofReader, engine: Replayer) -> Target:
+    """:func:`aof_target`, else the target of the replay's server profile (``--server``, or the
+    replay's guess: Redis 7.4 rules)."""
+    return aof_target(reader) or target_for_server(engine.profile.name,
+                                                   ".".join(map(str, engine.profile.version)))
+
+
+def resp_rdb_version(reader: AofReader, target: Target | None) -> int:
+    """The RDB version whose command forms a RESP base uses (stream ``XSETID`` / ``XGROUP`` with
+    ``ENTRIESADDED`` / ``ENTRIESREAD`` from RDB 10, module ``RESTORE`` payloads): the target's;
+    without one, the layout's: multi-part AOFs exist since Redis 7.0 (RDB 10), a single file
+    without an RDB preamble was written by Redis 6.2 or older (RDB 9)."""
+    if target is not None:
+        return target.rdb_version
+    return 10 if reader.layout == "multi-part" else 9
+
+
+def last_timestamp(reader: AofReader) -> int | None:
+    """The last ``#TS:`` annotation the reader saw (None: the AOF has none, aof-timestamp-enabled
+    was off)."""
+    stamps = [p.last_ts for p in reader.parts if p.last_ts is not None]
+    return max(stamps) if stamps else None
+
+
+def write_base(engine: Replayer, fp: BinaryIO, form: str, target: Target | None, *,
+               rdb_version: int, timestamp: int | None = None,
+               entries: Iterable[Entry] | None = None) -> WriteResult:
+    """Write the dataset of ``engine`` to ``fp`` as a base file: ``form`` ``"rdb"`` (an RDB for
+    ``target``, every loss an error: a rewrite must keep the whole dataset) or ``"aof"`` (the
+    rewrite's commands in the forms of ``rdb_version``, after ``#TS:<timestamp>`` when given).
+    ``entries`` replaces ``engine.iter_entries()`` (to watch the progress).
+
+    :raises EncodeError: a key the target cannot hold in full (RDB form).
+    """
+    records = chain(engine.iter_functions(),
+                    engine.iter_entries() if entries is None else entries)
+    if form == "rdb":
+        if target is None:
+            raise ValueError("an RDB base needs a target server")
+        return RdbWriter(fp, target, strict=True).write_all(records)
+    if form != "aof":
+        raise ValueError(f"unknown base form {form!r}; known: {', '.join(BASE_FORMS)}")
+    result = WriteResult(target)
+    if timestamp is not None:
+        fp.write(b"#TS:%d\r\n" % timestamp)
+    result.functions = len(engine.functions)
+    result.keys = write_resp(records, fp, rdb_version=rdb_version)
+    fp.flush()
+    return result
