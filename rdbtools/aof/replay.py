@@ -2441,7 +2441,10 @@ def _to_entry(db: int, key: bytes, k: _Key, profile: ServerProfile) -> Entry:
 
 
 def _stream_model(s: _Stream, profile: ServerProfile) -> Stream:
-    entries = [StreamEntry(i, list(f)) for i, f in sorted(s.entries.items())]
+    # ``s.entries`` is in ID order already: XADD only appends IDs above the last one (XSETID
+    # cannot go below the top entry) and loaded streams come in file order.  A field list is
+    # never changed in place once added, so the model shares it.
+    entries = [StreamEntry(i, f) for i, f in s.entries.items()]
     groups = []
     v3 = profile.redis_compat >= (7, 2, 0)
     # groups and consumers live in radix trees: a server lists and saves them by name
