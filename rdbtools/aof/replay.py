@@ -41,6 +41,7 @@ from ..errors import AofFormatError, FormatError, UnknownCommandError
 from ..model import (TYPE_HASH, TYPE_LIST, TYPE_MODULE, TYPE_SET, TYPE_STREAM, TYPE_STRING,
                      TYPE_ZSET, Entry, Function, ModuleValue, Stream, StreamConsumer,
                      StreamEntry, StreamGroup, StreamPendingEntry)
+from ..targets import DEFAULT_THRESHOLDS
 from . import geo, hll
 from .reader import AofCommand, AofReader, CommandBatch
 
@@ -66,18 +67,20 @@ class ServerProfile:
     """What decides encodings: server family and version, and the encoding thresholds.
 
     Accessible attributes: ``name`` (``redis``/``valkey``), ``version`` (tuple), and the
-    thresholds as in redis.conf (``hash_max_listpack_entries`` ...).
+    thresholds as in redis.conf (``hash_max_listpack_entries`` ...), whose defaults are the one
+    table in :mod:`rdbtools.targets` (kept as plain attributes: the replay reads them per
+    command).
     """
 
     name: str = "redis"
     version: tuple[int, int, int] = (7, 4, 0)
-    hash_max_listpack_entries: int = 128
-    hash_max_listpack_value: int = 64
-    set_max_intset_entries: int = 512
-    set_max_listpack_entries: int = 128
-    set_max_listpack_value: int = 64
-    zset_max_listpack_entries: int = 128
-    zset_max_listpack_value: int = 64
+    hash_max_listpack_entries: int = DEFAULT_THRESHOLDS.hash_max_listpack_entries
+    hash_max_listpack_value: int = DEFAULT_THRESHOLDS.hash_max_listpack_value
+    set_max_intset_entries: int = DEFAULT_THRESHOLDS.set_max_intset_entries
+    set_max_listpack_entries: int = DEFAULT_THRESHOLDS.set_max_listpack_entries
+    set_max_listpack_value: int = DEFAULT_THRESHOLDS.set_max_listpack_value
+    zset_max_listpack_entries: int = DEFAULT_THRESHOLDS.zset_max_listpack_entries
+    zset_max_listpack_value: int = DEFAULT_THRESHOLDS.zset_max_listpack_value
     hll_sparse_max_bytes: int = 3000
 
     @classmethod
@@ -92,8 +95,7 @@ class ServerProfile:
 
     @classmethod
     def for_version(cls, name: str, version: tuple[int, int, int]) -> "ServerProfile":
-        # hash-max-listpack-entries (hash-max-ziplist-entries) is 512 on every supported server
-        return cls(name=name, version=version, hash_max_listpack_entries=512)
+        return cls(name=name, version=version)
 
     @property
     def is_valkey(self) -> bool:
