@@ -8,7 +8,6 @@ render.py, error handling in errors.py.
 from __future__ import annotations
 
 import json
-from contextlib import contextmanager
 from typing import Collection, Iterable, Iterator
 
 import click
@@ -16,12 +15,12 @@ import click
 from rdbtools import __version__, open_rdb
 from rdbtools.commands import write_resp
 from rdbtools.dump import write_json, write_jsonl, write_text
-from rdbtools.errors import FormatError, RdbToolsError
+from rdbtools.errors import FormatError
 from rdbtools.filters import KeyFilter
 from rdbtools.info import summarize
 from rdbtools.model import Entry, Function
 
-from .errors import EXIT_BAD_INPUT, ErrorHandlingGroup
+from .errors import EXIT_BAD_INPUT, ErrorHandlingGroup, usage_errors
 from .options import (filter_options, format_option, input_argument, open_output, open_source,
                       output_option, target_option, write_options)
 from .render import print_check, progress_records, render_summary
@@ -111,7 +110,7 @@ def dump(file: str, fmt: str, output: str, target, replace, config, strict, unwr
 def _target(name: str, config=None):
     from rdbtools.targets import get_target
 
-    with _usage_errors():
+    with usage_errors():
         return get_target(name, config)
 
 
@@ -124,7 +123,7 @@ def _dump_restore(file, output, target, replace, config, strict, unwritable, mod
 
     with open_rdb(open_source(file), values="full") as rdb, open_output(output) as out:
         if target is None:
-            with _usage_errors():
+            with usage_errors():
                 target = target_for_file(rdb.version, rdb.valkey)
         writer = RestoreWriter(out, _target(target, config), replace=replace, strict=strict,
                                unwritable=unwritable, modules=modules or None,
@@ -224,24 +223,12 @@ def convert(source, dest, target, to, config, strict, unwritable, modules, reenc
 
     from .render import render_convert
 
-    with _usage_errors(), open_output(dest) as out:
+    with usage_errors(), open_output(dest) as out:
         result = run_convert(open_source(source), out, to=output_format(dest, to),
                              target=target, config=config, key_filter=key_filter,
                              strict=strict, unwritable=unwritable,
                              modules=modules or None, reencode=reencode)
     render_convert(result, dest)
-
-
-@contextmanager
-def _usage_errors() -> Iterator[None]:
-    """A plain ValueError of the library (bad option values) is a usage error (exit 2); its
-    RdbToolsError subclasses are bad input (exit 1)."""
-    try:
-        yield
-    except ValueError as e:
-        if isinstance(e, RdbToolsError):
-            raise
-        raise click.UsageError(str(e)) from None
 
 
 @rdbtool.command()
@@ -291,7 +278,7 @@ def split(file, out_dir, n, ranges, nodes_conf, target, other_dbs, unassigned, c
 
     if sum(x is not None for x in (n, ranges, nodes_conf)) != 1:
         raise click.UsageError("give exactly one of --slots, --ranges and --nodes-conf")
-    with _usage_errors():
+    with usage_errors():
         if n is not None:
             shards = even_slot_ranges(n)
         elif ranges is not None:
@@ -335,7 +322,7 @@ def merge(files, output, on_conflict, target, config, strict, unwritable, module
 
     from .render import render_merge
 
-    with _usage_errors(), open_output(output) as out:
+    with usage_errors(), open_output(output) as out:
         result = merge_rdb(list(files), out, on_conflict=on_conflict, target=target,
                            config=config, key_filter=key_filter, strict=strict,
                            unwritable=unwritable, modules=modules or None, reencode=reencode,
