@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 from typing import Any, Iterable, Iterator
 
@@ -17,7 +19,9 @@ __all__ = ["console", "err_console", "escape", "progress_records", "render_summa
            "render_bigkeys", "render_report", "render_convert", "render_losses", "render_split",
            "render_merge"]
 
-console = Console()
+# Tables written to a pipe or a file are not cut to rich's default of 80 columns ($COLUMNS
+# still wins); a terminal gets its own width.
+console = Console(width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 160)
 err_console = Console(stderr=True)
 
 PROGRESS_MIN_BYTES = 16 << 20  # smaller inputs are read before a bar would be worth drawing
@@ -354,16 +358,20 @@ def render_aof_check(report: dict) -> None:
     from rich.table import Table
 
     t = Table(title=f"{escape(report['path'])}: {report['layout']}", title_justify="left")
-    for col, just in (("file", "left"), ("kind", "left"), ("size", "right"), ("RDB keys", "right"),
+    t.add_column("file", no_wrap=True)  # a file name is read and copied whole
+    for col, just in (("kind", "left"), ("size", "right"), ("RDB keys", "right"),
                       ("commands", "right"), ("ok up to", "right"), ("status", "left")):
-        t.add_column(col, justify=just, overflow="fold")
-    for f in report["files"]:
-        status = "[green]ok[/]" if f["ok"] else (
-            f"[red]{'truncated' if f['truncated'] else 'damaged'} at {f['offset']}:[/] "
-            f"{escape(f['problem'])}")
+        t.add_column(col, justify=just)
+    for f in report["files"]:  # where the damage starts is the "ok up to" column
+        status = "[green]ok[/]" if f["ok"] else \
+            f"[red]{'truncated' if f['truncated'] else 'damaged'}[/]"
         t.add_row(escape(f["file"]), f["kind"], str(f["size"]), str(f["rdb_keys"]),
                   str(f["commands"]), str(f["ok_up_to"]), status)
     console.print(t)
+    for f in report["files"]:  # the reasons under the table, where they have room
+        if not f["ok"]:
+            console.print(f"[red]{escape(f['file'])}[/], offset {f['offset']}: "
+                          f"{escape(f['problem'])}", highlight=False, soft_wrap=True)
     if report["history"]:
         console.print(f"history (not loaded, not checked): {escape(', '.join(report['history']))}",
                       highlight=False)
