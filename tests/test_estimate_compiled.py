@@ -1,7 +1,10 @@
 """The compiled estimator (rdbtools/analysis/_estimate.c) against the pure-Python one it mirrors:
 identical KeyMemory rows for every key of every corpus file for every server profile, and for
 hypothesis-generated files written for every target; identical CSV / JSON Lines bytes from the
-compiled row renderer.  Skipped when the extension is not built or RDBTOOLS_PUREPYTHON is set."""
+compiled row renderer.  The raw path (values sized from their bytes, not decoded) against the
+decoding one: identical rows on the corpus and generated files, and on damaged files the same
+rows up to the same error (type, offset, message).  Skipped when the extension is not built or
+RDBTOOLS_PUREPYTHON is set."""
 
 from __future__ import annotations
 
@@ -11,15 +14,20 @@ import json
 from pathlib import Path
 
 import pytest
+import random
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rdbtools import open_rdb
 from rdbtools._accel import compiled_estimator
 from rdbtools.analysis.export import COLUMNS, write_memory
+from rdbtools.analysis import memory
 from rdbtools.analysis.memory import (DEFAULT_THRESHOLDS, PROFILES, FileEstimates, KeyMemory,
                                       MemoryEstimator, iter_estimates, profile_for)
-from rdbtools.model import Entry
+from rdbtools.errors import ChecksumError
+from rdbtools.model import (Entry, Stream, StreamConsumer, StreamEntry, StreamGroup,
+                            StreamPendingEntry)
 from rdbtools.writer import write_rdb
 
 from strategies import big_element, element
@@ -115,6 +123,139 @@ def test_generated_compiled_equals_pure(entries, target, server, config):
     write_rdb(entries, buf, target)
     pure, fast, _ = _both(buf.getvalue(), server, config)
     assert fast == pure
+
+
+# -- the raw path: values sized from their bytes against decoded values -------------------------
+
+def _file_rows(path, server: str | None, raw: bool, config: dict | None = None) -> list:
+    """Rows of ``FileEstimates`` over ``path``, ending with ("error", type, offset, message) when
+    the read fails."""
+    out: list = []
+    try:
+        with open_rdb(path) as rdb:
+            est = FileEstimates(rdb, path, server, config, None, raw=raw)
+            assert (est._raw is not None) == raw
+            for k in est:
+                out.append(_rows([k])[0])
+    except Exception as err:  # noqa: BLE001 - compared, not handled
+        out.append(("error", type(err).__name__, getattr(err, "offset", None), str(err)))
+    return out
+
+
+class _Counting:
+    """Counts the keys the raw path answered and those it handed to the reader; with
+    ``decline``, every other key is handed to the reader whatever the compiled code says."""
+
+    def __init__(self, monkeypatch, decline: bool = False):
+        self.answered = self.decoded = 0
+        real_init = MemoryEstimator.__init__
+        real_decode = memory.decode_raw
+        counter = self
+
+        def init(self_, profile):
+            real_init(self_, profile)
+            fast = self_.compiled_raw
+
+            def counting(entry):
+                km = fast(entry)
+                if decline and (counter.answered + counter.decoded) % 2:
+                    km = None
+                counter.answered += km is not None
+                return km
+
+            self_.compiled_raw = counting
+
+        def decode(rdb, entry):
+            counter.decoded += 1
+            return real_decode(rdb, entry)
+
+        monkeypatch.setattr(MemoryEstimator, "__init__", init)
+        monkeypatch.setattr(memory, "decode_raw", decode)
+
+
+@pytest.mark.parametrize("server", sorted(PROFILES))
+@pytest.mark.parametrize("decline", [False, True], ids=["raw", "half-declined"])
+def test_corpus_raw_equals_decoded(server, decline, monkeypatch):
+    files = _corpus_files()
+    if not files:
+        pytest.skip(f"shared corpus not found at {CORPUS}")
+    decoded = {path: _file_rows(path, server, False) for path in files}
+    count = _Counting(monkeypatch, decline)
+    total = 0
+    for path in files:
+        assert _file_rows(path, server, True) == decoded[path], path
+        total += len(decoded[path])
+    assert count.answered > total // (4 if decline else 2)  # the raw path really answered most keys
+    if decline:
+        assert count.decoded > total // 4  # ... and the reader decoded what it handed back
+
+
+def test_bench_raw_equals_decoded():
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "data" / "bench-7.0-100k.rdb"
+    if not path.exists():
+        pytest.skip("benchmarks/data/bench-7.0-100k.rdb not built (benchmarks/make_dataset.py)")
+    for server in (None, "redis-6.2", "valkey-8.1"):
+        assert _file_rows(path, server, True) == _file_rows(path, server, False)
+
+
+_ids = st.lists(st.tuples(st.integers(0, 2**48), st.integers(0, 3)), min_size=1, max_size=12, unique=True)
+
+
+@st.composite
+def _streams(draw) -> Stream:
+    ids = sorted(draw(_ids))
+    same = draw(st.booleans())
+    entries = [StreamEntry(i, [(b"f", v)] if same else draw(st.lists(st.tuples(element, element), max_size=3)))
+               for i, v in zip(ids, draw(st.lists(element, min_size=len(ids), max_size=len(ids))))]
+    groups = []
+    for name in draw(st.lists(st.binary(max_size=8), max_size=3, unique=True)):
+        pel = draw(st.lists(st.sampled_from(ids), unique=True, max_size=len(ids)))
+        owners = draw(st.lists(st.binary(max_size=6), min_size=1, max_size=3, unique=True))
+        pending = [StreamPendingEntry(i, owners[k % len(owners)], 1000 + k, 1 + k) for k, i in enumerate(pel)]
+        consumers = [StreamConsumer(o, 5, 6, [pe.id for pe in pending if pe.consumer == o]) for o in owners]
+        groups.append(StreamGroup(name, ids[-1], len(ids), pending, consumers))
+    return Stream(entries, len(entries), ids[-1], ids[0], (0, 0), len(entries), groups)
+
+
+@st.composite
+def _raw_entries(draw) -> list[Entry]:
+    out = draw(_entries())
+    for key in draw(st.lists(st.binary(min_size=1, max_size=10).map(lambda k: b"s:" + k), max_size=3, unique=True)):
+        out.append(Entry(0, key, "stream", draw(_streams())))
+    return out
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                   HealthCheck.function_scoped_fixture])
+@given(entries=_raw_entries(), target=st.sampled_from(["redis-6.2", "redis-7.0", "redis-7.2", "redis-7.4", "valkey-8.1"]),
+       server=st.sampled_from(sorted(PROFILES)), config=_config)
+def test_generated_raw_equals_decoded(entries, target, server, config, tmp_path):
+    path = tmp_path / "gen.rdb"
+    write_rdb(entries, path, target)
+    assert _file_rows(path, server, True, config) == _file_rows(path, server, False, config)
+
+
+def test_damaged_raw_equals_decoded(tmp_path):
+    """Random byte changes and truncations of corpus files: the raw path gives the same rows and
+    then the same error as the decoding read."""
+    files = _corpus_files()
+    if not files:
+        pytest.skip(f"shared corpus not found at {CORPUS}")
+    rng = random.Random(4)
+    path = tmp_path / "damaged.rdb"
+    failures = 0
+    for _ in range(250):
+        data = bytearray(rng.choice(files).read_bytes())
+        for _ in range(rng.choice([1, 1, 2, 4])):
+            data[rng.randrange(9, len(data))] = rng.randrange(256)
+        if rng.random() < 0.1:
+            data = data[: rng.randrange(9, len(data))]
+        path.write_bytes(bytes(data))
+        server = rng.choice([None, "redis-6.2", "redis-7.0", "redis-7.4", "valkey-8.1"])
+        decoded = _file_rows(path, server, False)
+        assert _file_rows(path, server, True) == decoded, bytes(data).hex()
+        failures += decoded[-1][0] == "error" and decoded[-1][1] != ChecksumError.__name__
+    assert failures > 50  # value damage the raw path had to hand back, not just CRC mismatches
 
 
 # -- row rendering ------------------------------------------------------------------------------

@@ -5,11 +5,23 @@
  * optional=True); RDBTOOLS_PUREPYTHON=1 or a failed build leaves the pure-Python code in charge.
  *
  * Every function is a transcription of its Python twin, with the same arithmetic in the same
- * order (floating-point sums included), so the numbers are identical; tests/test_memory_speed.py
- * proves it on the corpus and on hypothesis-generated keys.  Whatever this file does not cover
- * (streams, module values, hash field TTLs, Valkey open-addressing tables, re-encoding a value
- * for a target with another compact format, records not in the reader's buffer) is *declined*:
- * Estimator.estimate returns None and the Python estimator answers.
+ * order (floating-point sums included), so the numbers are identical; tests/test_estimate_compiled.py
+ * proves it on the corpus and on hypothesis-generated keys.  Two ways in:
+ *
+ *   Estimator.estimate(entry, buf, base)  a decoded entry (values="full"); blob lengths, quicklist
+ *                                         nodes and stream node keys come from the record bytes in
+ *                                         the reader's buffer.
+ *   Estimator.estimate_raw(entry)         an entry read with raw_types (RawValue: the value's bytes,
+ *                                         not decoded).  The value is walked as the compiled
+ *                                         reader's full decode (_speedups.c c_full_value) walks it,
+ *                                         with copies of its blob walkers and LZF checks, accepting
+ *                                         no more than it does; the estimates need only lengths and
+ *                                         integer-ness, so no element object is made.
+ *
+ * Whatever is not covered (module values, hash field TTLs, Valkey open-addressing tables and rax
+ * allocation sizes, re-encoding a value for a target with another compact format, records not in
+ * the reader's buffer, anything the walk does not accept) is *declined*: None, and Python answers
+ * (for a raw entry after the reader has decoded it; damage is then reported by the reader).
  */
 
 #define PY_SSIZE_T_CLEAN
@@ -35,6 +47,8 @@ static slotclass_t C_Entry = {"Entry", 12, {"db", "key", "type", "value", "expir
     "rdb_type", "idle_s", "freq", "field_expire_at_ms", "length", "offset", "size"}};
 static slotclass_t C_KeyMemory = {"KeyMemory", 12, {"db", "key", "type", "encoding", "elements",
     "memory_usage", "largest_element", "expire_at_ms", "idle_s", "freq", "key_bytes", "rdb_type"}};
+
+static slotclass_t C_RawValue = {"RawValue", 1, {"data"}};
 
 #define SLOT(cls, obj, k) (*(PyObject **)((char *)(obj) + (cls).offsets[k]))
 
@@ -174,11 +188,571 @@ backlen_size(long long size)
     return 5;
 }
 
-static long long
-listpack_entry_size(const unsigned char *s, Py_ssize_t n)
+/* ---------------------------------------------------------------------------------------- */
+/* The blob walkers and LZF of the compiled reader (rdbtools/_speedups.c), copied verbatim   */
+/* but for the messages: they decide what the reader's full decode accepts, and the raw path */
+/* below must accept no more than that (anything else goes back to the reader).              */
+
+typedef struct {
+    long long offset;
+} err_t;
+
+enum { OK = 0, BAD = -1, NOMEM = -2 };
+
+static inline uint32_t rd16le(const uint8_t *p) { return (uint32_t)p[0] | ((uint32_t)p[1] << 8); }
+static inline uint32_t rd32le(const uint8_t *p)
+{ return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24); }
+static inline uint32_t rd32be(const uint8_t *p)
+{ return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | (uint32_t)p[3]; }
+static inline uint64_t rd64le(const uint8_t *p) { return (uint64_t)rd32le(p) | ((uint64_t)rd32le(p + 4) << 32); }
+
+static int
+fail(err_t *e, long long offset, const char *fmt, ...)
 {
-    long long v, size;
-    if (string_to_int(s, n, &v)) {
+    e->offset = offset;
+    return BAD;
+}
+
+/* element lists of the walkers: an element is a string (s != NULL) or an integer            */
+
+typedef struct {
+    const uint8_t *s;
+    Py_ssize_t len;
+    long long v;
+} item_t;
+
+#define ITEMS_STACK 128
+typedef struct {
+    item_t *a;
+    Py_ssize_t n, cap;
+    item_t stack[ITEMS_STACK];
+} items_t;
+
+static void items_init(items_t *it) { it->a = it->stack; it->n = 0; it->cap = ITEMS_STACK; }
+static void items_free(items_t *it)
+{
+    if (it->a != it->stack)
+        PyMem_Free(it->a);
+    it->a = it->stack;
+    it->n = 0;
+    it->cap = ITEMS_STACK;
+}
+
+static int
+items_grow(items_t *it)
+{
+    Py_ssize_t cap = it->cap * 2;
+    item_t *a;
+    if (it->a == it->stack) {
+        a = PyMem_Malloc(cap * sizeof(item_t));
+        if (a != NULL)
+            memcpy(a, it->stack, it->n * sizeof(item_t));
+    }
+    else {
+        a = PyMem_Realloc(it->a, cap * sizeof(item_t));
+    }
+    if (a == NULL) {
+        PyErr_NoMemory();
+        return NOMEM;
+    }
+    it->a = a;
+    it->cap = cap;
+    return OK;
+}
+
+#define PUSH_STR(it, ptr, size_)                                                                    \
+    do {                                                                                        \
+        if ((it)->n == (it)->cap && items_grow(it) != OK)                                       \
+            return NOMEM;                                                                       \
+        (it)->a[(it)->n].s = (ptr);                                                             \
+        (it)->a[(it)->n].len = (size_);                                                             \
+        (it)->n++;                                                                              \
+    } while (0)
+#define PUSH_INT(it, val)                                                                       \
+    do {                                                                                        \
+        if ((it)->n == (it)->cap && items_grow(it) != OK)                                       \
+            return NOMEM;                                                                       \
+        (it)->a[(it)->n].s = NULL;                                                              \
+        (it)->a[(it)->n].v = (val);                                                             \
+        (it)->n++;                                                                              \
+    } while (0)
+
+/* ---------------------------------------------------------------------------------------- */
+/* LZF (lzf.py)                                                                              */
+
+/* Decompress into out[0..cap).  cap must be >= min(expected, limit + 264 or unlimited, the
+ * most `n` bytes can expand to), so that it is never the reason to stop.  limit < 0: none. */
+static int
+lzf_walk(const uint8_t *d, Py_ssize_t n, uint8_t *out, long long expected, long long limit,
+         Py_ssize_t *outlen, err_t *e)
+{
+    Py_ssize_t i = 0, o = 0;
+    while (i < n) {
+        unsigned ctrl = d[i++];
+        Py_ssize_t run;
+        if (ctrl < 32) {
+            run = ctrl + 1;
+            if (i + run > n)
+                return fail(e, i - 1, "LZF literal run past the end of the compressed data");
+            i += run;
+            if (o + run > expected)
+                return fail(e, i - 1, "LZF data expands past the declared %lld bytes", expected);
+            memcpy(out + o, d + i - run, run);
+            o += run;
+        }
+        else {
+            Py_ssize_t distance, start, k;
+            run = ctrl >> 5;
+            if (run == 7) {
+                if (i >= n)
+                    return fail(e, i - 1, "LZF back-reference cut short");
+                run += d[i++];
+            }
+            if (i >= n)
+                return fail(e, i - 1, "LZF back-reference cut short");
+            distance = ((Py_ssize_t)(ctrl & 0x1F) << 8) + d[i] + 1;
+            i++;
+            start = o - distance;
+            if (start < 0)
+                return fail(e, i - 2, "LZF back-reference before the start of the output");
+            run += 2;
+            if (o + run > expected)
+                return fail(e, i - 1, "LZF data expands past the declared %lld bytes", expected);
+            if (distance >= run) {
+                memcpy(out + o, out + start, run);
+            }
+            else {
+                for (k = 0; k < run; k++)
+                    out[o + k] = out[start + k];
+            }
+            o += run;
+        }
+        if (limit >= 0 && o >= limit) {
+            *outlen = o;
+            return OK;
+        }
+    }
+    if (o != expected)
+        return fail(e, n, "LZF data expands to %zd bytes, the string declares %lld", o, expected);
+    *outlen = o;
+    return OK;
+}
+
+/* the most n compressed bytes can produce: a 3-byte back-reference yields 264 bytes */
+static long long lzf_max_output(Py_ssize_t n) { return (long long)n * 88; }
+
+/* lzf_walk's verdict (limit -1) without writing the output: a string whose bytes are not
+ * needed is only checked */
+static int
+lzf_check(const uint8_t *d, Py_ssize_t n, long long expected)
+{
+    Py_ssize_t i = 0;
+    long long o = 0, run, distance;
+    while (i < n) {
+        unsigned ctrl = d[i++];
+        if (ctrl < 32) {
+            run = ctrl + 1;
+            if (i + run > n)
+                return BAD;
+            i += run;
+        }
+        else {
+            run = ctrl >> 5;
+            if (run == 7) {
+                if (i >= n)
+                    return BAD;
+                run += d[i++];
+            }
+            if (i >= n)
+                return BAD;
+            distance = ((long long)(ctrl & 0x1F) << 8) + d[i] + 1;
+            i++;
+            if (o - distance < 0)
+                return BAD;
+            run += 2;
+        }
+        if (o + run > expected)
+            return BAD;
+        o += run;
+    }
+    return o == expected ? OK : BAD;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* listpack (blobs.decode_listpack)                                                          */
+
+static int
+lp_backlen_size(long long size)
+{
+    if (size <= 127) return 1;
+    if (size < 16383) return 2;
+    if (size < 2097151) return 3;
+    if (size < 268435455) return 4;
+    return 5;
+}
+
+static long long
+read_backlen(const uint8_t *d, Py_ssize_t last, int nbytes)
+{
+    long long value = 0;
+    int k;
+    for (k = 0; k < nbytes; k++) {
+        unsigned b = d[last - k];
+        if (((b & 128) != 0) != (k < nbytes - 1))
+            return -1;
+        value |= (long long)(b & 127) << (7 * k);
+    }
+    return value;
+}
+
+#define LP_PAST(pos) fail(e, (pos), "listpack entry runs past the end")
+
+static int
+lp_walk(const uint8_t *d, Py_ssize_t n, items_t *it, err_t *e)
+{
+    uint32_t total, count;
+    Py_ssize_t end, pos = 6, nitems = 0;
+    if (n < 7)
+        return fail(e, 0, "listpack of %zd bytes is shorter than its 7-byte minimum", n);
+    total = rd32le(d);
+    count = rd16le(d + 4);
+    if ((long long)total != (long long)n)
+        return fail(e, 0, "listpack header says %u bytes but the blob has %zd", total, n);
+    end = n - 1;
+    if (d[end] != 0xFF)
+        return fail(e, end, "listpack does not end with 0xFF");
+    while (pos < end) {
+        unsigned b = d[pos];
+        long long size, v = 0;
+        Py_ssize_t str = -1, nxt;
+        int backlen;
+        if (b < 0x80) {
+            v = b;
+            size = 1;
+        }
+        else if (b < 0xC0) {
+            size = 1 + (b & 0x3F);
+            str = pos + 1;
+        }
+        else if (b < 0xE0) {
+            size = 2;
+            if (pos + 2 > end)
+                return LP_PAST(pos);
+            v = ((b & 0x1F) << 8) | d[pos + 1];
+            if (v >= 4096)
+                v -= 8192;
+        }
+        else if (b < 0xF0) {
+            if (pos + 2 > end)
+                return LP_PAST(pos);
+            size = 2 + (((b & 0x0F) << 8) | d[pos + 1]);
+            str = pos + 2;
+        }
+        else if (b == 0xF0) {
+            if (pos + 5 > end)
+                return LP_PAST(pos);
+            size = 5 + (long long)rd32le(d + pos + 1);
+            str = pos + 5;
+        }
+        else if (b == 0xF1) {
+            size = 3;
+            if (pos + size > end)
+                return LP_PAST(pos);
+            v = (int16_t)rd16le(d + pos + 1);
+        }
+        else if (b == 0xF2) {
+            uint32_t u;
+            size = 4;
+            if (pos + size > end)
+                return LP_PAST(pos);
+            u = (uint32_t)d[pos + 1] | ((uint32_t)d[pos + 2] << 8) | ((uint32_t)d[pos + 3] << 16);
+            v = (u & 0x800000) ? (long long)u - 0x1000000 : (long long)u;
+        }
+        else if (b == 0xF3) {
+            size = 5;
+            if (pos + size > end)
+                return LP_PAST(pos);
+            v = (int32_t)rd32le(d + pos + 1);
+        }
+        else if (b == 0xF4) {
+            size = 9;
+            if (pos + size > end)
+                return LP_PAST(pos);
+            v = (long long)rd64le(d + pos + 1);
+        }
+        else {
+            return fail(e, pos, "invalid listpack entry encoding 0x%02x", b);
+        }
+        backlen = size <= 127 ? 1 : lp_backlen_size(size);
+        if ((long long)pos + size + backlen > (long long)end)
+            return LP_PAST(pos);
+        nxt = (Py_ssize_t)(pos + size + backlen);
+        if (size <= 127) {
+            if (d[nxt - 1] != size)
+                return fail(e, nxt - 1, "listpack entry back-length %u != %lld", d[nxt - 1], size);
+        }
+        else if (read_backlen(d, nxt - 1, backlen) != size) {
+            return fail(e, nxt - backlen, "listpack entry back-length does not match its size");
+        }
+        if (it != NULL) {
+            if (str >= 0)
+                PUSH_STR(it, d + str, (Py_ssize_t)(size - (str - pos)));
+            else
+                PUSH_INT(it, v);
+        }
+        nitems++;
+        pos = nxt;
+    }
+    if (count != 65535 && (Py_ssize_t)count != nitems)
+        return fail(e, 4, "listpack header counts %u entries but holds %zd", count, nitems);
+    return OK;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* ziplist (blobs.decode_ziplist)                                                            */
+
+#define ZL_PAST(pos) fail(e, (pos), "ziplist entry runs past the end")
+
+static int
+zl_walk(const uint8_t *d, Py_ssize_t n, items_t *it, err_t *e)
+{
+    uint32_t zlbytes, zltail, zllen;
+    Py_ssize_t end, pos = 10, last_start = 10, nitems = 0;
+    long long prev_size = 0;
+    if (n < 11)
+        return fail(e, 0, "ziplist of %zd bytes is shorter than its 11-byte minimum", n);
+    zlbytes = rd32le(d);
+    zltail = rd32le(d + 4);
+    zllen = rd16le(d + 8);
+    if ((long long)zlbytes != (long long)n)
+        return fail(e, 0, "ziplist header says %u bytes but the blob has %zd", zlbytes, n);
+    end = n - 1;
+    if (d[end] != 0xFF)
+        return fail(e, end, "ziplist does not end with 0xFF");
+    while (pos < end) {
+        Py_ssize_t start = pos;
+        long long prevlen, nxt, v = 0;
+        Py_ssize_t str = -1;
+        unsigned b = d[pos], enc;
+        if (b < 254) {
+            prevlen = b;
+            pos += 1;
+        }
+        else if (b == 254) {
+            if (pos + 5 > end)
+                return ZL_PAST(start);
+            prevlen = rd32le(d + pos + 1);
+            pos += 5;
+        }
+        else {
+            return fail(e, start, "ziplist end marker 0xFF before the end of the blob");
+        }
+        if (prevlen != prev_size)
+            return fail(e, start, "ziplist entry prevlen %lld != previous entry size %lld",
+                        prevlen, prev_size);
+        if (pos >= end)
+            return ZL_PAST(start);
+        enc = d[pos];
+        switch (enc >> 6) {
+        case 0:
+            pos += 1;
+            nxt = pos + (enc & 0x3F);
+            str = pos;
+            break;
+        case 1:
+            if (pos + 2 > end)
+                return ZL_PAST(start);
+            nxt = pos + 2 + (((enc & 0x3F) << 8) | d[pos + 1]);
+            pos += 2;
+            str = pos;
+            break;
+        case 2:
+            if (enc != 0x80 || pos + 5 > end)
+                return fail(e, pos, "invalid ziplist string encoding 0x%02x", enc);
+            nxt = (long long)pos + 5 + rd32be(d + pos + 1);
+            pos += 5;
+            str = pos;
+            break;
+        default:
+            pos += 1;
+            if (enc == 0xC0) nxt = pos + 2;
+            else if (enc == 0xD0) nxt = pos + 4;
+            else if (enc == 0xE0) nxt = pos + 8;
+            else if (enc == 0xF0) nxt = pos + 3;
+            else if (enc == 0xFE) nxt = pos + 1;
+            else if (enc >= 0xF1 && enc <= 0xFD) nxt = pos;
+            else return fail(e, pos - 1, "invalid ziplist entry encoding 0x%02x", enc);
+            if (nxt > end)
+                return ZL_PAST(start);
+            if (enc == 0xC0) v = (int16_t)rd16le(d + pos);
+            else if (enc == 0xD0) v = (int32_t)rd32le(d + pos);
+            else if (enc == 0xE0) v = (long long)rd64le(d + pos);
+            else if (enc == 0xF0) {
+                uint32_t u = (uint32_t)d[pos] | ((uint32_t)d[pos + 1] << 8) | ((uint32_t)d[pos + 2] << 16);
+                v = (u & 0x800000) ? (long long)u - 0x1000000 : (long long)u;
+            }
+            else if (enc == 0xFE) v = (int8_t)d[pos];
+            else v = (long long)(enc & 0x0F) - 1;
+        }
+        if (nxt > end)
+            return ZL_PAST(start);
+        if (it != NULL) {
+            if (str >= 0)
+                PUSH_STR(it, d + str, (Py_ssize_t)(nxt - str));
+            else
+                PUSH_INT(it, v);
+        }
+        nitems++;
+        prev_size = nxt - start;
+        last_start = start;
+        pos = (Py_ssize_t)nxt;
+    }
+    if ((nitems && (long long)zltail != last_start) || (!nitems && zltail != 10))
+        return fail(e, 4, "ziplist tail offset %u does not point at the last entry", zltail);
+    if (zllen != 65535 && (Py_ssize_t)zllen != nitems)
+        return fail(e, 8, "ziplist header counts %u entries but holds %zd", zllen, nitems);
+    return OK;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* intset (blobs.decode_intset)                                                              */
+
+static int
+is_walk(const uint8_t *d, Py_ssize_t n, items_t *it, err_t *e)
+{
+    uint32_t width, length, k;
+    if (n < 8)
+        return fail(e, 0, "intset of %zd bytes is shorter than its 8-byte header", n);
+    width = rd32le(d);
+    length = rd32le(d + 4);
+    if (width != 2 && width != 4 && width != 8)
+        return fail(e, 0, "invalid intset encoding %u (must be 2, 4 or 8)", width);
+    if ((unsigned long long)n != 8 + (unsigned long long)length * width)
+        return fail(e, 4, "intset of %u members of %u bytes needs %llu bytes, the blob has %zd",
+                    length, width, 8 + (unsigned long long)length * width, n);
+    if (length == 0)
+        return fail(e, 4, "empty intset");
+    if (it == NULL)
+        return OK;
+    for (k = 0; k < length; k++) {
+        const uint8_t *p = d + 8 + (Py_ssize_t)k * width;
+        long long v = width == 2 ? (int16_t)rd16le(p) : width == 4 ? (int32_t)rd32le(p)
+                                                                   : (long long)rd64le(p);
+        PUSH_INT(it, v);
+    }
+    return OK;
+}
+
+
+/* ---------------------------------------------------------------------------------------- */
+/* Elements as the estimates see them: the length of their text and, when the text spells an */
+/* int64 (encoded.string_to_int), that integer.  Built from the decoded model (Python lists) */
+/* or straight from the record bytes (the raw path below).                                   */
+
+typedef struct {
+    long long len, v;
+    int is_int;
+} elem_t;
+
+typedef struct {
+    elem_t *a;
+    Py_ssize_t n, cap;
+} elems_t;
+
+typedef struct {          /* a quicklist node: container (1 plain, 2 packed), decoded bytes */
+    long long container, nbytes;
+} qnode_t;
+
+typedef struct {
+    qnode_t *a;
+    Py_ssize_t n, cap;
+} qnodes_t;
+
+static int
+grow_array(void **a, Py_ssize_t *cap, Py_ssize_t need, size_t size)
+{
+    Py_ssize_t c = *cap ? *cap : 64;
+    void *np;
+    if (need <= *cap)
+        return 0;
+    while (c < need)
+        c *= 2;
+    np = PyMem_Realloc(*a, (size_t)c * size);
+    if (np == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    *a = np;
+    *cap = c;
+    return 0;
+}
+
+static inline int
+elem_push(elems_t *es, long long len, int is_int, long long v)
+{
+    elem_t *e;
+    if (es->n == es->cap && grow_array((void **)&es->a, &es->cap, es->n + 1, sizeof(elem_t)) < 0)
+        return -1;
+    e = &es->a[es->n++];
+    e->len = len;
+    e->is_int = is_int;
+    e->v = v;
+    return 0;
+}
+
+static inline int
+elem_push_str(elems_t *es, const unsigned char *s, Py_ssize_t n)
+{
+    long long v = 0;
+    int is_int = string_to_int(s, n, &v);
+    return elem_push(es, n, is_int, v);
+}
+
+static inline int
+int_text_len(long long v)  /* len(b"%d" % v) */
+{
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    int n = v < 0 ? 2 : 1;
+    while (u >= 10) {
+        u /= 10;
+        n++;
+    }
+    return n;
+}
+
+static inline int
+elem_push_int(elems_t *es, long long v)
+{
+    return elem_push(es, int_text_len(v), 1, v);
+}
+
+static inline int
+qnode_push(qnodes_t *qn, long long container, long long nbytes)
+{
+    if (qn->n == qn->cap && grow_array((void **)&qn->a, &qn->cap, qn->n + 1, sizeof(qnode_t)) < 0)
+        return -1;
+    qn->a[qn->n].container = container;
+    qn->a[qn->n].nbytes = nbytes;
+    qn->n++;
+    return 0;
+}
+
+static long long
+largest_len(const elems_t *es)
+{
+    Py_ssize_t i;
+    long long m = 0;
+    for (i = 0; i < es->n; i++)
+        if (es->a[i].len > m)
+            m = es->a[i].len;
+    return m;
+}
+
+static long long
+lp_entry_size(const elem_t *e)  /* encoded.listpack_entry_size */
+{
+    long long v = e->v, n = e->len, size;
+    if (e->is_int) {
         if (0 <= v && v <= 127)
             return 2;
         if (-4096 <= v && v <= 4095)
@@ -193,6 +767,44 @@ listpack_entry_size(const unsigned char *s, Py_ssize_t n)
     }
     size = n < 64 ? 1 + n : n < 4096 ? 2 + n : 5 + n;
     return size + backlen_size(size);
+}
+
+/* the items of a list of bytes as elements: 1, or 0 when an item is not bytes, -1 error */
+static int
+elems_from_list(elems_t *es, PyObject *items)
+{
+    Py_ssize_t i, n = PyList_GET_SIZE(items);
+    es->n = 0;
+    for (i = 0; i < n; i++) {
+        PyObject *o = PyList_GET_ITEM(items, i);
+        if (!PyBytes_CheckExact(o))
+            return 0;
+        if (elem_push_str(es, (const unsigned char *)PyBytes_AS_STRING(o), PyBytes_GET_SIZE(o)) < 0)
+            return -1;
+    }
+    return 1;
+}
+
+/* the first items of (bytes, x) pairs, and the second ones too when ``both`` (interleaved) */
+static int
+elems_from_pairs(elems_t *es, PyObject *pairs, int both)
+{
+    Py_ssize_t i, n = PyList_GET_SIZE(pairs);
+    es->n = 0;
+    for (i = 0; i < n; i++) {
+        PyObject *t = PyList_GET_ITEM(pairs, i), *a, *b;
+        if (!PyTuple_CheckExact(t) || PyTuple_GET_SIZE(t) != 2)
+            return 0;
+        a = PyTuple_GET_ITEM(t, 0);
+        b = PyTuple_GET_ITEM(t, 1);
+        if (!PyBytes_CheckExact(a) || (both && !PyBytes_CheckExact(b)))
+            return 0;
+        if (elem_push_str(es, (const unsigned char *)PyBytes_AS_STRING(a), PyBytes_GET_SIZE(a)) < 0)
+            return -1;
+        if (both && elem_push_str(es, (const unsigned char *)PyBytes_AS_STRING(b), PyBytes_GET_SIZE(b)) < 0)
+            return -1;
+    }
+    return 1;
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -214,6 +826,11 @@ typedef struct {
     long long hash_entries, hash_value, intset_entries, set_entries, set_value, zset_entries,
         zset_value, list_fill;
     double node_mean;
+    elems_t es;              /* working storage, reused from key to key */
+    qnodes_t qn;
+    items_t items;
+    unsigned char *scratch;  /* LZF expansions of the raw path */
+    Py_ssize_t scratch_cap;
 } Estimator;
 
 static inline long long
@@ -398,17 +1015,11 @@ embedded(const Estimator *p, PyObject *entry, long long robj, int expire)  /* _e
         + sds_header(n, n < 32) + n + 1;
 }
 
+/* _string of a value of n bytes, is_int when they spell an int64 */
 static int
-est_string(const Estimator *p, PyObject *entry, result_t *r)
+est_string_e(const Estimator *p, PyObject *entry, long long n, int is_int, result_t *r)
 {
-    PyObject *value = SLOT(C_Entry, entry, E_VALUE);
-    long long n, iv;
-    int is_int;
-    if (!PyBytes_CheckExact(value))
-        return 0;
-    n = PyBytes_GET_SIZE(value);
     r->n = r->largest = n;
-    is_int = n <= 20 && string_to_int((const unsigned char *)PyBytes_AS_STRING(value), n, &iv);
     if (p->keyspace != KS_DICTENTRY) {
         long long head = embedded(p, entry, 16, 1);
         if (is_int) {
@@ -441,18 +1052,31 @@ est_string(const Estimator *p, PyObject *entry, result_t *r)
     return 1;
 }
 
-/* the first blob's decoded length when the record is one of ``types`` (_blob_len), else -1;
- * -2 when the record's framing is not the plain one (declined) */
+static int
+est_string(const Estimator *p, PyObject *entry, result_t *r)
+{
+    PyObject *value = SLOT(C_Entry, entry, E_VALUE);
+    long long n, iv;
+    if (!PyBytes_CheckExact(value))
+        return 0;
+    n = PyBytes_GET_SIZE(value);
+    return est_string_e(p, entry, n,
+                        n <= 20 && string_to_int((const unsigned char *)PyBytes_AS_STRING(value), n, &iv), r);
+}
+
+/* the decoded length of the record's blob when ``rdb_type`` is a blob type (records.py's
+ * shape.blobs[0]), -1 when it is not or the record bytes are not here, -2 when the record's
+ * framing is not the plain one (declined) */
 static long long
-blob_len(const record_t *rec, int rdb_type, const int *types, int ntypes)
+record_blob(const record_t *rec, int rdb_type)
 {
     walker_t w;
     long long len;
-    int k;
-    for (k = 0; k < ntypes; k++)
-        if (types[k] == rdb_type)
-            break;
-    if (k == ntypes || rec->buf == NULL)
+    if (rec->buf == NULL || !(rdb_type == RDB_TYPE_HASH_ZIPMAP || rdb_type == RDB_TYPE_LIST_ZIPLIST
+                              || rdb_type == RDB_TYPE_SET_INTSET || rdb_type == RDB_TYPE_ZSET_ZIPLIST
+                              || rdb_type == RDB_TYPE_HASH_ZIPLIST || rdb_type == RDB_TYPE_HASH_LISTPACK
+                              || rdb_type == RDB_TYPE_ZSET_LISTPACK || rdb_type == RDB_TYPE_SET_LISTPACK
+                              || rdb_type == RDB_TYPE_HASH_LISTPACK_EX))
         return -1;
     w.buf = rec->buf;
     w.pos = 0;
@@ -466,36 +1090,45 @@ blob_len(const record_t *rec, int rdb_type, const int *types, int ntypes)
     return w.bad || len < 0 ? -2 : len;  /* framing records.py reads otherwise: declined */
 }
 
-/* largest length of the bytes in ``items`` (a list); -1 when an item is not bytes */
-static long long
-largest_of(PyObject *items)
+/* _list once the elements and the target's quicklist nodes are known */
+static int
+est_list_e(const Estimator *p, const elems_t *es, const qnodes_t *qn, result_t *r)
 {
-    Py_ssize_t i, n = PyList_GET_SIZE(items);
-    long long m = 0, l;
-    for (i = 0; i < n; i++) {
-        PyObject *o = PyList_GET_ITEM(items, i);
-        if (!PyBytes_CheckExact(o))
-            return -1;
-        l = PyBytes_GET_SIZE(o);
-        if (l > m)
-            m = l;
+    long long k, elesize = 0, limit, fill = p->list_fill;
+    if (qn->n == 0)
+        return 0;
+    r->n = es->n;
+    r->largest = largest_len(es);
+    for (k = 0; k < qn->n; k++)
+        elesize += p->quicklist_node
+            + (p->exact_blobs && qn->a[k].container == 2 ? qn->a[k].nbytes : alloc(p, qn->a[k].nbytes));
+    if (fill >= 0)
+        limit = 8192;
+    else
+        limit = fill == -1 ? 4096 : fill == -2 ? 8192 : fill == -3 ? 16384 : fill == -4 ? 32768
+            : fill == -5 ? 65536 : 8192;
+    if (p->list_listpack && qn->n == 1 && qn->a[0].container == 2 && qn->a[0].nbytes <= limit
+        && (fill < 0 || r->n <= (fill > 1 ? fill : 1))) {
+        r->enc = S_listpack;
+        r->size = 16 + alloc(p, qn->a[0].nbytes);
+        return 1;
     }
-    return m;
+    r->enc = S_quicklist;
+    r->size = sampled(16 + p->quicklist, elesize, qn->n);
+    return 1;
 }
 
 static int
-est_list(const Estimator *p, PyObject *entry, int rdb_type, const record_t *rec, result_t *r)
+est_list(Estimator *p, PyObject *entry, int rdb_type, const record_t *rec, result_t *r)
 {
     PyObject *items = SLOT(C_Entry, entry, E_VALUE);
     walker_t w;
-    long long nodes, k, container, nbytes, first_container = 0, first_bytes = 0, elesize = 0,
-        limit, fill = p->list_fill;
-    int special;
+    long long nodes, k, container, nbytes;
+    int special, rc;
     if (!PyList_CheckExact(items))
         return 0;
-    r->n = PyList_GET_SIZE(items);
-    if ((r->largest = largest_of(items)) < 0)
-        return 0;
+    if ((rc = elems_from_list(&p->es, items)) <= 0)
+        return rc;
     /* _list_nodes: the file's quicklist nodes when the target keeps their format */
     if ((rdb_type != RDB_TYPE_LIST_QUICKLIST && rdb_type != RDB_TYPE_LIST_QUICKLIST_2) || rec->buf == NULL
         || (rdb_type == RDB_TYPE_LIST_QUICKLIST_2) == p->ziplist)
@@ -509,6 +1142,7 @@ est_list(const Estimator *p, PyObject *entry, int rdb_type, const record_t *rec,
     nodes = (long long)w_length(&w, &special);
     if (w.bad || special || nodes == 0)
         return 0;
+    p->qn.n = 0;
     for (k = 0; k < nodes; k++) {
         container = 2;
         if (rdb_type == RDB_TYPE_LIST_QUICKLIST_2) {
@@ -519,91 +1153,188 @@ est_list(const Estimator *p, PyObject *entry, int rdb_type, const record_t *rec,
         nbytes = w_string(&w);
         if (w.bad)
             return 0;
-        if (k == 0) {
-            first_container = container;
-            first_bytes = nbytes;
-        }
-        elesize += p->quicklist_node
-            + (p->exact_blobs && container == 2 ? nbytes : alloc(p, nbytes));
+        if (qnode_push(&p->qn, container, nbytes) < 0)
+            return -1;
     }
-    if (fill >= 0)
-        limit = 8192;
-    else
-        limit = fill == -1 ? 4096 : fill == -2 ? 8192 : fill == -3 ? 16384 : fill == -4 ? 32768
-            : fill == -5 ? 65536 : 8192;
-    if (p->list_listpack && nodes == 1 && first_container == 2 && first_bytes <= limit
-        && (fill < 0 || r->n <= (fill > 1 ? fill : 1))) {
-        r->enc = S_listpack;
-        r->size = 16 + alloc(p, first_bytes);
-        return 1;
-    }
-    r->enc = S_quicklist;
-    r->size = sampled(16 + p->quicklist, elesize, nodes);
-    return 1;
+    return est_list_e(p, &p->es, &p->qn, r);
 }
 
+/* _set; ``blob``: record_blob() of the record */
 static int
-est_set(const Estimator *p, PyObject *entry, int rdb_type, const record_t *rec, result_t *r)
+est_set_e(const Estimator *p, int rdb_type, int have_rec, long long blob, const elems_t *es, result_t *r)
 {
-    static const int intset_types[] = {RDB_TYPE_SET_INTSET}, listpack_types[] = {RDB_TYPE_SET_LISTPACK};
-    PyObject *members = SLOT(C_Entry, entry, E_VALUE);
-    Py_ssize_t i, n;
-    long long blob, v, width, elesize;
+    Py_ssize_t i, n = es->n;
+    long long b, v, width, elesize;
     int all_ints;
-    if (!PyList_CheckExact(members))
-        return 0;
-    n = PyList_GET_SIZE(members);
     r->n = n;
-    if ((r->largest = largest_of(members)) < 0)
-        return 0;
+    r->largest = largest_len(es);
     if (n <= p->intset_entries) {
         all_ints = 1;
         width = 2;
         for (i = 0; i < n; i++) {
-            PyObject *m = PyList_GET_ITEM(members, i);
-            if (!string_to_int((const unsigned char *)PyBytes_AS_STRING(m), PyBytes_GET_SIZE(m), &v)) {
+            if (!es->a[i].is_int) {
                 all_ints = 0;
                 break;
             }
+            v = es->a[i].v;
             if (width < 8 && !(-32768 <= v && v <= 32767))  /* intset_size */
                 width = -2147483648LL <= v && v <= 2147483647LL && width < 8 ? 4 : 8;
         }
         if (all_ints) {
-            blob = blob_len(rec, rdb_type, intset_types, 1);
-            if (blob < -1)
+            b = rdb_type == RDB_TYPE_SET_INTSET ? blob : -1;
+            if (b < -1)
                 return 0;
-            if (blob <= 0)   /* ``_blob_len(...) or intset_size(ints)`` */
-                blob = 8 + width * n;
+            if (b <= 0)   /* ``_blob_len(...) or intset_size(ints)`` */
+                b = 8 + width * n;
             r->enc = S_intset;
-            r->size = 16 + (p->exact_blobs ? blob : alloc(p, blob));
+            r->size = 16 + (p->exact_blobs ? b : alloc(p, b));
             return 1;
         }
     }
     if (p->set_listpack && n <= p->set_entries
-        && (r->largest <= p->set_value || (rec->buf != NULL && rdb_type == RDB_TYPE_SET_LISTPACK))) {
-        blob = blob_len(rec, rdb_type, listpack_types, 1);
-        if (blob < -1)
+        && (r->largest <= p->set_value || (have_rec && rdb_type == RDB_TYPE_SET_LISTPACK))) {
+        b = rdb_type == RDB_TYPE_SET_LISTPACK ? blob : -1;
+        if (b < -1)
             return 0;
-        if (blob <= 0) {
-            blob = 7;
-            for (i = 0; i < n; i++) {
-                PyObject *m = PyList_GET_ITEM(members, i);
-                blob += listpack_entry_size((const unsigned char *)PyBytes_AS_STRING(m),
-                                            PyBytes_GET_SIZE(m));
-            }
+        if (b <= 0) {
+            b = 7;
+            for (i = 0; i < n; i++)
+                b += lp_entry_size(&es->a[i]);
         }
         r->enc = S_listpack;
-        r->size = 16 + alloc(p, blob);
+        r->size = 16 + alloc(p, b);
         return 1;
     }
     if (!p->set_dict)
         return 0;
     elesize = 0;
     for (i = 0; i < n; i++)
-        elesize += p->dict_entry + sds(p, PyBytes_GET_SIZE(PyList_GET_ITEM(members, i)), 1);
+        elesize += p->dict_entry + sds(p, es->a[i].len, 1);
     r->enc = S_hashtable;
     r->size = sampled(16 + table(p, n, -1), elesize, n);
     return 1;
+}
+
+static int
+est_set(Estimator *p, PyObject *entry, int rdb_type, const record_t *rec, result_t *r)
+{
+    PyObject *members = SLOT(C_Entry, entry, E_VALUE);
+    int rc;
+    if (!PyList_CheckExact(members))
+        return 0;
+    if ((rc = elems_from_list(&p->es, members)) <= 0)
+        return rc;
+    return est_set_e(p, rdb_type, rec->buf != NULL, record_blob(rec, rdb_type), &p->es, r);
+}
+
+/* _zset; ``es``: the members */
+static int
+est_zset_e(const Estimator *p, int rdb_type, int have_rec, long long blob, const elems_t *es, result_t *r)
+{
+    Py_ssize_t i, n = es->n;
+    long long b, size, sum_sds;
+    int blob_type = p->ziplist ? RDB_TYPE_ZSET_ZIPLIST : RDB_TYPE_ZSET_LISTPACK;
+    int from_blob = have_rec && (rdb_type == RDB_TYPE_ZSET_ZIPLIST || rdb_type == RDB_TYPE_ZSET_LISTPACK);
+    r->n = n;
+    r->largest = largest_len(es);
+    if (n <= p->zset_entries && (r->largest <= p->zset_value || from_blob)) {
+        b = rdb_type == blob_type ? blob : -1;
+        if (b < 0)
+            return 0;  /* re-encoding the scores as text is left to Python */
+        r->enc = p->ziplist ? S_ziplist : S_listpack;
+        r->size = 16 + (p->exact_blobs ? b : alloc(p, b));
+        return 1;
+    }
+    if (!p->set_dict)
+        return 0;
+    size = 16 + 16 + 32 + table(p, n, -1) + alloc(p, 24 + 32 * 16);
+    sum_sds = 0;
+    for (i = 0; i < n; i++)
+        sum_sds += sds(p, es->a[i].len, 1);
+    r->enc = S_skiplist;
+    r->size = sampled(size, (long long)((double)sum_sds
+                                        + (double)n * ((double)p->zset_dict_entry + p->node_mean)), n);
+    return 1;
+}
+
+static int
+est_zset(Estimator *p, PyObject *entry, int rdb_type, const record_t *rec, result_t *r)
+{
+    PyObject *pairs = SLOT(C_Entry, entry, E_VALUE);
+    int rc;
+    if (!PyList_CheckExact(pairs))
+        return 0;
+    if ((rc = elems_from_pairs(&p->es, pairs, 0)) <= 0)
+        return rc;
+    return est_zset_e(p, rdb_type, rec->buf != NULL, record_blob(rec, rdb_type), &p->es, r);
+}
+
+/* _hash without field TTLs; ``es``: fields and values interleaved */
+static int
+est_hash_e(const Estimator *p, int rdb_type, int have_rec, long long blob, const elems_t *es, result_t *r)
+{
+    Py_ssize_t i, n = es->n / 2;
+    long long b, lf, lv, at, elesize;
+    int from_blob = have_rec && (rdb_type == RDB_TYPE_HASH_ZIPLIST || rdb_type == RDB_TYPE_HASH_LISTPACK
+                                 || rdb_type == RDB_TYPE_HASH_LISTPACK_EX || rdb_type == RDB_TYPE_HASH_ZIPMAP);
+    r->n = n;
+    r->largest = largest_len(es);
+    if (n <= p->hash_entries && (r->largest <= p->hash_value || from_blob)) {
+        if (p->ziplist)
+            b = rdb_type == RDB_TYPE_HASH_ZIPLIST ? blob : -1;
+        else
+            b = rdb_type == RDB_TYPE_HASH_LISTPACK || rdb_type == RDB_TYPE_HASH_LISTPACK_EX ? blob : -1;
+        if (b < -1)
+            return 0;
+        if (b == -1 || rdb_type == RDB_TYPE_HASH_LISTPACK_EX) {
+            if (p->ziplist)
+                return 0;
+            b = 7;
+            for (i = 0; i < 2 * n; i++)
+                b += lp_entry_size(&es->a[i]);
+        }
+        r->enc = p->ziplist ? S_ziplist : S_listpack;
+        r->size = 16 + (p->exact_blobs ? b : alloc(p, b));
+        return 1;
+    }
+    if (!p->set_dict)
+        return 0;
+    at = -1;
+    if (rdb_type == RDB_TYPE_HASH && n <= p->hash_entries) {
+        for (i = 0; i < n; i++)
+            if (es->a[2 * i].len > p->hash_value || es->a[2 * i + 1].len > p->hash_value) {
+                at = i;
+                break;
+            }
+    }
+    elesize = 0;
+    for (i = 0; i < n; i++) {
+        lf = es->a[2 * i].len;
+        lv = es->a[2 * i + 1].len;
+        elesize += p->dict_entry;
+        if (p->hash_mstr)
+            elesize += alloc(p, (lf < 32 ? 1 : lf < 65536 ? 3 : 9) + lf + 1);
+        else
+            elesize += sds(p, lf, 1);
+        elesize += sds(p, lv, 1);
+    }
+    r->enc = S_hashtable;
+    r->size = sampled(16 + table(p, n, at), elesize, n);
+    return 1;
+}
+
+static int
+est_hash(Estimator *p, PyObject *entry, int rdb_type, const record_t *rec, result_t *r)
+{
+    PyObject *pairs = SLOT(C_Entry, entry, E_VALUE), *ttls = SLOT(C_Entry, entry, E_FIELD_TTLS);
+    int rc;
+    if (ttls != Py_None && (!PyDict_CheckExact(ttls) || PyDict_GET_SIZE(ttls)))
+        return 0;
+    if (!PyList_CheckExact(pairs))
+        return 0;
+    if ((rc = elems_from_pairs(&p->es, pairs, 1)) <= 0)
+        return rc;
+    return est_hash_e(p, rdb_type, rec->buf != NULL, record_blob(rec, rdb_type), &p->es, r);
 }
 
 /* (bytes, x) pairs: 1 when every item is such a tuple */
@@ -623,113 +1354,6 @@ check_pairs(PyObject *pairs, int second_bytes)
 
 #define PAIR_FIRST(pairs, i) PyTuple_GET_ITEM(PyList_GET_ITEM(pairs, i), 0)
 #define PAIR_SECOND(pairs, i) PyTuple_GET_ITEM(PyList_GET_ITEM(pairs, i), 1)
-
-static int
-est_zset(const Estimator *p, PyObject *entry, int rdb_type, const record_t *rec, result_t *r)
-{
-    PyObject *pairs = SLOT(C_Entry, entry, E_VALUE);
-    Py_ssize_t i, n;
-    long long blob, l, size, sum_sds;
-    int blob_type = p->ziplist ? RDB_TYPE_ZSET_ZIPLIST : RDB_TYPE_ZSET_LISTPACK;
-    int from_blob = rec->buf != NULL && (rdb_type == RDB_TYPE_ZSET_ZIPLIST || rdb_type == RDB_TYPE_ZSET_LISTPACK);
-    if (!PyList_CheckExact(pairs) || !check_pairs(pairs, 0))
-        return 0;
-    n = PyList_GET_SIZE(pairs);
-    r->n = n;
-    r->largest = 0;
-    for (i = 0; i < n; i++) {
-        l = PyBytes_GET_SIZE(PAIR_FIRST(pairs, i));
-        if (l > r->largest)
-            r->largest = l;
-    }
-    if (n <= p->zset_entries && (r->largest <= p->zset_value || from_blob)) {
-        blob = blob_len(rec, rdb_type, &blob_type, 1);
-        if (blob < 0)
-            return 0;  /* re-encoding the scores as text is left to Python */
-        r->enc = p->ziplist ? S_ziplist : S_listpack;
-        r->size = 16 + (p->exact_blobs ? blob : alloc(p, blob));
-        return 1;
-    }
-    if (!p->set_dict)
-        return 0;
-    size = 16 + 16 + 32 + table(p, n, -1) + alloc(p, 24 + 32 * 16);
-    sum_sds = 0;
-    for (i = 0; i < n; i++)
-        sum_sds += sds(p, PyBytes_GET_SIZE(PAIR_FIRST(pairs, i)), 1);
-    r->enc = S_skiplist;
-    r->size = sampled(size, (long long)((double)sum_sds
-                                        + (double)n * ((double)p->zset_dict_entry + p->node_mean)), n);
-    return 1;
-}
-
-static int
-est_hash(const Estimator *p, PyObject *entry, int rdb_type, const record_t *rec, result_t *r)
-{
-    static const int zl_types[] = {RDB_TYPE_HASH_ZIPLIST},
-                     lp_types[] = {RDB_TYPE_HASH_LISTPACK, RDB_TYPE_HASH_LISTPACK_EX};
-    PyObject *pairs = SLOT(C_Entry, entry, E_VALUE), *ttls = SLOT(C_Entry, entry, E_FIELD_TTLS);
-    Py_ssize_t i, n;
-    long long blob, lf, lv, at, elesize;
-    int from_blob = rec->buf != NULL && (rdb_type == RDB_TYPE_HASH_ZIPLIST || rdb_type == RDB_TYPE_HASH_LISTPACK
-                                         || rdb_type == RDB_TYPE_HASH_LISTPACK_EX || rdb_type == RDB_TYPE_HASH_ZIPMAP);
-    if (ttls != Py_None && (!PyDict_CheckExact(ttls) || PyDict_GET_SIZE(ttls)))
-        return 0;
-    if (!PyList_CheckExact(pairs) || !check_pairs(pairs, 1))
-        return 0;
-    n = PyList_GET_SIZE(pairs);
-    r->n = n;
-    r->largest = 0;
-    for (i = 0; i < n; i++) {
-        lf = PyBytes_GET_SIZE(PAIR_FIRST(pairs, i));
-        lv = PyBytes_GET_SIZE(PAIR_SECOND(pairs, i));
-        if (lf < lv)
-            lf = lv;
-        if (lf > r->largest)
-            r->largest = lf;
-    }
-    if (n <= p->hash_entries && (r->largest <= p->hash_value || from_blob)) {
-        blob = p->ziplist ? blob_len(rec, rdb_type, zl_types, 1) : blob_len(rec, rdb_type, lp_types, 2);
-        if (blob < -1)
-            return 0;
-        if (blob == -1 || rdb_type == RDB_TYPE_HASH_LISTPACK_EX) {
-            if (p->ziplist)
-                return 0;
-            blob = 7;
-            for (i = 0; i < n; i++) {
-                PyObject *f = PAIR_FIRST(pairs, i), *v = PAIR_SECOND(pairs, i);
-                blob += listpack_entry_size((const unsigned char *)PyBytes_AS_STRING(f), PyBytes_GET_SIZE(f));
-                blob += listpack_entry_size((const unsigned char *)PyBytes_AS_STRING(v), PyBytes_GET_SIZE(v));
-            }
-        }
-        r->enc = p->ziplist ? S_ziplist : S_listpack;
-        r->size = 16 + (p->exact_blobs ? blob : alloc(p, blob));
-        return 1;
-    }
-    if (!p->set_dict)
-        return 0;
-    at = -1;
-    if (rdb_type == RDB_TYPE_HASH && n <= p->hash_entries) {
-        for (i = 0; i < n; i++)
-            if (PyBytes_GET_SIZE(PAIR_FIRST(pairs, i)) > p->hash_value
-                || PyBytes_GET_SIZE(PAIR_SECOND(pairs, i)) > p->hash_value) {
-                at = i;
-                break;
-            }
-    }
-    elesize = 0;
-    for (i = 0; i < n; i++) {
-        lf = PyBytes_GET_SIZE(PAIR_FIRST(pairs, i));
-        elesize += p->dict_entry;
-        if (p->hash_mstr)
-            elesize += alloc(p, (lf < 32 ? 1 : lf < 65536 ? 3 : 9) + lf + 1);
-        else
-            elesize += sds(p, lf, 1);
-        elesize += sds(p, PyBytes_GET_SIZE(PAIR_SECOND(pairs, i)), 1);
-    }
-    r->enc = S_hashtable;
-    r->size = sampled(16 + table(p, n, at), elesize, n);
-    return 1;
-}
 
 /* rax_node_count (encoded.py) over 16-byte-or-other keys: the distinct strings among the keys,
  * the common prefixes of sorted neighbours, one byte past those on both sides, and b"" */
@@ -1016,13 +1640,583 @@ out:
     return done;
 }
 
+/* ---------------------------------------------------------------------------------------- */
+/* The raw path: entries read with ``raw_types`` carry RawValue(the value's bytes) instead of */
+/* decoded elements.  The walk below reads those bytes as the reader's compiled full decode   */
+/* (c_full_value in _speedups.c) does, accepting no more than it does, and collects only what */
+/* the estimates need.  Whatever it does not accept, or the estimates decline, goes back to   */
+/* Python (memory.FileEstimates), which has the reader decode the value.                       */
+
+typedef struct {
+    const unsigned char *buf;
+    Py_ssize_t len, pos;
+} rcur_t;
+
+static inline int
+r_have(const rcur_t *c, unsigned long long n)
+{
+    return n <= (unsigned long long)(c->len - c->pos);
+}
+
+/* c_len: 0, or -1 where the reader's compiled path stops */
+static int
+r_len(rcur_t *c, unsigned long long *out)
+{
+    unsigned b;
+    int i;
+    if (!r_have(c, 1))
+        return -1;
+    b = c->buf[c->pos];
+    if (b < 0x40) {
+        *out = b;
+        c->pos += 1;
+        return 0;
+    }
+    if (b < 0x80) {
+        if (!r_have(c, 2))
+            return -1;
+        *out = ((unsigned long long)(b & 0x3F) << 8) | c->buf[c->pos + 1];
+        c->pos += 2;
+        return 0;
+    }
+    if (b != 0x80 && b != 0x81)
+        return -1;
+    i = b == 0x80 ? 4 : 8;
+    if (!r_have(c, 1 + i))
+        return -1;
+    c->pos += 1;
+    for (*out = 0; i > 0; i--)
+        *out = (*out << 8) | c->buf[c->pos++];
+    return 0;
+}
+
+/* c_string_ref: a string's bytes (LZF ones expanded into the estimator's scratch buffer, valid
+ * until the next call) or its integer (*is_int); 0, -1 where the reader's compiled path stops,
+ * -2 error */
+static int
+r_string(Estimator *p, rcur_t *c, const unsigned char **s, Py_ssize_t *n, int *is_int, long long *v)
+{
+    unsigned b;
+    *is_int = 0;
+    if (!r_have(c, 1))
+        return -1;
+    b = c->buf[c->pos];
+    if (b < 0xC0) {
+        unsigned long long len;
+        if (r_len(c, &len) < 0 || !r_have(c, len))
+            return -1;
+        *s = c->buf + c->pos;
+        *n = (Py_ssize_t)len;
+        c->pos += (Py_ssize_t)len;
+        return 0;
+    }
+    switch (b & 0x3F) {
+    case 0:
+        if (!r_have(c, 2))
+            return -1;
+        *is_int = 1;
+        *v = (int8_t)c->buf[c->pos + 1];
+        c->pos += 2;
+        return 0;
+    case 1:
+        if (!r_have(c, 3))
+            return -1;
+        *is_int = 1;
+        *v = (int16_t)rd16le(c->buf + c->pos + 1);
+        c->pos += 3;
+        return 0;
+    case 2:
+        if (!r_have(c, 5))
+            return -1;
+        *is_int = 1;
+        *v = (int32_t)rd32le(c->buf + c->pos + 1);
+        c->pos += 5;
+        return 0;
+    case 3: {
+        unsigned long long clen, ulen;
+        Py_ssize_t outlen;
+        err_t e;
+        c->pos += 1;
+        if (r_len(c, &clen) < 0 || r_len(c, &ulen) < 0 || !r_have(c, clen))
+            return -1;
+        if (ulen > (unsigned long long)lzf_max_output((Py_ssize_t)clen))
+            return -1;
+        if (grow_array((void **)&p->scratch, &p->scratch_cap, (Py_ssize_t)ulen + 1, 1) < 0)
+            return -2;
+        if (lzf_walk(c->buf + c->pos, (Py_ssize_t)clen, p->scratch, (long long)ulen, -1, &outlen, &e) != OK)
+            return -1;
+        *s = p->scratch;
+        *n = outlen;
+        c->pos += (Py_ssize_t)clen;
+        return 0;
+    }
+    default:
+        return -1;
+    }
+}
+
+/* a string element: 1, 0 (the reader stops there), -1 error */
+static int
+r_elem(Estimator *p, rcur_t *c)
+{
+    const unsigned char *s = NULL;
+    Py_ssize_t n = 0;
+    int is_int, rc;
+    long long v = 0;
+    if ((rc = r_string(p, c, &s, &n, &is_int, &v)) < 0)
+        return rc == -2 ? -1 : 0;
+    if ((is_int ? elem_push_int(&p->es, v) : elem_push_str(&p->es, s, n)) < 0)
+        return -1;
+    return 1;
+}
+
+/* float(text) succeeds (reader._score, the compiled reader's PyFloat_FromString): 1, 0, -1 */
+static int
+float_ok(const unsigned char *s, Py_ssize_t n)
+{
+    Py_ssize_t i = 0, digits = 0, frac = 1;
+    PyObject *text, *f;
+    if (i < n && s[i] == '-')
+        i++;
+    while (i < n && s[i] >= '0' && s[i] <= '9') {
+        i++;
+        digits++;
+    }
+    if (i < n && s[i] == '.') {
+        i++;
+        for (frac = 0; i < n && s[i] >= '0' && s[i] <= '9'; i++)
+            frac++;
+    }
+    if (digits && frac && i == n)  /* -?digits(.digits)?: surely a float */
+        return 1;
+    if ((text = PyBytes_FromStringAndSize((const char *)s, n)) == NULL)
+        return -1;
+    f = PyFloat_FromString(text);
+    Py_DECREF(text);
+    if (f != NULL) {
+        Py_DECREF(f);
+        return 1;
+    }
+    if (PyErr_ExceptionMatches(PyExc_ValueError)) {
+        PyErr_Clear();
+        return 0;
+    }
+    return -1;
+}
+
+enum { K_LISTPACK, K_ZIPLIST, K_INTSET };
+
+/* c_blob_items: the blob's items into p->items (pointing into the record or the scratch
+ * buffer), its decoded length into *blob: 1, 0, -1 */
+static int
+r_blob_items(Estimator *p, rcur_t *c, int kind, long long *blob)
+{
+    const unsigned char *s = NULL;
+    Py_ssize_t n = 0;
+    int is_int, rc;
+    long long v;
+    err_t e;
+    if ((rc = r_string(p, c, &s, &n, &is_int, &v)) < 0)
+        return rc == -2 ? -1 : 0;
+    if (is_int)
+        return 0;
+    *blob = n;
+    p->items.n = 0;
+    rc = kind == K_LISTPACK ? lp_walk(s, n, &p->items, &e)
+        : kind == K_ZIPLIST ? zl_walk(s, n, &p->items, &e) : is_walk(s, n, &p->items, &e);
+    if (rc == NOMEM)
+        return -1;
+    return rc == OK;
+}
+
+/* items [start::step] of p->items as elements (reader._texts) */
+static int
+items_to_elems(Estimator *p, Py_ssize_t start, Py_ssize_t step)
+{
+    Py_ssize_t k;
+    for (k = start; k < p->items.n; k += step) {
+        const item_t *x = &p->items.a[k];
+        if ((x->s != NULL ? elem_push_str(&p->es, x->s, x->len) : elem_push_int(&p->es, x->v)) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Walks a value of type ``t``: 1 (p->es, p->qn, *blob, and for strings *slen / *sint filled),
+ * 0 (not accepted: the reader decodes it), -1 error. */
+static int
+walk_raw(Estimator *p, int t, const unsigned char *d, Py_ssize_t len, long long *blob,
+         long long *slen, int *sint)
+{
+    rcur_t c = {d, len, 0};
+    unsigned long long n, k;
+    int rc;
+    p->es.n = 0;
+    p->qn.n = 0;
+    *blob = -1;
+    switch (t) {
+    case 0: {
+        const unsigned char *s = NULL;
+        Py_ssize_t sn = 0;
+        int is_int;
+        long long v = 0;
+        if (len > 0 && d[0] == 0xC3) {  /* LZF: only checked, unless short enough to be an int */
+            unsigned long long clen, ulen;
+            rcur_t h = {d, len, 1};
+            if (r_len(&h, &clen) < 0 || r_len(&h, &ulen) < 0 || !r_have(&h, clen)
+                || ulen > (unsigned long long)lzf_max_output((Py_ssize_t)clen))
+                return 0;
+            if (ulen > 20) {
+                if (lzf_check(d + h.pos, (Py_ssize_t)clen, (long long)ulen) != OK)
+                    return 0;
+                *slen = (long long)ulen;
+                *sint = 0;
+                return h.pos + (Py_ssize_t)clen == len;
+            }
+        }
+        if ((rc = r_string(p, &c, &s, &sn, &is_int, &v)) < 0)
+            return rc == -2 ? -1 : 0;
+        if (is_int) {
+            *slen = int_text_len(v);
+            *sint = 1;
+        }
+        else {
+            *slen = sn;
+            *sint = string_to_int(s, sn, &v);
+        }
+        break;
+    }
+    case 2: case 3: case 4: case 5:  /* N strings / (member, score) / (field, value) */
+        if (r_len(&c, &n) < 0 || !r_have(&c, n))
+            return 0;
+        for (k = 0; k < n; k++) {
+            if ((rc = r_elem(p, &c)) <= 0)
+                return rc;
+            if (t == 4 && (rc = r_elem(p, &c)) <= 0)
+                return rc;
+            if (t == 5) {
+                if (!r_have(&c, 8))
+                    return 0;
+                c.pos += 8;
+            }
+            else if (t == 3) {  /* rdbLoadDoubleValue */
+                unsigned b;
+                if (!r_have(&c, 1))
+                    return 0;
+                b = c.buf[c.pos];
+                if (b < 253) {
+                    if (!r_have(&c, 1 + (unsigned long long)b))
+                        return 0;
+                    if ((rc = float_ok(c.buf + c.pos + 1, b)) <= 0)
+                        return rc;
+                    c.pos += b;
+                }
+                c.pos += 1;
+            }
+        }
+        break;
+    case 11: case 20:  /* intset, listpack set */
+        if ((rc = r_blob_items(p, &c, t == 11 ? K_INTSET : K_LISTPACK, blob)) <= 0)
+            return rc;
+        if (items_to_elems(p, 0, 1) < 0)
+            return -1;
+        break;
+    case 12: case 13: case 16: case 17:  /* pairs in a ziplist / listpack */
+        if ((rc = r_blob_items(p, &c, t <= 13 ? K_ZIPLIST : K_LISTPACK, blob)) <= 0)
+            return rc;
+        if (p->items.n % 2)
+            return 0;
+        if (t == 12 || t == 17) {  /* scores must parse; the members are the elements */
+            for (k = 1; k < (unsigned long long)p->items.n; k += 2) {
+                const item_t *x = &p->items.a[k];
+                if (x->s != NULL && (rc = float_ok(x->s, x->len)) <= 0)
+                    return rc;
+            }
+            if (items_to_elems(p, 0, 2) < 0)
+                return -1;
+        }
+        else if (items_to_elems(p, 0, 1) < 0)
+            return -1;
+        break;
+    case 14: case 18:  /* quicklists */
+        if (r_len(&c, &n) < 0 || !r_have(&c, n))
+            return 0;
+        for (k = 0; k < n; k++) {
+            long long nbytes = 0;
+            if (t == 18) {
+                unsigned long long container;
+                if (r_len(&c, &container) < 0)
+                    return 0;
+                if (container == 1) {
+                    const unsigned char *s = NULL;
+                    Py_ssize_t sn = 0;
+                    int is_int;
+                    long long v = 0;
+                    if ((rc = r_string(p, &c, &s, &sn, &is_int, &v)) < 0)
+                        return rc == -2 ? -1 : 0;
+                    if (is_int)  /* records.py would size it by its text: left to Python */
+                        return 0;
+                    if (elem_push_str(&p->es, s, sn) < 0 || qnode_push(&p->qn, 1, sn) < 0)
+                        return -1;
+                    continue;
+                }
+                if (container != 2)
+                    return 0;
+            }
+            if ((rc = r_blob_items(p, &c, t == 18 ? K_LISTPACK : K_ZIPLIST, &nbytes)) <= 0)
+                return rc;
+            if (items_to_elems(p, 0, 1) < 0 || qnode_push(&p->qn, 2, nbytes) < 0)
+                return -1;
+        }
+        break;
+    default:
+        return 0;
+    }
+    return c.pos == c.len;
+}
+
+
+/* text length of a walker item (reader._texts) */
+static inline long long
+item_len(const item_t *x)
+{
+    return x->s != NULL ? (long long)x->len : int_text_len(x->v);
+}
+
+/* node_entries (_speedups.c) without building the entries: 1 and the largest field or value of
+ * the live entries into *largest, 0 where it stops */
+static int
+node_scan(const items_t *it, long long *largest)
+{
+    Py_ssize_t n = it->n, i, j, count, fi, vi, step;
+    long long nmf, flags, l;
+    if (n < 4 || it->a[2].s != NULL)
+        return 0;
+    nmf = it->a[2].v;
+    if (nmf < 0 || nmf > n - 4)
+        return 0;
+    if (it->a[3 + nmf].s != NULL || it->a[3 + nmf].v != 0)
+        return 0;
+    i = 4 + (Py_ssize_t)nmf;
+    while (i < n) {
+        if (i + 2 >= n || it->a[i].s || it->a[i + 1].s || it->a[i + 2].s)
+            return 0;
+        flags = it->a[i].v;
+        i += 3;
+        if (flags & 2) {  /* STREAM_ITEM_FLAG_SAMEFIELDS */
+            if (i + nmf + 1 > n)
+                return 0;
+            count = (Py_ssize_t)nmf;
+            fi = -1;
+            vi = i;
+            step = 1;
+            i += (Py_ssize_t)nmf;
+        }
+        else {
+            if (i >= n || it->a[i].s != NULL || it->a[i].v < 0 || it->a[i].v > n)
+                return 0;
+            count = (Py_ssize_t)it->a[i].v;
+            i += 1;
+            if (i + 2 * count + 1 > n)
+                return 0;
+            fi = i;
+            vi = i + 1;
+            step = 2;
+            i += 2 * count;
+        }
+        i += 1;  /* lp-count */
+        if (flags & 1)  /* STREAM_ITEM_FLAG_DELETED */
+            continue;
+        for (j = 0; j < count; j++) {
+            l = item_len(&it->a[fi < 0 ? 3 + j : fi + step * j]);
+            if (l > *largest)
+                *largest = l;
+            l = item_len(&it->a[vi + step * j]);
+            if (l > *largest)
+                *largest = l;
+        }
+    }
+    return 1;
+}
+
+/* a string's decoded length (c_string): 1, 0, -1 */
+static int
+r_string_len(Estimator *p, rcur_t *c, long long *len)
+{
+    const unsigned char *s = NULL;
+    Py_ssize_t n = 0;
+    int is_int, rc;
+    long long v = 0;
+    if ((rc = r_string(p, c, &s, &n, &is_int, &v)) < 0)
+        return rc == -2 ? -1 : 0;
+    *len = is_int ? int_text_len(v) : n;
+    return 1;
+}
+
+static int
+span_find(const span_t *sorted, Py_ssize_t n, const span_t *key)
+{
+    return bsearch(key, sorted, n, sizeof(span_t), span_cmp) != NULL;
+}
+
+/* n 16-byte ids as spans into the record (PyMem; *out NULL when n == 0): 1, 0, -1 */
+static int
+r_ids(rcur_t *c, unsigned long long n, int with_nack, span_t **out)
+{
+    unsigned long long k, count;
+    *out = NULL;
+    if (!r_have(c, n))
+        return 0;
+    if (n == 0)
+        return 1;
+    if ((*out = PyMem_Malloc(sizeof(span_t) * n)) == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (k = 0; k < n; k++) {
+        if (!r_have(c, 16))
+            return 0;
+        (*out)[k].p = c->buf + c->pos;
+        (*out)[k].n = 16;
+        c->pos += 16;
+        if (with_nack) {  /* delivery time, delivery count */
+            if (!r_have(c, 8))
+                return 0;
+            c->pos += 8;
+            if (r_len(c, &count) < 0)
+                return 0;
+        }
+    }
+    return 1;
+}
+
+/* _stream of a raw stream value (types 15, 19, 21), as c_stream + c_stream_group read it: 1,
+ * 0 (declined, or where the reader's compiled path stops), -1 */
+static int
+est_stream_raw(Estimator *p, int t, const unsigned char *d, Py_ssize_t len, result_t *r)
+{
+    rcur_t c = {d, len, 0};
+    unsigned long long nodes, k, j, u, ngroups, npel, ncons, nids, length;
+    span_t *keys = NULL, *pel = NULL, *cpel = NULL;
+    Py_ssize_t upel;
+    long long size, part, largest = 0, lp, namelen;
+    int rc = 0, done = 0;
+    if (!p->stream_rax_estimate)
+        return 0;
+    if (r_len(&c, &nodes) < 0 || !r_have(&c, nodes))
+        return 0;
+    if ((keys = PyMem_Malloc(sizeof(span_t) * nodes + 1)) == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    size = 16 + p->stream;
+    for (k = 0; k < nodes; k++) {
+        const unsigned char *s = NULL;
+        Py_ssize_t n = 0;
+        int is_int;
+        long long v;
+        if (!r_have(&c, 1) || c.buf[c.pos] >= 0xC0)  /* records.py reads it as text: declined */
+            goto out;
+        if ((rc = r_string(p, &c, &s, &n, &is_int, &v)) < 0) {
+            done = rc == -2 ? -1 : 0;
+            goto out;
+        }
+        if (n != 16)
+            goto out;
+        keys[k].p = s;
+        keys[k].n = 16;
+        if ((rc = r_blob_items(p, &c, K_LISTPACK, &lp)) <= 0) {
+            done = rc;
+            goto out;
+        }
+        if (!node_scan(&p->items, &largest))
+            goto out;
+        size += p->stream_lp_alloc ? alloc(p, lp) : lp;
+    }
+    if ((part = rax(keys, (Py_ssize_t)nodes)) < 0) {
+        done = -1;
+        goto out;
+    }
+    size += part;
+    if (r_len(&c, &length) < 0 || r_len(&c, &u) < 0 || r_len(&c, &u) < 0)
+        goto out;
+    if (t >= 19)
+        for (k = 0; k < 5; k++)  /* first id, max deleted id, entries added */
+            if (r_len(&c, &u) < 0)
+                goto out;
+    if (r_len(&c, &ngroups) < 0 || !r_have(&c, ngroups))
+        goto out;
+    for (k = 0; k < ngroups; k++) {
+        if ((rc = r_string_len(p, &c, &namelen)) <= 0) {  /* group name */
+            done = rc;
+            goto out;
+        }
+        if (r_len(&c, &u) < 0 || r_len(&c, &u) < 0 || (t >= 19 && r_len(&c, &u) < 0))
+            goto out;
+        if (r_len(&c, &npel) < 0)
+            goto out;
+        PyMem_Free(pel);
+        if ((rc = r_ids(&c, npel, 1, &pel)) <= 0) {
+            done = rc;
+            goto out;
+        }
+        upel = unique_spans(pel, (Py_ssize_t)npel);  /* the PEL is a dict: one per id */
+        if ((part = rax(pel, upel)) < 0) {
+            done = -1;
+            goto out;
+        }
+        size += p->stream_cg + part + p->stream_nack * upel;
+        if (r_len(&c, &ncons) < 0 || !r_have(&c, ncons))
+            goto out;
+        for (j = 0; j < ncons; j++) {
+            Py_ssize_t i;
+            if ((rc = r_string_len(p, &c, &namelen)) <= 0) {
+                done = rc;
+                goto out;
+            }
+            if (!r_have(&c, t >= 21 ? 16 : 8))  /* seen time, active time */
+                goto out;
+            c.pos += t >= 21 ? 16 : 8;
+            if (r_len(&c, &nids) < 0)
+                goto out;
+            PyMem_Free(cpel);
+            if ((rc = r_ids(&c, nids, 0, &cpel)) <= 0) {
+                done = rc;
+                goto out;
+            }
+            for (i = 0; i < (Py_ssize_t)nids; i++)
+                if (!span_find(pel, upel, &cpel[i]))  /* not in the group PEL: the reader reports it */
+                    goto out;
+            if ((part = rax(cpel, (Py_ssize_t)nids)) < 0) {
+                done = -1;
+                goto out;
+            }
+            size += p->stream_consumer + namelen + part;
+        }
+    }
+    if (c.pos != c.len || length > (unsigned long long)LLONG_MAX)
+        goto out;
+    r->n = (long long)length;
+    r->largest = largest;
+    r->enc = S_stream_enc;
+    r->size = size;
+    done = 1;
+out:
+    PyMem_Free(keys);
+    PyMem_Free(pel);
+    PyMem_Free(cpel);
+    return done;
+}
+
+static PyObject *key_memory(Estimator *self, PyObject *entry, const result_t *r);
+
 static PyObject *
 Estimator_estimate(Estimator *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    PyObject *entry, *buf, *rt, *type, *key, *km, *o;
+    PyObject *entry, *buf, *rt, *type, *key;
     result_t r = {NULL, 0, 0, 0};
     record_t rec = {NULL, 0};
-    long long rdb_type, total;
+    long long rdb_type;
     int done;
     if (nargs != 3) {
         PyErr_SetString(PyExc_TypeError, "estimate(entry, buf, base)");
@@ -1073,6 +2267,17 @@ Estimator_estimate(Estimator *self, PyObject *const *args, Py_ssize_t nargs)
             return NULL;
         Py_RETURN_NONE;
     }
+    return key_memory(self, entry, &r);
+}
+
+/* the KeyMemory of an entry whose value is sized by ``r`` (MemoryEstimator.estimate) */
+static PyObject *
+key_memory(Estimator *self, PyObject *entry, const result_t *r_)
+{
+    PyObject *key = SLOT(C_Entry, entry, E_KEY), *type = SLOT(C_Entry, entry, E_TYPE),
+        *rt = SLOT(C_Entry, entry, E_RDB_TYPE), *km, *o;
+    result_t r = *r_;
+    long long total;
     /* _key_overhead */
     if (self->keyspace == KS_DICTENTRY)
         total = r.size + sds(self, PyBytes_GET_SIZE(key), 1) + self->dict_entry;
@@ -1097,7 +2302,63 @@ Estimator_estimate(Estimator *self, PyObject *const *args, Py_ssize_t nargs)
     SET(10, PyLong_FromSsize_t(PyBytes_GET_SIZE(key)));
     SET(11, Py_NewRef(rt));
 #undef SET
+    /* Its fields are ints, str, bytes and None: a row cannot be part of a reference cycle, so
+     * it is untracked, as CPython does with such tuples and dicts itself.  The writers keep
+     * 1,024 rows at a time, which the collector would otherwise walk again and again. */
+    if (PyObject_GC_IsTracked(km))
+        PyObject_GC_UnTrack(km);
     return km;
+}
+
+/* Estimator.estimate_raw(entry): the raw path */
+static PyObject *
+Estimator_estimate_raw(Estimator *self, PyObject *entry)
+{
+    PyObject *key, *type, *rt, *value, *data, *ttls;
+    result_t r = {NULL, 0, 0, 0};
+    long long rdb_type, blob = -1, slen = 0;
+    int done, sint = 0;
+    if (!Py_IS_TYPE(entry, C_Entry.type))
+        Py_RETURN_NONE;
+    key = SLOT(C_Entry, entry, E_KEY);
+    type = SLOT(C_Entry, entry, E_TYPE);
+    rt = SLOT(C_Entry, entry, E_RDB_TYPE);
+    value = SLOT(C_Entry, entry, E_VALUE);
+    ttls = SLOT(C_Entry, entry, E_FIELD_TTLS);
+    if (!PyBytes_CheckExact(key) || !PyLong_CheckExact(rt) || !Py_IS_TYPE(value, C_RawValue.type)
+        || ttls != Py_None)
+        Py_RETURN_NONE;
+    data = SLOT(C_RawValue, value, 0);
+    rdb_type = PyLong_AsLongLong(rt);
+    if (!PyBytes_CheckExact(data) || rdb_type < 0 || rdb_type > 255) {
+        PyErr_Clear();
+        Py_RETURN_NONE;
+    }
+    if (type == S_stream && (rdb_type == 15 || rdb_type == 19 || rdb_type == 21))
+        done = est_stream_raw(self, (int)rdb_type, (const unsigned char *)PyBytes_AS_STRING(data),
+                              PyBytes_GET_SIZE(data), &r);
+    else if ((done = walk_raw(self, (int)rdb_type, (const unsigned char *)PyBytes_AS_STRING(data),
+                              PyBytes_GET_SIZE(data), &blob, &slen, &sint)) > 0) {
+        if (type == S_string && rdb_type == 0)
+            done = est_string_e(self, entry, slen, sint, &r);
+        else if (type == S_list && (rdb_type == RDB_TYPE_LIST_QUICKLIST || rdb_type == RDB_TYPE_LIST_QUICKLIST_2))
+            done = (rdb_type == RDB_TYPE_LIST_QUICKLIST_2) == self->ziplist ? 0
+                : est_list_e(self, &self->es, &self->qn, &r);
+        else if (type == S_set)
+            done = est_set_e(self, (int)rdb_type, 1, blob, &self->es, &r);
+        else if (type == S_zset)
+            done = est_zset_e(self, (int)rdb_type, 1, blob, &self->es, &r);
+        else if (type == S_hash)
+            done = est_hash_e(self, (int)rdb_type, 1, blob, &self->es, &r);
+        else
+            done = 0;
+    }
+    if (done <= 0) {
+        if (done < 0)
+            return NULL;
+        Py_RETURN_NONE;
+    }
+    return key_memory(self, entry, &r);
 }
 
 static int
@@ -1109,6 +2370,8 @@ Estimator_init(Estimator *self, PyObject *args, PyObject *kw)
     double node_mean;
     if (!PyArg_ParseTupleAndKeywords(args, kw, "Od", names, &prof, &node_mean))
         return -1;
+    if (self->items.a == NULL)
+        items_init(&self->items);
     self->node_mean = node_mean;
 #define STR(attr) ((v = PyObject_GetAttrString(prof, attr)) == NULL ? NULL : (s = PyUnicode_AsUTF8(v), Py_DECREF(v), s))
 #define NUM(field, attr) do { if ((v = PyObject_GetAttrString(prof, attr)) == NULL) goto fail; \
@@ -1175,11 +2438,26 @@ fail:
 }
 
 static PyMethodDef Estimator_methods[] = {
+    {"estimate_raw", (PyCFunction)Estimator_estimate_raw, METH_O,
+     "estimate_raw(entry) -> KeyMemory, or None when the reader must decode the value first.\n"
+     "``entry.value`` is a RawValue (read with raw_types): its bytes are walked as the reader's\n"
+     "full decode would, and anything it would not accept as is gives None."},
     {"estimate", (PyCFunction)(void (*)(void))Estimator_estimate, METH_FASTCALL,
      "estimate(entry, buf, base) -> KeyMemory, or None when the Python estimator must answer.\n"
      "``buf`` is the reader's buffer and ``base`` its file offset (the record bytes are read\n"
      "from there when the whole record is in it)."},
     {NULL}};
+
+static void
+Estimator_dealloc(Estimator *self)
+{
+    PyMem_Free(self->es.a);
+    PyMem_Free(self->qn.a);
+    PyMem_Free(self->scratch);
+    if (self->items.a != NULL)
+        items_free(&self->items);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
 
 static PyTypeObject EstimatorType = {
     PyVarObject_HEAD_INIT(NULL, 0)
@@ -1189,6 +2467,7 @@ static PyTypeObject EstimatorType = {
     .tp_doc = "Estimator(profile, node_mean): MemoryEstimator's common cases for one ServerProfile.",
     .tp_new = PyType_GenericNew,
     .tp_init = (initproc)Estimator_init,
+    .tp_dealloc = (destructor)Estimator_dealloc,
     .tp_methods = Estimator_methods,
 };
 
@@ -1238,8 +2517,17 @@ out_int(out_t *o, PyObject *v)  /* str(int) */
     const char *u;
     Py_ssize_t n;
     x = PyLong_AsLongLongAndOverflow(v, &overflow);
-    if (!overflow && !(x == -1 && PyErr_Occurred()))
-        return out_add(o, tmp, snprintf(tmp, sizeof tmp, "%lld", x));
+    if (!overflow && !(x == -1 && PyErr_Occurred())) {
+        char *e = tmp + sizeof tmp, *q = e;
+        unsigned long long u = x < 0 ? 0ULL - (unsigned long long)x : (unsigned long long)x;
+        do {
+            *--q = (char)('0' + u % 10);
+            u /= 10;
+        } while (u);
+        if (x < 0)
+            *--q = '-';
+        return out_add(o, q, e - q);
+    }
     PyErr_Clear();
     if ((s = PyObject_Str(v)) == NULL)
         return -1;
@@ -1286,9 +2574,13 @@ out_json_string(out_t *o, const char *s, Py_ssize_t n)  /* json.dumps(ensure_asc
     for (i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         char esc[6];
-        if (c >= 0x20 && c != '"' && c != '\\') {
-            if (out_add(o, s + i, 1) < 0)
+        if (c >= 0x20 && c != '"' && c != '\\') {  /* a run of bytes written as they are */
+            Py_ssize_t j = i + 1;
+            while (j < n && (unsigned char)s[j] >= 0x20 && s[j] != '"' && s[j] != '\\')
+                j++;
+            if (out_add(o, s + i, j - i) < 0)
                 return -1;
+            i = j - 1;
             continue;
         }
         esc[0] = '\\';
@@ -1309,6 +2601,27 @@ out_json_string(out_t *o, const char *s, Py_ssize_t n)  /* json.dumps(ensure_asc
             return -1;
     }
     return out_add(o, "\"", 1);
+}
+
+static int out_str(out_t *o, PyObject *s, int csv);
+
+/* the key field: an ASCII key is its own text (export._key), others are decoded first */
+static int
+out_key(out_t *o, PyObject *key, int csv)
+{
+    const unsigned char *k = (const unsigned char *)PyBytes_AS_STRING(key);
+    Py_ssize_t i, n = PyBytes_GET_SIZE(key);
+    PyObject *text;
+    int rc;
+    for (i = 0; i < n && k[i] < 0x80; i++)
+        ;
+    if (i == n)
+        return csv ? out_csv_field(o, (const char *)k, n) : out_json_string(o, (const char *)k, n);
+    if ((text = key_text(key)) == NULL)
+        return -1;
+    rc = out_str(o, text, csv);
+    Py_DECREF(text);
+    return rc;
 }
 
 static int
@@ -1334,7 +2647,7 @@ render_rows(PyObject *module, PyObject *args)
         return NULL;
     n = PySequence_Fast_GET_SIZE(seq);
     for (i = 0; i < n; i++) {
-        PyObject *km = PySequence_Fast_GET_ITEM(seq, i), *text, *v;
+        PyObject *km = PySequence_Fast_GET_ITEM(seq, i), *v;
         int k;
         if (!Py_IS_TYPE(km, C_KeyMemory.type)) {
             PyErr_SetString(PyExc_TypeError, "render_rows takes KeyMemory rows");
@@ -1357,11 +2670,7 @@ render_rows(PyObject *module, PyObject *args)
                 if (k && out_add(&o, ",", 1) < 0)
                     goto done;
                 if (k == 1) {
-                    if ((text = key_text(v)) == NULL)
-                        goto done;
-                    k = out_str(&o, text, 1) < 0 ? -1 : k;
-                    Py_DECREF(text);
-                    if (k < 0)
+                    if (out_key(&o, v, 1) < 0)
                         goto done;
                 }
                 else if (v == Py_None)
@@ -1382,11 +2691,7 @@ render_rows(PyObject *module, PyObject *args)
                 if (out_add(&o, keys[k], strlen(keys[k])) < 0)
                     goto done;
                 if (k == 1) {
-                    if ((text = key_text(v)) == NULL)
-                        goto done;
-                    k = out_str(&o, text, 0) < 0 ? -1 : k;
-                    Py_DECREF(text);
-                    if (k < 0)
+                    if (out_key(&o, v, 0) < 0)
                         goto done;
                 }
                 else if (v == Py_None) {
@@ -1425,7 +2730,8 @@ PyInit__estimate(void)
     if (model == NULL)
         return NULL;
     memory = PyImport_ImportModule("rdbtools.analysis.memory");
-    if (memory == NULL || setup_class(model, &C_Entry) < 0 || setup_class(memory, &C_KeyMemory) < 0) {
+    if (memory == NULL || setup_class(model, &C_Entry) < 0 || setup_class(memory, &C_KeyMemory) < 0
+        || setup_class(model, &C_RawValue) < 0) {
         Py_DECREF(model);
         Py_XDECREF(memory);
         return NULL;

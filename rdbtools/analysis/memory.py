@@ -16,20 +16,22 @@ from __future__ import annotations
 import math
 import os
 import re
+from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from itertools import chain
 from typing import Iterable, Iterator
 
 from .. import constants as C
 from .._accel import compiled_estimator, decode_listpack, decode_ziplist
-from ..model import (Entry, Stream, TYPE_HASH, TYPE_LIST, TYPE_SET, TYPE_STREAM,
+from ..errors import ChecksumError, FormatError
+from ..model import (Entry, RawValue, Stream, TYPE_HASH, TYPE_LIST, TYPE_SET, TYPE_STREAM,
                      TYPE_STRING, TYPE_ZSET)
 from .encoded import (intset_size, jemalloc_size, libc_size, listpack_entry_size, listpack_size,
                       rax_node_count, rax_node_lengths, sds_header, string_to_int, ziplist_size)
 from .records import BLOB_TYPES, QUICKLIST_TYPES, STREAM_TYPES, RecordShape, record_shape
 
 __all__ = ["ServerProfile", "PROFILES", "KeyMemory", "MemoryEstimator", "profile_for",
-           "profile_from_aux", "estimate_file", "FileEstimates", "DEFAULT_THRESHOLDS", "server_names"]
+           "profile_from_aux", "estimate_file", "FileEstimates", "raw_types_for", "decode_raw", "DEFAULT_THRESHOLDS", "server_names"]
 
 # -- thresholds (FORMATS.md §9) -------------------------------------------------------------------
 
@@ -113,9 +115,21 @@ class ServerProfile:
     thresholds: dict = field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))
 
     def alloc(self, n: int) -> int:
-        if self.allocator == "libc":
-            return libc_size(n)
-        return jemalloc_size(n, 16 if self.allocator == "jemalloc16" else 8)
+        cache = _ALLOC_CACHE[self.allocator]
+        got = cache.get(n)
+        if got is None:
+            if self.allocator == "libc":
+                got = libc_size(n)
+            else:
+                got = jemalloc_size(n, 16 if self.allocator == "jemalloc16" else 8)
+            if len(cache) < 1 << 16:
+                cache[n] = got
+        return got
+
+
+#: allocator -> {requested bytes: usable bytes}: the pure-Python estimates ask for the same few
+#: sizes again and again
+_ALLOC_CACHE: defaultdict[str, dict[int, int]] = defaultdict(dict)
 
 
 _R6 = ServerProfile("redis-6.2", ziplist=True, exact_blobs=True, list_listpack=False,
@@ -282,15 +296,26 @@ class MemoryEstimator:
         a = profile.alloc
         self._node_mean = sum(p * a(24 + 16 * lvl) for lvl, p in enumerate(_SKIPLIST_LEVEL_P, 1))
         self._emb_cache: dict[int, float] = {}
+        self._sds_cache: dict[bool, dict[int, int]] = {True: {}, False: {}}
         compiled = compiled_estimator()
+        twin = compiled.Estimator(profile, self._node_mean) if compiled else None
         #: ``compiled(entry, buf, base)``: the C twin of :meth:`estimate` for the common cases
         #: (``rdbtools/analysis/_estimate.c``), None where this class must answer; None itself
         #: on the pure path
-        self.compiled = compiled.Estimator(profile, self._node_mean).estimate if compiled else None
+        self.compiled = twin.estimate if twin else None
+        #: ``compiled_raw(entry)``: the same for an entry read with :func:`raw_types_for`
+        #: (a RawValue), sized from the value's bytes; None where the reader must decode it
+        self.compiled_raw = twin.estimate_raw if twin else None
 
     # strings held as sds
     def sds(self, n: int, type5: bool = True) -> int:
-        return self.p.alloc(sds_header(n, type5=type5) + n + 1)
+        cache = self._sds_cache[type5]
+        got = cache.get(n)
+        if got is None:
+            got = self.p.alloc(sds_header(n, type5=type5) + n + 1)
+            if len(cache) < 1 << 16:
+                cache[n] = got
+        return got
 
     def _table(self, n: int, converted_at: int | None = None) -> int:
         """dict struct + bucket array.  Loading pre-sizes a table to next_pow2(n).  A compact
@@ -649,37 +674,137 @@ def _needs_shape(entry: Entry) -> bool:
     return entry.rdb_type in BLOB_TYPES or entry.rdb_type in QUICKLIST_TYPES or entry.rdb_type in STREAM_TYPES
 
 
-def iter_estimates(rdb, records: Iterable, estimator: MemoryEstimator, path=None,
-                   match=None) -> Iterator[KeyMemory]:
-    """Estimate every entry among ``records`` of an open reader (``values="full"``); other records,
-    and entries ``match(entry)`` rejects, are skipped."""
-    raw = _RecordBytes(rdb, path)
+def _entry_estimator(rdb, estimator: MemoryEstimator, raw: _RecordBytes):
+    """``one(entry) -> KeyMemory`` for decoded entries of an open reader: the compiled twin
+    where it answers, else :meth:`MemoryEstimator.estimate` with the record's shape."""
     want_payloads = estimator.p.ziplist
     compiled = estimator.compiled
     src = getattr(rdb, "_src", None)
     if src is None:
         compiled = None
+    estimate = estimator.estimate
+
+    def one(entry: Entry) -> KeyMemory:
+        if compiled is not None:
+            km = compiled(entry, src.buf, src.base)  # type: ignore[union-attr]
+            if km is not None:
+                return km
+        shape = None
+        if _needs_shape(entry):
+            data = raw.get(entry)
+            if data is not None:
+                try:
+                    payloads = want_payloads or entry.rdb_type == C.RDB_TYPE_LIST_QUICKLIST
+                    shape = record_shape(data, payloads=payloads and entry.rdb_type in QUICKLIST_TYPES)
+                except Exception:  # damaged framing is the reader's business, not ours
+                    shape = None
+        return estimate(entry, shape)
+
+    return one
+
+
+def iter_estimates(rdb, records: Iterable, estimator: MemoryEstimator, path=None,
+                   match=None) -> Iterator[KeyMemory]:
+    """Estimate every entry among ``records`` of an open reader (``values="full"``); other records,
+    and entries ``match(entry)`` rejects, are skipped."""
+    raw = _RecordBytes(rdb, path)
+    one = _entry_estimator(rdb, estimator, raw)
     try:
         for entry in records:
             if not isinstance(entry, Entry) or match is not None and not match(entry):
                 continue
-            if compiled is not None:
-                km = compiled(entry, src.buf, src.base)  # type: ignore[union-attr]
-                if km is not None:
-                    yield km
-                    continue
-            shape = None
-            if _needs_shape(entry):
-                data = raw.get(entry)
-                if data is not None:
-                    try:
-                        payloads = want_payloads or entry.rdb_type == C.RDB_TYPE_LIST_QUICKLIST
-                        shape = record_shape(data, payloads=payloads and entry.rdb_type in QUICKLIST_TYPES)
-                    except Exception:  # damaged framing is the reader's business, not ours
-                        shape = None
-            yield estimator.estimate(entry, shape)
+            yield one(entry)
     finally:
         raw.close()
+
+
+def raw_types_for(profile: ServerProfile) -> frozenset[int]:
+    """The type codes the compiled estimator sizes straight from their bytes for ``profile``
+    (``Estimator.estimate_raw``): read with ``raw_types``, they are not decoded at all.  Left
+    out: what it would mostly hand back (another compact format than the target's, Valkey
+    open-addressing tables and rax allocations, field TTLs, zipmaps, modules)."""
+    types = {C.RDB_TYPE_STRING, C.RDB_TYPE_SET_INTSET, C.RDB_TYPE_SET_LISTPACK}
+    if profile.ziplist:
+        types |= {C.RDB_TYPE_LIST_QUICKLIST, C.RDB_TYPE_ZSET_ZIPLIST, C.RDB_TYPE_HASH_ZIPLIST}
+    else:
+        types |= {C.RDB_TYPE_LIST_QUICKLIST_2, C.RDB_TYPE_ZSET_LISTPACK, C.RDB_TYPE_HASH_LISTPACK}
+    if profile.set_table == "dict":
+        types |= {C.RDB_TYPE_SET, C.RDB_TYPE_ZSET, C.RDB_TYPE_ZSET_2, C.RDB_TYPE_HASH}
+    if profile.stream_rax == "estimate":
+        types |= STREAM_TYPES
+    return frozenset(types)
+
+
+def _rdb_string(data: bytes) -> bytes:
+    """``data`` as a plain RDB string (rdbSaveLen + bytes)."""
+    n = len(data)
+    if n < 64:
+        return bytes((n,)) + data
+    if n < 16384:
+        return bytes((0x40 | n >> 8, n & 0xFF)) + data
+    return b"\x80" + n.to_bytes(4, "big") + data if n < 1 << 32 else b"\x81" + n.to_bytes(8, "big") + data
+
+
+def decode_raw(rdb, entry: Entry) -> None:
+    """Have the reader decode the value of an entry read raw (its full decode of the same
+    bytes, in a one-record file of the same version): ``entry.value``, ``length`` and
+    ``field_expire_at_ms`` become what a ``values="full"`` read gives.
+
+    :raises FormatError: when the value is damaged (at offsets of that one-record file: the
+        caller re-reads the real file to report it).
+    """
+    from ..reader import open_rdb
+
+    head = b"REDIS%04d" % rdb.version if rdb.magic == "REDIS" else b"VALKEY%03d" % rdb.version
+    data = head + bytes((entry.rdb_type,)) + _rdb_string(entry.key) + entry.value.data + b"\xff"  # type: ignore[union-attr]
+    with open_rdb(data, values="full", verify_checksum=False) as one:
+        for decoded in one.iter_entries():
+            entry.value = decoded.value
+            entry.length = decoded.length
+            entry.field_expire_at_ms = decoded.field_expire_at_ms
+            return
+    raise FormatError("raw value did not decode")  # not reached: the reader raises first
+
+
+_RAW_READS: bool | None = None
+
+
+def _raw_reads() -> bool:
+    """Whether the compiled estimator is built and the reader's compiled path reads raw values
+    itself (``read_records`` with ``raw_types``); else raw types would send every record
+    through the reader's Python loop, slower than decoding them."""
+    global _RAW_READS
+    if _RAW_READS is None:
+        from .. import _accel
+
+        ok = compiled_estimator() is not None and _accel.read_records is not None
+        if ok:
+            try:
+                _accel.read_records(b"", 0, 0, 0, False, None, None, None, None, None)
+            except TypeError:
+                ok = False
+        _RAW_READS = ok
+    return _RAW_READS
+
+
+def _reopenable(path) -> bool:
+    """A regular file: reading it again gives the same bytes (not so a pipe or ``-``)."""
+    return isinstance(path, (str, os.PathLike)) and str(path) != "-" and os.path.isfile(path)
+
+
+def _prescan_aux(path) -> dict[bytes, bytes] | None:
+    """The AUX fields of the file at ``path`` (a separate read up to the first key); None when
+    that read fails (the real one then reports it)."""
+    from ..reader import open_rdb
+
+    try:
+        with open_rdb(path, values="sizes", verify_checksum=False) as rdb:
+            for rec in rdb.iter_records():
+                if isinstance(rec, Entry):
+                    break
+            return {a.key: a.value for a in rdb.aux}
+    except (FormatError, OSError):
+        return None
 
 
 class FileEstimates:
@@ -687,23 +812,37 @@ class FileEstimates:
 
     Accessible attributes: ``server`` (the target profile name), ``writer`` (the server that wrote
     the file, from its AUX fields), ``snapshot_ms`` (AUX ``ctime`` in ms, or None), ``profile``.
+
+    With the compiled estimator and a ``path`` that can be read again, the values it sizes from
+    their bytes are not decoded (``raw=False`` turns that off: every value is decoded).
     """
 
     def __init__(self, rdb, path, server: str | None, config: dict | None, allocator: str | None,
-                 select=None, key_filter=None) -> None:
+                 select=None, key_filter=None, *, raw: bool = True) -> None:
         self.rdb = rdb
         self._path = path
-        records = rdb.iter_records(select)
+        self._select = select
+        #: type codes read raw and sized by the compiled estimator from their bytes, or None:
+        #: needs the compiled estimator and a file that can be read again (damage found in a
+        #: raw value is reported by a second, decoding read, exactly as without raw types)
+        self._raw: frozenset[int] | None = None
         self._first: list = []
-        for rec in records:  # AUX fields come first; peek up to the first key
-            self._first.append(rec)
-            if isinstance(rec, Entry):
-                break
-        self._records = records
-        aux = {a.key: a.value for a in rdb.aux}
+        aux = _prescan_aux(path) if raw and _reopenable(path) and _raw_reads() else None
+        records = None
+        if aux is None:
+            records = rdb.iter_records(select)
+            for rec in records:  # AUX fields come first; peek up to the first key
+                self._first.append(rec)
+                if isinstance(rec, Entry):
+                    break
+            aux = {a.key: a.value for a in rdb.aux}
         self.writer = profile_from_aux(aux, rdb.magic, rdb.version)
         self.profile = profile_for(server or self.writer, config=config, allocator=allocator)
         self.server = self.profile.name
+        if records is None:
+            self._raw = raw_types_for(self.profile)
+            records = rdb.iter_records(select, raw_types=self._raw)
+        self._records = records
         try:
             self.snapshot_ms: int | None = int(aux[b"ctime"]) * 1000
         except (KeyError, ValueError):
@@ -712,8 +851,59 @@ class FileEstimates:
 
     def __iter__(self) -> Iterator[KeyMemory]:
         match = self._filter.matches if self._filter is not None else None
-        return iter_estimates(self.rdb, chain(self._first, self._records), MemoryEstimator(self.profile),
-                              self._path, match)
+        estimator = MemoryEstimator(self.profile)
+        records = chain(self._first, self._records)
+        if self._raw is None:
+            return iter_estimates(self.rdb, records, estimator, self._path, match)
+        return self._iter_raw(records, estimator, match)
+
+    def _iter_raw(self, records, estimator: MemoryEstimator, match) -> Iterator[KeyMemory]:
+        """Entries of the raw types are sized from their bytes (``compiled_raw``); what it
+        hands back is decoded by the reader (:func:`decode_raw`) and estimated as usual.  On
+        damage the file is read again without raw types, skipping the keys already done, so
+        the error (type, offset, message) is the one a decoding read reports."""
+        rdb = self.rdb
+        raw_estimate = estimator.compiled_raw
+        raw = _RecordBytes(rdb, self._path)
+        one = _entry_estimator(rdb, estimator, raw)
+        done = 0
+        try:
+            for entry in records:
+                if not isinstance(entry, Entry):
+                    continue
+                if match is not None and not match(entry):
+                    done += 1
+                    continue
+                if entry.value.__class__ is RawValue:
+                    km = raw_estimate(entry)  # type: ignore[misc]
+                    if km is None:
+                        decode_raw(rdb, entry)
+                        km = one(entry)
+                else:
+                    km = one(entry)
+                done += 1
+                yield km
+            return
+        except FormatError as err:
+            if isinstance(err, ChecksumError):  # the same bytes, whichever way they are read
+                raise
+        finally:
+            raw.close()
+        yield from self._reread(done, estimator, match)
+
+    def _reread(self, skip: int, estimator: MemoryEstimator, match) -> Iterator[KeyMemory]:
+        from ..reader import open_rdb
+
+        with open_rdb(self._path, values="full", verify_checksum=getattr(self.rdb, "_verify", True)) as again:
+            def rest():
+                n = 0
+                for rec in again.iter_records(self._select):
+                    if n < skip and isinstance(rec, Entry):
+                        n += 1
+                        continue
+                    yield rec
+
+            yield from iter_estimates(again, rest(), estimator, self._path, match)
 
 
 def estimate_file(path, server: str | None = None, *, config: dict | None = None,
