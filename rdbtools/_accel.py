@@ -1,13 +1,17 @@
-"""Which implementation of the hot read path is used, decided once at import (msgpack's pattern).
+"""Which implementation of the hot read and write paths is used, decided once at import
+(msgpack's pattern).
 
 The compiled module :mod:`rdbtools._speedups` (``rdbtools/_speedups.c``) replaces the blob walkers
-of :mod:`rdbtools.blobs`, :func:`rdbtools.lzf.lzf_decompress` and the key-record part of the
-reader's loop.  It is skipped when ``RDBTOOLS_PUREPYTHON`` is set to anything but ``""``/``"0"``,
+of :mod:`rdbtools.blobs`, :func:`rdbtools.lzf.lzf_decompress`, the key-record part of the
+reader's loop, and on the write side :func:`rdbtools.lzf.lzf_compress`,
+:func:`rdbtools.format.primitives.encode_rdb_string` and the writer's blob encoders.  It is skipped when ``RDBTOOLS_PUREPYTHON`` is set to anything but ``""``/``"0"``,
 or when it was not built (no compiler at install time); the pure-Python code is then used, with
 the same results and the same errors.  ``read_records``, ``resp_entry`` (the RESP rendering
 of one key), ``encode_resp`` (see :mod:`rdbtools.commands`) and ``json_entry`` (the JSON rendering
 of one key, see :func:`rdbtools.dump.dumps_entry`) and ``parse_commands`` (a batch of AOF
-commands, see :func:`rdbtools.format.resp.parse_commands`) are None on the pure path.
+commands, see :func:`rdbtools.format.resp.parse_commands`) are None on the pure path, and so are
+``encode_listpack``, ``encode_ziplist``, ``encode_intset``, ``compact`` and ``stream_nodes``
+(:mod:`rdbtools.writer`, which imports this module, holds their pure versions).
 """
 
 from __future__ import annotations
@@ -15,7 +19,8 @@ from __future__ import annotations
 import os
 
 from .blobs import decode_intset, decode_listpack, decode_ziplist, decode_zipmap
-from .lzf import lzf_decompress
+from .format.primitives import encode_rdb_string
+from .lzf import lzf_compress, lzf_decompress
 
 PURE_REQUESTED = os.environ.get("RDBTOOLS_PUREPYTHON", "") not in ("", "0")
 read_records = None
@@ -23,6 +28,11 @@ resp_entry = None
 encode_resp = None
 json_entry = None
 parse_commands = None
+encode_listpack = None
+encode_ziplist = None
+encode_intset = None
+compact = None
+stream_nodes = None
 speedups = None
 
 if not PURE_REQUESTED:
@@ -41,6 +51,13 @@ if not PURE_REQUESTED:
         encode_resp = speedups.encode_resp
         json_entry = speedups.json_entry
         parse_commands = speedups.parse_commands
+        lzf_compress = speedups.lzf_compress  # noqa: F811
+        encode_rdb_string = speedups.encode_rdb_string  # noqa: F811
+        encode_listpack = speedups.encode_listpack
+        encode_ziplist = speedups.encode_ziplist
+        encode_intset = speedups.encode_intset
+        compact = speedups.compact
+        stream_nodes = speedups.stream_nodes
 
 ACCELERATED = speedups is not None
 
@@ -60,4 +77,5 @@ def compiled_estimator():
 
 __all__ = ["ACCELERATED", "PURE_REQUESTED", "compiled_estimator", "decode_intset", "decode_listpack",
            "decode_ziplist", "decode_zipmap", "lzf_decompress", "read_records", "resp_entry", "encode_resp",
-           "json_entry", "parse_commands"]
+           "json_entry", "parse_commands", "lzf_compress", "encode_rdb_string", "encode_listpack",
+           "encode_ziplist", "encode_intset", "compact", "stream_nodes"]

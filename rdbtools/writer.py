@@ -10,7 +10,9 @@ valkey's src/rdb.c.
 
 Blob encoders (listpack, ziplist, intset) are hand-written for speed: the construct builders
 in :mod:`rdbtools.format` take ~17 µs per element, these ~1 µs; tests show both give the same
-bytes (STYLE §2.5).
+bytes (STYLE §2.5).  They, string encoding (LZF) and stream node cutting have compiled versions
+in ``rdbtools/_speedups.c``, taken through :mod:`rdbtools._accel` and tested to give the same
+bytes.
 
 What a target cannot hold is a :class:`Loss`, reported per key:
 
@@ -33,15 +35,13 @@ from dataclasses import dataclass, field
 from struct import pack
 from typing import BinaryIO, Collection, Iterable, Iterator
 
-from construct import Container
-
 from . import _accel
 from . import constants as C
 from .commands import encode_resp
 from .errors import EncodeError
 from .format.listpack import encode_backlen
-from .format.primitives import encode_rdb_length, encode_rdb_string
-from .format.stream import encode_stream_node
+from .format.primitives import encode_rdb_length
+from .format.stream import encode_stream_entry
 from .model import (Aux, Entry, Function, ModuleAux, ModuleValue, RawValue, Record, ResizeDb,
                     SelectDb, Stream, TYPE_HASH, TYPE_LIST, TYPE_MODULE, TYPE_SET, TYPE_STREAM,
                     TYPE_STRING, TYPE_ZSET)
@@ -50,7 +50,7 @@ from .targets import Target, get_target
 
 __all__ = ["RdbWriter", "RestoreWriter", "WriteResult", "Loss", "write_rdb", "write_restore",
            "encode_value", "dump_payload", "encode_listpack", "encode_ziplist", "encode_intset",
-           "atomic_output", "raw_copy_types", "UNWRITABLE"]
+           "stream_nodes", "atomic_output", "raw_copy_types", "UNWRITABLE"]
 
 UNWRITABLE = ("drop", "fail")
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
@@ -63,7 +63,6 @@ _OWN_AUX = frozenset({b"redis-ver", b"valkey-ver", b"redis-bits", b"ctime", b"us
                       b"aof-base", b"aof-preamble", b"repl-stream-db", b"repl-id",
                       b"repl-offset", b"slot-info"})
 _FLUSH_AT = 1 << 20
-_encode_resp = _accel.encode_resp or encode_resp
 
 
 # --------------------------------------------------------------------------------------------
@@ -283,7 +282,7 @@ class _ValueEncoder:
                                                                             reencode)
 
     def string(self, data: bytes) -> bytes:
-        return encode_rdb_string(data, self.compress)
+        return _encode_rdb_string(data, self.compress)
 
     def encode(self, entry: Entry, losses: list[str]) -> tuple[int, bytes]:
         value = entry.value
@@ -328,9 +327,8 @@ class _ValueEncoder:
         nodes: list[tuple[bool, list]] = []  # (plain, elements)
         node: list | None = None
         node_bytes = 0  # what lpBytes()/ziplistBlobLen() says of the node so far
-        for item in items:
+        for item, value in zip(items, _compact_all(items)):
             n = len(item)
-            value = _compact_one(item)
             if v2:
                 if n > limit:
                     # Redis 7.0: an element larger than a node gets a PLAIN node of its own
@@ -356,13 +354,13 @@ class _ValueEncoder:
         out = [encode_rdb_length(len(nodes))]
         for plain, elements in nodes:
             if not v2:
-                out.append(self.string(encode_ziplist(elements)))
+                out.append(self.string(_encode_ziplist(elements)))
             elif plain:
                 out.append(encode_rdb_length(C.QUICKLIST_NODE_CONTAINER_PLAIN))
                 out.append(self.string(elements[0]))
             else:
                 out.append(encode_rdb_length(C.QUICKLIST_NODE_CONTAINER_PACKED))
-                out.append(self.string(encode_listpack(elements)))
+                out.append(self.string(_encode_listpack(elements)))
         rdb_type = C.RDB_TYPE_LIST_QUICKLIST_2 if v2 else C.RDB_TYPE_LIST_QUICKLIST
         return rdb_type, b"".join(out)
 
@@ -370,12 +368,12 @@ class _ValueEncoder:
         t = self.t
         n = len(members)
         if 0 < n <= t.set_max_intset_entries:
-            ints = [canonical_int(m) for m in members]
-            if None not in ints:
-                return C.RDB_TYPE_SET_INTSET, self.string(encode_intset(ints))
+            ints = _compact_all(members)
+            if all(x.__class__ is int for x in ints):
+                return C.RDB_TYPE_SET_INTSET, self.string(_encode_intset(ints))
         if (self.target.set_listpack and n <= t.set_max_listpack_entries
                 and all(len(m) <= t.set_max_listpack_value for m in members)):
-            return C.RDB_TYPE_SET_LISTPACK, self.string(encode_listpack(_compact(members)))
+            return C.RDB_TYPE_SET_LISTPACK, self.string(_encode_listpack(_compact_all(members)))
         return C.RDB_TYPE_SET, self._strings(members)
 
     def _zset(self, pairs: list[tuple[bytes, float]]) -> tuple[int, bytes]:
@@ -386,14 +384,13 @@ class _ValueEncoder:
         ordered = sorted(pairs, key=lambda p: (p[1], p[0]))
         if (len(pairs) <= t.zset_max_listpack_entries
                 and all(len(m) <= t.zset_max_listpack_value for m, _ in pairs)):
-            elements: list = []
+            texts: list[bytes] = []
             for member, score in ordered:
-                text = _score_text(score, self.shortest_scores)
-                elements.append(_compact_one(member))
-                elements.append(_compact_one(text))
+                texts += (member, _score_text(score, self.shortest_scores))
+            elements = _compact_all(texts)
             if self.target.listpacks:
-                return C.RDB_TYPE_ZSET_LISTPACK, self.string(encode_listpack(elements))
-            return C.RDB_TYPE_ZSET_ZIPLIST, self.string(encode_ziplist(elements))
+                return C.RDB_TYPE_ZSET_LISTPACK, self.string(_encode_listpack(elements))
+            return C.RDB_TYPE_ZSET_ZIPLIST, self.string(_encode_ziplist(elements))
         # ZSET_2: binary scores, from the highest down (cheap inserts at load, rdb.c)
         out = [encode_rdb_length(len(pairs))]
         for member, score in reversed(ordered):
@@ -419,10 +416,10 @@ class _ValueEncoder:
                         raise EncodeError(f"field {f[:64]!r} TTL {ms} is outside 1..2^48-1")
                 return self._hash_with_ttls(pairs, ttls, kinds, small)
         if small:
-            elements = _compact([x for pair in pairs for x in pair])
+            elements = _compact_all([x for pair in pairs for x in pair])
             if self.target.listpacks:
-                return C.RDB_TYPE_HASH_LISTPACK, self.string(encode_listpack(elements))
-            return C.RDB_TYPE_HASH_ZIPLIST, self.string(encode_ziplist(elements))
+                return C.RDB_TYPE_HASH_LISTPACK, self.string(_encode_listpack(elements))
+            return C.RDB_TYPE_HASH_ZIPLIST, self.string(_encode_ziplist(elements))
         return C.RDB_TYPE_HASH, self._strings([x for pair in pairs for x in pair], len(pairs))
 
     def _hash_with_ttls(self, pairs, ttls, kinds, small) -> tuple[int, bytes]:
@@ -445,7 +442,7 @@ class _ValueEncoder:
             for f, v in pairs:
                 if f not in ttls:
                     elements += [_compact_one(f), _compact_one(v), 0]
-            return listpack_type, pack("<Q", min_expire) + self.string(encode_listpack(elements))
+            return listpack_type, pack("<Q", min_expire) + self.string(_encode_listpack(elements))
         # Redis 7.4 HASH_METADATA: TTL before the field, relative to minExpire + 1 (0 = none)
         out.append(pack("<Q", min_expire))
         out.append(encode_rdb_length(len(pairs)))
@@ -467,11 +464,12 @@ class _ValueEncoder:
         v3 = rdb_type >= C.RDB_TYPE_STREAM_LISTPACKS_3
         _stream_losses(s, v2, v3, losses)
         string = self.string
-        nodes = self._stream_nodes(s.entries)
+        nodes = _stream_nodes(s.entries, self.t.stream_node_max_bytes or 2**30,
+                              self.t.stream_node_max_entries)
         out = [encode_rdb_length(len(nodes))]
-        for master, elements in nodes:
+        for master, listpack in nodes:
             out.append(string(pack(">QQ", *master)))
-            out.append(string(encode_listpack(elements)))
+            out.append(string(listpack))
         out.append(encode_rdb_length(s.length))
         out += [encode_rdb_length(s.last_id[0]), encode_rdb_length(s.last_id[1])]
         if v2:
@@ -501,35 +499,6 @@ class _ValueEncoder:
                 out += [pack(">QQ", *i) for i in ids]
         return rdb_type, b"".join(out)
 
-    def _stream_nodes(self, entries) -> list[tuple[tuple[int, int], list]]:
-        """Entries into node listpacks as streamAppendItem() fills them: a new node when
-        ``lp_bytes + field and value bytes >= stream-node-max-bytes`` or the node holds
-        ``stream-node-max-entries`` entries; the first entry's ID and fields are the master's."""
-        max_bytes = self.t.stream_node_max_bytes or 2**30
-        max_entries = self.t.stream_node_max_entries
-        nodes: list[tuple[tuple[int, int], list, list]] = []
-        items: list | None = None
-        lp_bytes = 0
-        for e in entries:
-            fields = [(_compact_one(f), _compact_one(v)) for f, v in e.fields]
-            item = Container(ms=e.id[0], seq=e.id[1], flags=0, fields=fields)
-            if items is not None and (
-                    lp_bytes + sum(len(f) + len(v) for f, v in e.fields) >= max_bytes
-                    or max_entries and len(items) >= max_entries):
-                items = None
-            if items is None:
-                master = e.id
-                master_fields = [f for f, _ in fields]
-                items = []
-                nodes.append((master, master_fields, items))
-                lp_bytes = 7 + sum(len(_lp_element(x)) for x in
-                                   encode_stream_node(*master, master_fields, []))
-            items.append(item)
-            lp_bytes += sum(len(_lp_element(x)) for x in encode_stream_node(
-                *master, master_fields, [item])[4 + len(master_fields):])
-        return [(master, encode_stream_node(*master, master_fields, items))
-                for master, master_fields, items in nodes]
-
 
 def _compact_one(item: bytes) -> bytes | int:
     value = canonical_int(item)
@@ -539,6 +508,48 @@ def _compact_one(item: bytes) -> bytes | int:
 def _compact(items: list[bytes]) -> list[bytes | int]:
     """Elements as a listpack/ziplist stores them: canonical decimal text becomes an integer."""
     return [_compact_one(x) for x in items]
+
+
+def _lp_size(elements: list) -> int:
+    return sum(len(_lp_element(x)) for x in elements)
+
+
+def stream_nodes(entries, max_bytes: int, max_entries: int) -> list[tuple[tuple[int, int], bytes]]:
+    """Stream entries cut into node listpacks as streamAppendItem() (t_stream.c) fills them: a
+    new node when ``lp_bytes + field and value bytes >= max_bytes`` (stream-node-max-bytes) or
+    the node holds ``max_entries`` entries (stream-node-max-entries; 0: no limit).  The first
+    entry's ID and fields are the node's master entry.  Returns ``(master ID, listpack bytes)``
+    per node."""
+    nodes: list[list] = []
+    node: list | None = None  # [master ID, master fields, entries' elements, entry count]
+    lp_bytes = 0
+    for e in entries:
+        fields = [(_compact_one(f), _compact_one(v)) for f, v in e.fields]
+        if node is not None and (
+                lp_bytes + sum(len(f) + len(v) for f, v in e.fields) >= max_bytes
+                or max_entries and node[3] >= max_entries):
+            node = None
+        if node is None:
+            master_fields = [f for f, _ in fields]
+            node = [e.id, master_fields, [], 0]
+            nodes.append(node)
+            lp_bytes = 7 + _lp_size([0, 0, len(master_fields), *master_fields, 0])
+        elements = encode_stream_entry(*node[0], node[1], *e.id, 0, fields)
+        node[2] += elements
+        node[3] += 1
+        lp_bytes += _lp_size(elements)
+    return [(master, encode_listpack([count, 0, len(fields), *fields, 0, *elements]))
+            for master, fields, elements, count in nodes]
+
+
+# the compiled encoders (rdbtools/_speedups.c) where built, else the functions above
+_encode_resp = _accel.encode_resp or encode_resp
+_encode_listpack = _accel.encode_listpack or encode_listpack
+_encode_ziplist = _accel.encode_ziplist or encode_ziplist
+_encode_intset = _accel.encode_intset or encode_intset
+_compact_all = _accel.compact or _compact
+_stream_nodes = _accel.stream_nodes or stream_nodes
+_encode_rdb_string = _accel.encode_rdb_string
 
 
 def _stream_losses(s: Stream, v2: bool, v3: bool, losses: list[str]) -> None:

@@ -357,7 +357,11 @@ def test_purepython_env_turns_it_off():
     env = dict(os.environ, RDBTOOLS_PUREPYTHON="1")
     code = ("from rdbtools import _accel, reader, blobs; "
             "assert not _accel.ACCELERATED and _accel.read_records is None; "
-            "assert reader.decode_listpack is blobs.decode_listpack; print('pure')")
+            "assert reader.decode_listpack is blobs.decode_listpack; "
+            "from rdbtools import writer, lzf; "
+            "assert writer._encode_listpack is writer.encode_listpack; "
+            "assert writer._stream_nodes is writer.stream_nodes; "
+            "assert _accel.lzf_compress is lzf.lzf_compress; print('pure')")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "pure"
@@ -448,3 +452,200 @@ def test_encode_resp_matches_python(args) -> None:
 def test_encode_resp_refuses_text() -> None:
     with pytest.raises(TypeError):
         _speedups.encode_resp([b"SET", "k"])
+
+
+# -- the write path ------------------------------------------------------------------------------
+# compiled == pure, byte for byte: LZF compression, rdbSaveRawString, the blob encoders, the
+# stream node cutting; odd arguments give the pure function's result or error
+
+from rdbtools import writer  # noqa: E402
+from rdbtools.errors import EncodeError  # noqa: E402
+from rdbtools.format import primitives  # noqa: E402
+from rdbtools.format.stream import decode_stream_node  # noqa: E402
+from rdbtools.model import StreamEntry  # noqa: E402
+
+
+def either(fn, *args):
+    """The result, or the error as (type, message)."""
+    try:
+        return "ok", fn(*args)
+    except Exception as err:  # noqa: BLE001 - compared, not hidden
+        return "error", (type(err), str(err))
+
+
+def same_write(c_fn, py_fn, *args):
+    c, py = either(c_fn, *args), either(py_fn, *args)
+    assert c == py, f"C {c!r} != Python {py!r} for {args!r}"[:2000]
+    return c
+
+
+# canonical decimal text at every integer-encoding boundary, and near misses
+_INT_TEXTS = [b"%d" % v for v in _EDGES] + [b"-0", b"00", b"01", b"+1", b" 1", b"1 ", b"-", b"",
+                                            b"1_0", b"9223372036854775808",
+                                            b"-9223372036854775809", b"12345678901234567890"]
+int_texts = st.sampled_from(_INT_TEXTS)
+compressible = st.lists(st.sampled_from([b"abc", b"abcabcabc", b"x" * 40, b"\x00" * 300,
+                                         b"hello ", b'{"id":', b"1234"]),
+                        min_size=1, max_size=60).map(b"".join)
+# long runs (matches capped at 264 bytes), repeats across the 8 KB window's edge, random bytes
+far = st.tuples(st.binary(min_size=3, max_size=40), st.integers(8150, 8250)).map(
+    lambda p: p[0] + bytes(range(256)) * (p[1] // 256) + bytes(range(p[1] % 256)) + p[0])
+huge = st.sampled_from([b"a" * 100_000, bytes(range(256)) * 400,
+                        random.Random(7).randbytes(70_000),
+                        (random.Random(8).randbytes(5000) * 3)[:14_000]])
+payloads = st.one_of(st.binary(max_size=600), compressible, int_texts, far, huge,
+                     st.integers(0, 5).map(lambda n: b"z" * n))
+
+
+@FAST
+@given(payloads)
+def test_lzf_compress_equals_python(data):
+    c = same_write(_speedups.lzf_compress, lzf.lzf_compress, data)
+    packed = c[1]
+    if packed is not None:
+        assert len(packed) < len(data)
+        assert lzf.lzf_decompress(packed, len(data)) == data
+
+
+@FAST
+@given(payloads, st.booleans())
+def test_encode_rdb_string_equals_python(data, compress):
+    same_write(_speedups.encode_rdb_string, primitives.encode_rdb_string, data, compress)
+
+
+def test_write_path_odd_arguments_go_to_python():
+    cases = [
+        (_speedups.lzf_compress, lzf.lzf_compress, [(bytearray(b"abcabcabcabc"),), ("text",),
+                                                   (memoryview(b"abcdabcd"),), (None,)]),
+        (_speedups.encode_rdb_string, primitives.encode_rdb_string,
+         [(bytearray(b"12"),), (b"x" * 30,), (b"x" * 30, 0), ("text", True), (None,), ()]),
+        (_speedups.encode_listpack, writer.encode_listpack,
+         [([True, b"a"],), ([2**63],), ([-(2**63) - 1],), ([bytearray(b"a")],), ([1.5],),
+          (iter([b"a", 1]),), ((b"a", 1),), ({b"a"},), (None,), ([b"x", "text"],)]),
+        (_speedups.encode_ziplist, writer.encode_ziplist,
+         [([True],), ([2**64],), ([memoryview(b"ab")],), (iter([1, b"b"]),), ((1, b"b"),),
+          ("text",)]),
+        (_speedups.encode_intset, writer.encode_intset,
+         [([],), ((),), ([2**63],), ([1, True],), ([1.0],), ({3, 1},), ((5, 5, -1),),
+          ([b"1"],), (None,)]),
+        (_speedups.compact, writer._compact,
+         [([b"1", bytearray(b"2")],), ((b"1", b"x"),), (iter([b"7"]),), ([1],), (None,)]),
+    ]
+    for c_fn, py_fn, arg_lists in cases:
+        for args in arg_lists:
+            if any(isinstance(a, type(iter([]))) for a in args):
+                items = list(args[0])  # an iterator is consumed by the first call
+                c, py = either(c_fn, iter(items)), either(py_fn, iter(items))
+                assert c == py, (c_fn, args)
+            else:
+                same_write(c_fn, py_fn, *args)
+    assert _speedups.encode_rdb_string(b"x" * 30, compress=False) == \
+        primitives.encode_rdb_string(b"x" * 30, compress=False)
+
+
+blob_values = st.one_of(ints, strings, int_texts)
+
+
+@FAST
+@given(st.lists(blob_values, max_size=40))
+def test_encode_listpack_equals_python(els):
+    assert same_write(_speedups.encode_listpack, writer.encode_listpack, els) == \
+        ("ok", build_listpack(els))
+    same_write(_speedups.encode_listpack, writer.encode_listpack, tuple(els))
+
+
+@FAST
+@given(st.lists(blob_values, max_size=40))
+def test_encode_ziplist_equals_python(els):
+    assert same_write(_speedups.encode_ziplist, writer.encode_ziplist, els) == \
+        ("ok", build_ziplist(els))
+
+
+def test_encoders_on_large_elements():
+    """Entries over 254 bytes (5-byte ziplist prevlen), 4096 and 16384 bytes (listpack 32-bit
+    lengths, 3-byte backlens) and over 65535 elements (the saturated count)."""
+    for els in ([b"y" * 300, 7, b"y" * 20000, -5], [b"q" * 16383, b"r" * 16384, b"s" * 2**20],
+                list(range(70000)), [b"e"] * 65535, [b"e"] * 65536):
+        assert _speedups.encode_listpack(els) == writer.encode_listpack(els)
+        assert _speedups.encode_ziplist(els) == writer.encode_ziplist(els)
+
+
+@FAST
+@given(st.lists(ints, max_size=40))
+def test_encode_intset_equals_python(ms):
+    c = same_write(_speedups.encode_intset, writer.encode_intset, ms)
+    if ms:
+        assert c == ("ok", build_intset(ms))
+    else:
+        assert c[1][0] is EncodeError
+
+
+@FAST
+@given(st.lists(st.one_of(int_texts, st.binary(max_size=22)), max_size=30))
+def test_compact_equals_python(items):
+    same_write(_speedups.compact, writer._compact, items)
+
+
+_field = st.one_of(st.sampled_from([b"f", b"name", b"1", b"-7", b"x" * 70]), int_texts,
+                   st.binary(max_size=12))
+
+
+@st.composite
+def stream_entries(draw):
+    """Entries with IDs in any order (negative and wrapping deltas), the same fields as the
+    first entry or not, values that compact to integers, big values (byte limits)."""
+    n = draw(st.integers(0, 40))
+    master = draw(st.lists(st.tuples(_field, _field), min_size=0, max_size=4))
+    id_ints = st.one_of(st.integers(0, 2**64 - 1), st.sampled_from([0, 1, 2**63, 2**64 - 1]),
+                        st.integers(1_700_000_000_000, 1_700_000_000_100))
+    out = []
+    for _ in range(n):
+        if master and draw(st.booleans()):
+            fields = [(f, draw(st.one_of(_field, st.binary(max_size=300)))) for f, _ in master]
+        else:
+            fields = draw(st.lists(st.tuples(_field, _field), max_size=4))
+        out.append(StreamEntry((draw(id_ints), draw(id_ints)), fields))
+    return out
+
+
+@FAST
+@given(stream_entries(), st.one_of(st.integers(1, 600), st.just(2**30)), st.integers(0, 5))
+def test_stream_nodes_equal_python(entries, max_bytes, max_entries):
+    """The same nodes, and they read back (decode_stream_node) as the entries."""
+    c = same_write(_speedups.stream_nodes, writer.stream_nodes, entries, max_bytes, max_entries)
+    text = (lambda x: b"%d" % x if isinstance(x, int) else x)
+    back = []
+    for (ms, seq), lp in c[1]:
+        node = decode_stream_node(ms, seq, blobs.decode_listpack(lp))
+        assert not max_entries or len(node.entries) <= max_entries
+        back += [((e.ms, e.seq), [(text(f), text(v)) for f, v in e.fields]) for e in node.entries]
+    assert back == [(e.id, e.fields) for e in entries]
+
+
+def test_stream_nodes_odd_arguments_go_to_python():
+    ok = [StreamEntry((1, 2), [(b"a", b"1")]), StreamEntry((1, 3), [(b"a", b"2")])]
+    for args in [
+        ([StreamEntry((1, 2), [[b"a", b"1"]])], 100, 0),        # pairs as lists
+        ([StreamEntry([1, 2], [(b"a", b"1")])], 100, 0),        # ID as a list
+        ([StreamEntry((2**64, 0), [(b"a", b"1")])], 100, 0),    # ID beyond 64 bits
+        ([StreamEntry((-1, 0), [(b"a", b"1")])], 100, 0),
+        ([StreamEntry((1, 2), [(b"a", bytearray(b"1"))])], 100, 0),
+        ([StreamEntry((1, 2), ((b"a", b"1"),))], 100, 0),       # pairs in a tuple
+        (iter(ok), 100, 0), (tuple(ok), 100, 0), (ok, 2**70, 0), (ok, 100, -1), (ok, 1.5, 0),
+        ([object()], 100, 0),
+    ]:
+        if isinstance(args[0], type(iter([]))):
+            assert either(_speedups.stream_nodes, iter(ok), *args[1:]) == \
+                either(writer.stream_nodes, iter(ok), *args[1:])
+        else:
+            same_write(_speedups.stream_nodes, writer.stream_nodes, *args)
+
+
+def test_writer_takes_the_compiled_encoders():
+    assert _accel.lzf_compress is _speedups.lzf_compress
+    assert _accel.encode_rdb_string is _speedups.encode_rdb_string
+    assert writer._encode_listpack is _speedups.encode_listpack
+    assert writer._encode_ziplist is _speedups.encode_ziplist
+    assert writer._encode_intset is _speedups.encode_intset
+    assert writer._compact_all is _speedups.compact
+    assert writer._stream_nodes is _speedups.stream_nodes

@@ -45,6 +45,7 @@ __all__ = [
     "stream_grammar",
     "decode_stream_node",
     "encode_stream_node",
+    "encode_stream_entry",
     "STREAM_UINT64_MAX",
 ]
 
@@ -187,20 +188,28 @@ def encode_stream_node(master_ms: int, master_seq: int, master_fields: list, ent
     """
     live = sum(1 for e in entries if not e.flags & STREAM_ITEM_FLAG_DELETED)
     out = [live, len(entries) - live, len(master_fields), *master_fields, 0]
+    master_fields = list(master_fields)
     for e in entries:
-        names = [f for f, _ in e.fields]
-        flags = e.flags & STREAM_ITEM_FLAG_DELETED
-        if names == list(master_fields):
-            flags |= STREAM_ITEM_FLAG_SAMEFIELDS
-        ms_diff = _signed64(e.ms - master_ms)
-        seq_diff = _signed64(e.seq - master_seq)
-        if flags & STREAM_ITEM_FLAG_SAMEFIELDS:
-            body = [v for _, v in e.fields]
-            out += [flags, ms_diff, seq_diff, *body, 3 + len(body)]
-        else:
-            flat = [x for pair in e.fields for x in pair]
-            out += [flags, ms_diff, seq_diff, len(e.fields), *flat, 4 + len(flat)]
+        out += encode_stream_entry(master_ms, master_seq, master_fields, e.ms, e.seq, e.flags,
+                                   e.fields)
     return out
+
+
+def encode_stream_entry(master_ms: int, master_seq: int, master_fields: list, ms: int, seq: int,
+                        flags: int, fields: list) -> list:
+    """The listpack elements of one entry of a node (streamAppendItem): flags, ID deltas from
+    the master ID, then the values alone when the field names are the master's (SAMEFIELDS,
+    recomputed; DELETED is kept), else the field count and the pairs; last the lp-count."""
+    flags &= STREAM_ITEM_FLAG_DELETED
+    if [f for f, _ in fields] == master_fields:
+        flags |= STREAM_ITEM_FLAG_SAMEFIELDS
+    ms_diff = _signed64(ms - master_ms)
+    seq_diff = _signed64(seq - master_seq)
+    if flags & STREAM_ITEM_FLAG_SAMEFIELDS:
+        body = [v for _, v in fields]
+        return [flags, ms_diff, seq_diff, *body, 3 + len(body)]
+    flat = [x for pair in fields for x in pair]
+    return [flags, ms_diff, seq_diff, len(fields), *flat, 4 + len(flat)]
 
 
 def _signed64(v: int) -> int:
