@@ -648,7 +648,8 @@ class _RecordBytes:
         self.rdb = rdb
         self.fd = None
         inp = getattr(rdb, "_input", None)
-        if isinstance(path, (str, os.PathLike)) and str(path) != "-" and getattr(inp, "compression", 1) is None:
+        # only a regular file can be read again: a FIFO would block on open and refuse pread
+        if _reopenable(path) and getattr(inp, "compression", 1) is None:
             try:
                 self.fd = os.open(path, os.O_RDONLY)
             except OSError:

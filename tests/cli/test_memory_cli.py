@@ -40,6 +40,22 @@ def test_memory_csv(rdb):
     assert all(int(r["memory_usage"]) > 0 for r in rows)
 
 
+def test_memory_of_a_fifo_equals_the_file(rdb, tmp_path):
+    """A named pipe is read once, front to back (it cannot be reopened or pread)."""
+    import os
+    import threading
+
+    fifo = tmp_path / "dump.fifo"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=lambda: fifo.write_bytes(rdb.read_bytes()))
+    writer.start()
+    try:
+        from_fifo = run("memory", fifo)
+    finally:
+        writer.join(timeout=30)
+    assert from_fifo == run("memory", rdb)
+
+
 def test_memory_jsonl_server_and_filter(rdb):
     out = run("memory", rdb, "-f", "jsonl", "--server", "valkey-8.1", "--type", "hash",
               "--config", "hash-max-listpack-entries=1024")
