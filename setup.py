@@ -7,6 +7,11 @@ memory estimator and its row rendering (docs/memory.md, Speed).
 
 from setuptools import Extension, setup
 
-setup(ext_modules=[Extension("rdbtools._speedups", ["rdbtools/_speedups.c"], optional=True),
+# rdbtools/_walkers.h (the blob walkers both extensions share) is listed so that a change to
+# it rebuilds both; MANIFEST.in puts it in the sdist.
+WALKERS = ["rdbtools/_walkers.h"]
+
+setup(ext_modules=[Extension("rdbtools._speedups", ["rdbtools/_speedups.c"], depends=WALKERS,
+                             optional=True),
                    Extension("rdbtools.analysis._estimate", ["rdbtools/analysis/_estimate.c"],
-                             optional=True)])
+                             depends=WALKERS, optional=True)])
