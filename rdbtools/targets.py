@@ -3,9 +3,9 @@
 One table (:data:`TARGETS`) maps a server release to its RDB version, header magic, the default
 encoding thresholds of its config.c, and the features its loader understands.  Every writer
 decision (which type code, which blob encoding, what is a loss) is asked of a :class:`Target`,
-never of a version number spread around the code.  The memory analysis keeps its own profiles
-for now; a profile can take its name, RDB version and thresholds from here (``target.name``,
-``target.thresholds``) and keep only the memory accounting facts.
+never of a version number spread around the code.  The memory analysis and the AOF replay
+take their default thresholds from here too, and keep only their own facts (memory accounting,
+replay behaviour) in their profiles.
 
 Sources: FORMATS.md §1.1 (versions and magic), §3 (type codes), §9 (thresholds), §10 (what each
 release loads), confirmed against the corpus files each server wrote.
@@ -19,7 +19,7 @@ from typing import Mapping
 
 from . import constants as C
 
-__all__ = ["Target", "Thresholds", "TARGETS", "get_target", "target_names"]
+__all__ = ["Target", "Thresholds", "TARGETS", "get_target", "target_names", "config_name"]
 
 # Node size limits of list-max-listpack-size -1 .. -5 (quicklist.c optimization_level)
 LIST_NODE_BYTES = {-1: 4096, -2: 8192, -3: 16384, -4: 32768, -5: 65536}
@@ -34,6 +34,12 @@ _ALIASES = {
     "zset-max-ziplist-value": "zset-max-listpack-value",
     "list-max-ziplist-size": "list-max-listpack-size",
 }
+
+
+def config_name(name: str) -> str:
+    """The 7.0+ config name of an encoding threshold (``hash-max-ziplist-entries`` ->
+    ``hash-max-listpack-entries``); other names are returned as they are."""
+    return _ALIASES.get(name, name)
 
 
 @dataclass(frozen=True)
@@ -62,7 +68,7 @@ class Thresholds:
         """
         changes = {}
         for name, value in config.items():
-            attr = _ALIASES.get(name, name).replace("-", "_")
+            attr = config_name(name).replace("-", "_")
             if attr not in self.__dataclass_fields__:
                 raise ValueError(f"unknown encoding threshold {name!r}; known: "
                                  f"{', '.join(f.replace('_', '-') for f in self.__dataclass_fields__)}")

@@ -26,6 +26,7 @@ from .._accel import compiled_estimator, decode_listpack, decode_ziplist
 from ..errors import ChecksumError, FormatError
 from ..model import (Entry, RawValue, Stream, TYPE_HASH, TYPE_LIST, TYPE_SET, TYPE_STREAM,
                      TYPE_STRING, TYPE_ZSET)
+from ..targets import DEFAULT_THRESHOLDS as _DEFAULTS, LIST_NODE_BYTES, config_name
 from .encoded import (intset_size, jemalloc_size, libc_size, listpack_entry_size, listpack_size,
                       rax_node_count, rax_node_lengths, sds_header, string_to_int, ziplist_size)
 from .records import BLOB_TYPES, QUICKLIST_TYPES, STREAM_TYPES, RecordShape, record_shape
@@ -35,31 +36,21 @@ __all__ = ["ServerProfile", "PROFILES", "KeyMemory", "MemoryEstimator", "profile
 
 # -- thresholds (FORMATS.md §9) -------------------------------------------------------------------
 
+# The thresholds the estimate depends on, with their defaults from the one table
+# (rdbtools.targets); a user's overrides may use either spelling of a name.
 DEFAULT_THRESHOLDS = {
-    "hash-max-listpack-entries": 512,
-    "hash-max-listpack-value": 64,
-    "set-max-intset-entries": 512,
-    "set-max-listpack-entries": 128,
-    "set-max-listpack-value": 64,
-    "zset-max-listpack-entries": 128,
-    "zset-max-listpack-value": 64,
-    "list-max-listpack-size": -2,
+    name: getattr(_DEFAULTS, name.replace("-", "_"))
+    for name in ("hash-max-listpack-entries", "hash-max-listpack-value", "set-max-intset-entries",
+                 "set-max-listpack-entries", "set-max-listpack-value", "zset-max-listpack-entries",
+                 "zset-max-listpack-value", "list-max-listpack-size")
 }
-_ALIASES = {  # Redis <= 6.2 names
-    "hash-max-ziplist-entries": "hash-max-listpack-entries",
-    "hash-max-ziplist-value": "hash-max-listpack-value",
-    "zset-max-ziplist-entries": "zset-max-listpack-entries",
-    "zset-max-ziplist-value": "zset-max-listpack-value",
-    "list-max-ziplist-size": "list-max-listpack-size",
-}
-_LIST_NODE_BYTES = {-1: 4096, -2: 8192, -3: 16384, -4: 32768, -5: 65536}
 
 
 def normalise_config(config: dict | None) -> dict[str, int]:
     """Thresholds with the user's overrides (either config name spelling)."""
     out = dict(DEFAULT_THRESHOLDS)
     for k, v in (config or {}).items():
-        k = _ALIASES.get(k, k)
+        k = config_name(k)
         if k not in out:
             raise ValueError(f"unknown config {k!r}; known: {', '.join(DEFAULT_THRESHOLDS)}")
         out[k] = int(v)
@@ -449,7 +440,7 @@ class MemoryEstimator:
         largest = max(map(len, items), default=0)
         nodes = self._list_nodes(entry, shape)
         fill = p.thresholds["list-max-listpack-size"]
-        limit = _LIST_NODE_BYTES.get(fill, 8192) if fill < 0 else 8192
+        limit = LIST_NODE_BYTES.get(fill, 8192) if fill < 0 else 8192
         if p.list_listpack and len(nodes) == 1 and nodes[0][0] == 2 and nodes[0][1] <= limit and \
                 (fill < 0 or n <= max(1, fill)):
             return "listpack", 16 + p.alloc(nodes[0][1]), n, largest
@@ -486,7 +477,7 @@ class MemoryEstimator:
             return out
         # element-by-element lists (types 1, 10) or no record bytes: fill nodes as RPUSH does
         fill = p.thresholds["list-max-listpack-size"]
-        limit = _LIST_NODE_BYTES.get(fill, 8192) if fill < 0 else 8192
+        limit = LIST_NODE_BYTES.get(fill, 8192) if fill < 0 else 8192
         max_count = fill if fill > 0 else 1 << 30
         out = []
         cur = 11 if p.ziplist else 7
