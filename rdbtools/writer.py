@@ -702,13 +702,16 @@ class RdbWriter(_KeyWriter):
     :param source: ``(rdb_version, valkey)`` of the file raw values come from (see
         :func:`raw_copy_types`); None when no value is raw.
     :param reencode: never copy raw values (``RawValue`` entries then raise).
+    :param aof_base: the file is the RDB part of an AOF (``aof-base 1``, ``aof-preamble 1``
+        before RDB 10), as the server marks the base it writes in a rewrite.
     """
 
     def __init__(self, fp: BinaryIO, target: str | Target = "redis-7.4", *,
                  compress: bool = True, strict: bool = False, unwritable: str = "drop",
                  modules: Collection[str] | None = None, source: tuple[int, bool] | None = None,
-                 reencode: bool = False, ctime: int | None = None) -> None:
+                 reencode: bool = False, ctime: int | None = None, aof_base: bool = False) -> None:
         super().__init__(target, compress, strict, unwritable, modules, source, reencode)
+        self._aof_base = aof_base
         self._fp = fp
         self._buf: list[bytes] = []
         self._buffered = 0
@@ -745,7 +748,8 @@ class RdbWriter(_KeyWriter):
         self._aux(b"redis-bits", b"64")
         self._aux(b"ctime", b"%d" % ctime)
         # 7.0+ names the multi-part AOF base; 4.0-6.2 the old single-file preamble
-        self._aux(b"aof-base" if t.rdb_version >= 10 else b"aof-preamble", b"0")
+        self._aux(b"aof-base" if t.rdb_version >= 10 else b"aof-preamble",
+                  b"1" if self._aof_base else b"0")
 
     # -- records -------------------------------------------------------------------------
     def write(self, record: Record) -> None:

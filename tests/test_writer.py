@@ -295,6 +295,24 @@ def test_path_output_is_atomic(tmp_path):
     assert [e.key for e in _read(out.read_bytes())[0]] == [b"ok"]
 
 
+@pytest.mark.parametrize("target,field", [("redis-6.2", b"aof-preamble"), ("redis-7.4", b"aof-base"),
+                                          ("valkey-9.1", b"aof-base")])
+def test_aof_base_marks_the_file(target, field):
+    """The base of an AOF rewrite carries aof-base 1 (aof-preamble 1 before RDB 10), as the
+    server's rdbSaveInfoAuxFields() writes it; a plain file 0."""
+    from rdbtools.model import Aux
+    from rdbtools.writer import RdbWriter
+
+    for aof_base, want in ((True, b"1"), (False, b"0")):
+        buf = io.BytesIO()
+        writer = RdbWriter(buf, target, aof_base=aof_base)
+        writer.write(Entry(0, b"k", "string", b"v"))
+        writer.close()
+        with open_rdb(buf.getvalue()) as rdb:
+            aux = {r.key: r.value for r in rdb.iter_records() if isinstance(r, Aux)}
+        assert aux[field] == want
+
+
 def test_dump_payload_matches_redis():
     # FORMATS.md §5: DUMP of "bar" at RDB 12
     entry = Entry(0, b"k", "string", b"bar")

@@ -105,7 +105,7 @@ def write_base(engine: Replayer, fp: BinaryIO, form: str, target: Target | None,
     if form == "rdb":
         if target is None:
             raise ValueError("an RDB base needs a target server")
-        return RdbWriter(fp, target, strict=True).write_all(records)
+        return RdbWriter(fp, target, strict=True, aof_base=True).write_all(records)
     if form != "aof":
         raise ValueError(f"unknown base form {form!r}; known: {', '.join(BASE_FORMS)}")
     result = WriteResult(target)
