@@ -2296,9 +2296,10 @@ sp_resp_entry(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 /* ---------------------------------------------------------------------------------------- */
 /* JSON rendering of one key: json_entry() mirrors rdbtools.dump.dumps_entry()               */
 /*                                                                                           */
-/* The output is byte-for-byte what orjson makes of entry_to_dict(entry): strings that are     */
-/* valid UTF-8 as JSON strings (orjson's escapes), anything else as {"b64": ...}; floats in     */
-/* ryu's layout (orjson's); keys in entry_to_dict's order.  Whatever falls outside what this    */
+/* The output is byte-for-byte what the stdlib json module makes of entry_to_dict(entry) with  */
+/* ensure_ascii=False and compact separators: strings that are valid UTF-8 as JSON strings,    */
+/* anything else as {"b64": ...}; floats as repr(); keys in entry_to_dict's order.  (orjson,    */
+/* the Python path's writer, gives the same JSON values.)  Whatever falls outside what this     */
 /* code checks for (a lazily read value, a subclass, an integer beyond 64 bits, a model class   */
 /* that is not a plain slots dataclass) makes json_entry() return None, and the caller uses the */
 /* Python path.                                                                               */
@@ -2334,10 +2335,10 @@ jb_int(rbuf_t *b, PyObject *o, int nullable)
         return RENDER_FALLBACK;
     int overflow = 0;
     long long v = PyLong_AsLongLongAndOverflow(o, &overflow);
-    if (overflow > 0) { /* orjson writes up to 2**64 - 1 */
+    if (overflow > 0) { /* up to 2**64 - 1 here; beyond, the Python path */
         unsigned long long u = PyLong_AsUnsignedLongLong(o);
         if (u == (unsigned long long)-1 && PyErr_Occurred()) {
-            /* beyond 64 bits: orjson refuses it, the Python path writes it with json */
+            /* beyond 64 bits (orjson refuses those): the Python path writes it with json */
             PyErr_Clear();
             return RENDER_FALLBACK;
         }
@@ -2471,88 +2472,18 @@ jb_bytes(rbuf_t *b, PyObject *o)
     return jb_str(b, PyBytes_AS_STRING(o), (size_t)PyBytes_GET_SIZE(o));
 }
 
-/* A finite double as orjson writes it (ryu's layout): the shortest round-trip digits, taken
- * from Python's repr, placed as 1234e7 -> 12340000000.0, 12.34, 0.001234, 1e30, 1.234e33. */
+/* A finite double as the stdlib json module writes it: repr(), the shortest round-trip digits
+ * ("1e+16", "100.0", "1e-05").  orjson spells some of them differently, and differently across
+ * its versions ("1e16" before 3.10); the JSON values are the same. */
 static int
 jb_double(rbuf_t *b, double x)
 {
-    char digits[32];
-    int nd = 0, point = 0, seen_point = 0, exp10 = 0;
-    char *text = PyOS_double_to_string(x, 'r', 0, 0, NULL);
+    char *text = PyOS_double_to_string(x, 'r', 0, Py_DTSF_ADD_DOT_0, NULL);
     if (text == NULL)
         return -1;
-    const char *p = text;
-    if (*p == '-') {
-        p++;
-    }
-    for (; *p && *p != 'e'; p++) {
-        if (*p == '.') {
-            seen_point = 1;
-            continue;
-        }
-        if (nd == 0 && *p == '0') { /* leading zeros move the point, not the digits */
-            if (seen_point)
-                point--;
-            continue;
-        }
-        if (nd < (int)sizeof digits)
-            digits[nd++] = *p;
-        if (!seen_point)
-            point++;
-    }
-    if (*p == 'e')
-        exp10 = atoi(p + 1);
-    int negative = text[0] == '-';
+    int rc = jb_raw(b, text, strlen(text));
     PyMem_Free(text);
-    if (rb_reserve(b, 40) < 0)
-        return -1;
-    char *o = b->data + b->len;
-    if (negative)
-        *o++ = '-';
-    if (nd == 0) { /* zero */
-        memcpy(o, "0.0", 3);
-        b->len = (size_t)(o + 3 - b->data);
-        return 0;
-    }
-    while (nd > 1 && digits[nd - 1] == '0') /* trailing zeros of an integral repr */
-        nd--;
-    int kk = point + exp10; /* value = 0.DIGITS * 10^kk */
-    int k = kk - nd;        /* value = DIGITS * 10^k */
-    int i;
-    if (k >= 0 && kk <= 16) {
-        memcpy(o, digits, (size_t)nd);
-        o += nd;
-        for (i = nd; i < kk; i++)
-            *o++ = '0';
-        *o++ = '.';
-        *o++ = '0';
-    }
-    else if (kk > 0 && kk <= 16) {
-        memcpy(o, digits, (size_t)kk);
-        o += kk;
-        *o++ = '.';
-        memcpy(o, digits + kk, (size_t)(nd - kk));
-        o += nd - kk;
-    }
-    else if (kk > -5 && kk <= 0) {
-        *o++ = '0';
-        *o++ = '.';
-        for (i = 0; i < -kk; i++)
-            *o++ = '0';
-        memcpy(o, digits, (size_t)nd);
-        o += nd;
-    }
-    else {
-        *o++ = digits[0];
-        if (nd > 1) {
-            *o++ = '.';
-            memcpy(o, digits + 1, (size_t)(nd - 1));
-            o += nd - 1;
-        }
-        o += sprintf(o, "e%d", kk - 1);
-    }
-    b->len = (size_t)(o - b->data);
-    return 0;
+    return rc;
 }
 
 /* _encode_score(): finite scores as numbers, inf/-inf/nan as strings */
@@ -2745,7 +2676,7 @@ jb_value(rbuf_t *b, const char *type, PyObject *value)
     return RENDER_FALLBACK; /* modules and anything else */
 }
 
-/* entry_to_dict() + orjson.dumps() */
+/* entry_to_dict() + json.dumps() */
 static int
 jb_entry(rbuf_t *b, PyObject *entry)
 {
