@@ -30,6 +30,7 @@ import math
 import os
 import tempfile
 import time
+from abc import ABC, abstractmethod
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from struct import pack
@@ -615,7 +616,7 @@ def dump_payload(entry: Entry, target: str | int | Target = "redis-7.4", *,
 # Files and command streams
 # --------------------------------------------------------------------------------------------
 
-class _KeyWriter:
+class _KeyWriter(ABC):
     """What the RDB file writer and the RESTORE command writer share: the target's value
     encoder, the loss policy (``strict``, ``unwritable``) and the :class:`WriteResult`."""
 
@@ -673,11 +674,13 @@ class _KeyWriter:
             write(record)
         return self.close()
 
+    @abstractmethod
     def write(self, record: Record) -> None:
-        raise NotImplementedError
+        """Write one record."""
 
+    @abstractmethod
     def close(self) -> WriteResult:
-        raise NotImplementedError
+        """Finish the output; the result."""
 
 
 class RdbWriter(_KeyWriter):
