@@ -7,11 +7,11 @@ memory estimator and its row rendering (docs/memory.md, Speed).
 
 from setuptools import Extension, setup
 
-# rdbtools/_walkers.h (the blob walkers both extensions share) is listed so that a change to
+# rdbtools/rdb/_walkers.h (the blob walkers both extensions share) is listed so that a change to
 # it rebuilds both; MANIFEST.in puts it in the sdist.
-WALKERS = ["rdbtools/_walkers.h"]
+WALKERS = ["rdbtools/rdb/_walkers.h"]
 
-setup(ext_modules=[Extension("rdbtools._speedups", ["rdbtools/_speedups.c"], depends=WALKERS,
+setup(ext_modules=[Extension("rdbtools.rdb._speedups", ["rdbtools/rdb/_speedups.c"], depends=WALKERS,
                              optional=True),
                    Extension("rdbtools.analysis._estimate", ["rdbtools/analysis/_estimate.c"],
                              depends=WALKERS, optional=True)])

@@ -2,8 +2,8 @@
 (single files with or without an RDB preamble, and multi-part ``appendonlydir`` directories with
 their manifest).
 
-Thin commands over rdbtools.aof (reader, replay, rewrite, check, cut) and rdbtools.convert;
-output through rdbtools.dump / rdbtools.commands like ``rdbtool dump``; tables through render.py;
+Thin commands over rdbtools.aof (reader, replay, rewrite, check, cut) and rdbtools.ops.convert;
+output through rdbtools.output.dump / rdbtools.output.commands like ``rdbtool dump``; tables through render.py;
 errors through errors.py.
 """
 
@@ -19,9 +19,9 @@ from rdbtools import __version__
 from rdbtools.aof import open_aof
 from rdbtools.aof.base import BASE_FORMS
 from rdbtools.aof.replay import ServerProfile, replay
-from rdbtools.commands import write_resp
-from rdbtools.dump import write_json, write_jsonl
-from rdbtools.filters import KeyFilter
+from rdbtools.output.commands import write_resp
+from rdbtools.output.dump import write_json, write_jsonl
+from rdbtools.rdb.filters import KeyFilter
 from rdbtools.model import Function
 
 from .errors import EXIT_BAD_INPUT, ErrorHandlingGroup, usage_errors
@@ -347,7 +347,7 @@ def cut(path: str, to_timestamp, to_offset, output: str, to, target, skip_unknow
         aoftool cut appendonlydir --to-timestamp 1700000000 -o state.rdb -t redis-7.4
         aoftool cut appendonly.aof --to-offset 1048576 -o state.jsonl
     """
-    from rdbtools.aof.cut import cut_aof
+    from rdbtools.ops.cut import cut_aof
 
     from .render import render_cut
 
@@ -385,7 +385,7 @@ def convert(path: str, dest: str, target, to, skip_unknown: bool, strict: bool,
         aoftool convert appendonlydir dump.rdb --target redis-7.0
         aoftool convert appendonly.aof keys.jsonl --key 'user:*'
     """
-    from rdbtools.convert import convert as run_convert, output_format
+    from rdbtools.ops.convert import convert as run_convert, output_format
 
     from .render import render_convert
 

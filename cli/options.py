@@ -9,9 +9,9 @@ from typing import IO, Any, Callable, Iterator
 
 import click
 
-from rdbtools.filters import KeyFilter
+from rdbtools.rdb.filters import KeyFilter
 from rdbtools.model import VALUE_TYPES
-from rdbtools.writer import atomic_output
+from rdbtools.rdb.writer import atomic_output
 
 
 def input_argument(fn: Callable) -> Callable:
@@ -85,7 +85,7 @@ def filter_options(fn: Callable) -> Callable:
 # -- writing for a target (convert, dump -f restore, split, merge) ------------------------------
 
 def _target_check(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    from rdbtools.targets import get_target
+    from rdbtools.rdb.targets import get_target
 
     if value is not None:
         try:
@@ -105,7 +105,7 @@ def target_option(default_text: str) -> Callable:
 
 
 def _thresholds(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict:
-    from rdbtools.targets import Thresholds
+    from rdbtools.rdb.targets import Thresholds
 
     out = {}
     for v in values:
@@ -153,7 +153,7 @@ def open_source(path: str) -> Any:
 @contextmanager
 def open_output(path: str) -> Iterator[IO[bytes]]:
     """A binary file to write the result to.  ``-`` is stdout.  A file is written atomically
-    (:func:`rdbtools.writer.atomic_output`): replaced only when the block ends without error."""
+    (:func:`rdbtools.rdb.writer.atomic_output`): replaced only when the block ends without error."""
     if path == "-":
         out = click.get_binary_stream("stdout")
         yield out

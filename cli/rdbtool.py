@@ -1,7 +1,7 @@
 """``rdbtool``: inspect, dump and check Redis / Valkey RDB files.
 
-Each command is a thin layer over the library (rdbtools.info, rdbtools.dump, rdbtools.commands,
-rdbtools.filters, rdbtools.convert, rdbtools.writer, rdbtools.shards); terminal output lives in
+Each command is a thin layer over the library (rdbtools.analysis.info, rdbtools.output.dump, rdbtools.output.commands,
+rdbtools.rdb.filters, rdbtools.ops.convert, rdbtools.rdb.writer, rdbtools.ops.shards); terminal output lives in
 render.py, error handling in errors.py.
 """
 
@@ -13,11 +13,11 @@ from typing import Collection, Iterable, Iterator
 import click
 
 from rdbtools import __version__, open_rdb
-from rdbtools.commands import write_resp
-from rdbtools.dump import write_json, write_jsonl, write_text
+from rdbtools.output.commands import write_resp
+from rdbtools.output.dump import write_json, write_jsonl, write_text
 from rdbtools.errors import FormatError
-from rdbtools.filters import KeyFilter
-from rdbtools.info import summarize
+from rdbtools.rdb.filters import KeyFilter
+from rdbtools.analysis.info import summarize
 from rdbtools.model import Entry, Function
 
 from .errors import EXIT_BAD_INPUT, ErrorHandlingGroup, usage_errors
@@ -108,7 +108,7 @@ def dump(file: str, fmt: str, output: str, target, replace, config, strict, unwr
 
 
 def _target(name: str, config=None):
-    from rdbtools.targets import get_target
+    from rdbtools.rdb.targets import get_target
 
     with usage_errors():
         return get_target(name, config)
@@ -116,8 +116,8 @@ def _target(name: str, config=None):
 
 def _dump_restore(file, output, target, replace, config, strict, unwritable, modules, reencode,
                   key_filter: KeyFilter) -> None:
-    from rdbtools.targets import target_for_file
-    from rdbtools.writer import RestoreWriter
+    from rdbtools.rdb.targets import target_for_file
+    from rdbtools.rdb.writer import RestoreWriter
 
     from .render import render_losses
 
@@ -219,7 +219,7 @@ def convert(source, dest, target, to, config, strict, unwritable, modules, reenc
         rdbtool convert dump.rdb - --to resp | redis-cli --pipe
         rdbtool convert appendonlydir dump.rdb
     """
-    from rdbtools.convert import convert as run_convert, output_format
+    from rdbtools.ops.convert import convert as run_convert, output_format
 
     from .render import render_convert
 
@@ -272,7 +272,7 @@ def split(file, out_dir, n, ranges, nodes_conf, target, other_dbs, unassigned, c
         rdbtool split dump.rdb --ranges 0-8191,8192-16383 -o shards/ -t redis-7.0
         rdbtool split dump.rdb --nodes-conf nodes.conf -o shards/ --other-dbs db0
     """
-    from rdbtools.shards import even_slot_ranges, parse_slot_ranges, read_nodes_conf, split_rdb
+    from rdbtools.ops.shards import even_slot_ranges, parse_slot_ranges, read_nodes_conf, split_rdb
 
     from .render import render_split
 
@@ -318,7 +318,7 @@ def merge(files, output, on_conflict, target, config, strict, unwritable, module
         rdbtool merge shard1.rdb shard2.rdb shard3.rdb -o all.rdb
         rdbtool merge old.rdb new.rdb -o out.rdb --on-conflict last -t redis-7.2
     """
-    from rdbtools.shards import merge_rdb
+    from rdbtools.ops.shards import merge_rdb
 
     from .render import render_merge
 

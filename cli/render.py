@@ -13,7 +13,7 @@ from typing import Any, Iterable, Iterator
 from rich.console import Console
 from rich.markup import escape
 
-from rdbtools.info import RdbSummary
+from rdbtools.analysis.info import RdbSummary
 
 __all__ = ["console", "err_console", "escape", "progress_records", "render_summary", "print_check",
            "render_bigkeys", "render_report", "render_convert", "render_losses", "render_split",

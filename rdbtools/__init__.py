@@ -12,8 +12,8 @@ from .errors import (ChecksumError, EncodeError, FormatError, RdbToolsError, Tru
                      UnknownOpcodeError, UnsupportedVersionError)
 from .model import (Aux, Entry, Function, ModuleAux, ModuleValue, RawValue, ResizeDb, SelectDb,
                     SlotInfo, Stream, StreamConsumer, StreamEntry, StreamGroup, StreamPendingEntry)
-from .reader import RdbReader, open_rdb, read_rdb
-from .writer import RdbWriter, write_rdb
+from .rdb.reader import RdbReader, open_rdb, read_rdb
+from .rdb.writer import RdbWriter, write_rdb
 from .aof import open_aof, read_aof  # noqa: E402  (AOF readers and replay)
 
 __version__ = "0.1.0"

@@ -1,4 +1,4 @@
-"""The fast walkers in rdbtools.blobs agree with the grammars in rdbtools.format (STYLE §2.5.4).
+"""The fast walkers in rdbtools.rdb.blobs agree with the grammars in rdbtools.format (STYLE §2.5.4).
 
 * valid blobs built by the grammar decode to the same elements with both;
 * damaged blobs (byte flips, truncations, insertions) make the walker raise only FormatError,
@@ -12,7 +12,7 @@ from construct import ConstructError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rdbtools.blobs import decode_intset, decode_listpack, decode_ziplist, decode_zipmap
+from rdbtools.rdb.blobs import decode_intset, decode_listpack, decode_ziplist, decode_zipmap
 from rdbtools.errors import FormatError
 from rdbtools.format.intset import Intset, build_intset
 from rdbtools.format.listpack import Listpack, build_listpack, listpack_elements

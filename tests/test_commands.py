@@ -1,4 +1,4 @@
-"""rdbtools.commands: AOF-rewrite style commands, DUMP payloads and RESP framing."""
+"""rdbtools.output.commands: AOF-rewrite style commands, DUMP payloads and RESP framing."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rdbtools.commands import (
+from rdbtools.output.commands import (
     encode_resp,
     entry_to_commands,
     function_to_command,
@@ -18,7 +18,7 @@ from rdbtools.commands import (
     write_resp,
 )
 from rdbtools.errors import EncodeError
-from rdbtools.writer import dump_payload
+from rdbtools.rdb.writer import dump_payload
 from rdbtools.model import (
     Entry,
     Function,
@@ -194,7 +194,7 @@ def test_module_restore_payload_equals_server_dump():
 
     folder = CORPUS / "redis-7.4.1/with-modules/rdb"
     truth = json.loads((folder / "dump.json").read_text())
-    from rdbtools.dump import decode_bytes
+    from rdbtools.output.dump import decode_bytes
 
     dumps = {(int(db), decode_bytes(k["key"])): k.get("dump_b64") for db, keys in truth["dbs"].items() for k in keys}
     checked = 0

@@ -1,5 +1,5 @@
 """Replay ``rdbtool dump -f resp`` output into a real server and compare what it saves with the
-original file (the oracle test of rdbtools.commands)."""
+original file (the oracle test of rdbtools.output.commands)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from rdbtools import open_rdb
-from rdbtools.commands import encode_resp, entry_to_commands, function_to_command
+from rdbtools.output.commands import encode_resp, entry_to_commands, function_to_command
 from rdbtools.model import Entry, Function
 
 pytestmark = pytest.mark.server

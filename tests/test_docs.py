@@ -63,7 +63,7 @@ def test_library_examples_run(tmp_path, monkeypatch, capsys):
 
 
 def test_dump_format_examples_are_valid():
-    from rdbtools.dump import dict_to_entry, entry_to_dict
+    from rdbtools.output.dump import dict_to_entry, entry_to_dict
 
     text = (DOCS / "dump-format.md").read_text()
     lines = [line for block in _blocks(text, "json") for line in block.splitlines() if line.startswith('{"db"')]
@@ -72,7 +72,7 @@ def test_dump_format_examples_are_valid():
         d = json.loads(line)
         assert entry_to_dict(dict_to_entry(d)) == d
     stream = json.loads(_blocks(text, "json")[0])
-    from rdbtools.dump import _stream_from_dict, _stream_to_dict
+    from rdbtools.output.dump import _stream_from_dict, _stream_to_dict
 
     assert _stream_to_dict(_stream_from_dict(stream)) == stream
 

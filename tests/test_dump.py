@@ -1,4 +1,4 @@
-"""rdbtools.dump: Entry <-> dict round trips, the exact JSON shape, writers and reading back."""
+"""rdbtools.output.dump: Entry <-> dict round trips, the exact JSON shape, writers and reading back."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rdbtools import dump
-from rdbtools.dump import dict_to_entry, entry_to_dict, iter_dump, module_type_id, write_json, write_jsonl
+from rdbtools.output import dump
+from rdbtools.output.dump import dict_to_entry, entry_to_dict, iter_dump, module_type_id, write_json, write_jsonl
 from rdbtools.errors import FormatError
 from rdbtools.format.module import MODULE_ID_ALPHABET
 from rdbtools.model import (
@@ -155,7 +155,7 @@ needs_compiled_json = pytest.mark.skipif(
 @given(entries())
 @settings(max_examples=500, suppress_health_check=[HealthCheck.too_slow])
 def test_compiled_json_is_byte_identical_to_json(entry):
-    """json_entry() (rdbtools/_speedups.c) writes exactly what the stdlib json module writes for
+    """json_entry() (rdbtools/rdb/_speedups.c) writes exactly what the stdlib json module writes for
     entry_to_dict(entry), and declines (None) only for module values and integers beyond 64
     bits (which orjson refuses too)."""
     compiled = dump._json_entry(entry)

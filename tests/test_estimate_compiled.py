@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rdbtools import open_rdb
-from rdbtools._accel import compiled_estimator
+from rdbtools.rdb._accel import compiled_estimator
 from rdbtools.analysis.export import COLUMNS, write_memory
 from rdbtools.analysis import memory
 from rdbtools.analysis.memory import (DEFAULT_THRESHOLDS, PROFILES, FileEstimates, KeyMemory,
@@ -28,7 +28,7 @@ from rdbtools.analysis.memory import (DEFAULT_THRESHOLDS, PROFILES, FileEstimate
 from rdbtools.errors import ChecksumError
 from rdbtools.model import (Entry, Stream, StreamConsumer, StreamEntry, StreamGroup,
                             StreamPendingEntry)
-from rdbtools.writer import write_rdb
+from rdbtools.rdb.writer import write_rdb
 
 from strategies import big_element, element
 

@@ -1,4 +1,4 @@
-"""rdbtools.filters: Redis glob semantics and KeyFilter criteria."""
+"""rdbtools.rdb.filters: Redis glob semantics and KeyFilter criteria."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rdbtools.filters import KeyFilter, glob_to_regex
+from rdbtools.rdb.filters import KeyFilter, glob_to_regex
 from rdbtools.model import Entry
 
 

@@ -14,8 +14,8 @@ import pytest
 
 from rdbtools import (ChecksumError, FormatError, UnknownOpcodeError, UnsupportedVersionError,
                       open_rdb, read_rdb)
-from rdbtools import source
-from rdbtools.source import crc64
+from rdbtools.rdb import source
+from rdbtools.rdb.source import crc64
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"

@@ -16,12 +16,12 @@ import pytest
 from click.testing import CliRunner
 
 from rdbtools import open_rdb
-from rdbtools.convert import convert
+from rdbtools.ops.convert import convert
 from rdbtools.errors import EncodeError
 from rdbtools.format.resp import parse_commands
 from rdbtools.model import Entry, Function, ModuleAux
-from rdbtools.targets import get_target
-from rdbtools.writer import RestoreWriter, dump_payload, write_restore
+from rdbtools.rdb.targets import get_target
+from rdbtools.rdb.writer import RestoreWriter, dump_payload, write_restore
 from rdbtools_cli.rdbtool import rdbtool
 from servers import SERVER_SPECS, RedisServer, probe_server
 from truth import compare_entries, expected_after_write

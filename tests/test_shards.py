@@ -16,13 +16,13 @@ import pytest
 from click.testing import CliRunner
 
 from rdbtools import open_rdb
-from rdbtools.dump import entry_to_dict
+from rdbtools.output.dump import entry_to_dict
 from rdbtools.errors import EncodeError
-from rdbtools.filters import KeyFilter
+from rdbtools.rdb.filters import KeyFilter
 from rdbtools.model import Entry, Function
-from rdbtools.shards import (ClusterNode, Shard, even_slot_ranges, key_hash_slot, merge_rdb,
+from rdbtools.ops.shards import (ClusterNode, Shard, even_slot_ranges, key_hash_slot, merge_rdb,
                              parse_slot_ranges, read_nodes_conf, split_rdb)
-from rdbtools.writer import write_rdb
+from rdbtools.rdb.writer import write_rdb
 from rdbtools_cli.rdbtool import rdbtool
 from servers import SERVER_SPECS, RedisServer, probe_server
 from truth import compare_entries, truth_bytes

@@ -1,7 +1,7 @@
-"""The compiled read path (rdbtools/_speedups.c) agrees with the pure-Python one (STYLE §2.5.4).
+"""The compiled read path (rdbtools/rdb/_speedups.c) agrees with the pure-Python one (STYLE §2.5.4).
 
 * the C blob walkers and LZF give the same elements, or the same error (type, offset, message),
-  as rdbtools.blobs / rdbtools.lzf, on valid blobs built by the grammars and on damaged ones;
+  as rdbtools.rdb.blobs / rdbtools.format.lzf, on valid blobs built by the grammars and on damaged ones;
 * whole files read with the compiled record loop give the same records (every Entry field) and
   the same error as with the pure loop: every corpus file, truncations at many offsets, byte
   flips, tiny read chunks (records crossing buffer ends) and inputs of unknown size (gzip);
@@ -21,22 +21,23 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rdbtools import _accel, blobs, lzf, reader, source
+from rdbtools.format import lzf
+from rdbtools.rdb import _accel, blobs, reader, source
 from rdbtools.errors import FormatError
 from rdbtools.format.intset import build_intset
 from rdbtools.format.listpack import build_listpack
 from rdbtools.format.ziplist import build_ziplist
 from rdbtools.format.zipmap import build_zipmap
-from rdbtools.lzf import lzf_compress
-from rdbtools.reader import open_rdb
+from rdbtools.format.lzf import lzf_compress
+from rdbtools.rdb.reader import open_rdb
 
 if _accel.PURE_REQUESTED:
     pytest.skip("RDBTOOLS_PUREPYTHON is set: the compiled path is off", allow_module_level=True)
 if not _accel.ACCELERATED:
-    pytest.skip("rdbtools._speedups is not built (no compiler at install time?)",
+    pytest.skip("rdbtools.rdb._speedups is not built (no compiler at install time?)",
                 allow_module_level=True)
 
-from rdbtools import _speedups  # noqa: E402
+from rdbtools.rdb import _speedups  # noqa: E402
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
 CORPUS_FILES = sorted(p.relative_to(CORPUS).as_posix() for p in CORPUS.rglob("*.rdb")) \
@@ -355,10 +356,10 @@ def test_select_and_lazy_stay_pure():
 
 def test_purepython_env_turns_it_off():
     env = dict(os.environ, RDBTOOLS_PUREPYTHON="1")
-    code = ("from rdbtools import _accel, reader, blobs; "
+    code = ("from rdbtools.rdb import _accel, reader, blobs; "
             "assert not _accel.ACCELERATED and _accel.read_records is None; "
             "assert reader.decode_listpack is blobs.decode_listpack; "
-            "from rdbtools import writer, lzf; "
+            "from rdbtools.rdb import writer; from rdbtools.format import lzf; "
             "assert writer._encode_listpack is writer.encode_listpack; "
             "assert writer._stream_nodes is writer.stream_nodes; "
             "assert _accel.lzf_compress is lzf.lzf_compress; print('pure')")
@@ -369,7 +370,7 @@ def test_purepython_env_turns_it_off():
 
 # -- RESP rendering ------------------------------------------------------------------------------
 
-from rdbtools.commands import encode_resp, entry_resp, entry_to_commands  # noqa: E402
+from rdbtools.output.commands import encode_resp, entry_resp, entry_to_commands  # noqa: E402
 from rdbtools.model import Entry as _Entry  # noqa: E402
 from test_dump import streams as _streams  # noqa: E402
 
@@ -458,7 +459,7 @@ def test_encode_resp_refuses_text() -> None:
 # compiled == pure, byte for byte: LZF compression, rdbSaveRawString, the blob encoders, the
 # stream node cutting; odd arguments give the pure function's result or error
 
-from rdbtools import writer  # noqa: E402
+from rdbtools.rdb import writer  # noqa: E402
 from rdbtools.errors import EncodeError  # noqa: E402
 from rdbtools.format import primitives  # noqa: E402
 from rdbtools.format.stream import decode_stream_node  # noqa: E402

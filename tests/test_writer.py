@@ -14,17 +14,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rdbtools import open_rdb
-from rdbtools.convert import convert
-from rdbtools.dump import entry_to_dict, write_jsonl
+from rdbtools.ops.convert import convert
+from rdbtools.output.dump import entry_to_dict, write_jsonl
 from rdbtools.errors import EncodeError
-from rdbtools.filters import KeyFilter
+from rdbtools.rdb.filters import KeyFilter
 from rdbtools.format.intset import build_intset
 from rdbtools.format.listpack import build_listpack
 from rdbtools.format.ziplist import build_ziplist
 from rdbtools.model import (Entry, Function, ModuleValue, RawValue, Stream, StreamConsumer,
                             StreamEntry, StreamGroup, StreamPendingEntry)
-from rdbtools.targets import get_target, target_names
-from rdbtools.writer import (dump_payload, encode_intset, encode_listpack, encode_ziplist,
+from rdbtools.rdb.targets import get_target, target_names
+from rdbtools.rdb.writer import (dump_payload, encode_intset, encode_listpack, encode_ziplist,
                              write_rdb)
 from servers import SERVER_SPECS, RedisServer, probe_server, run_check_rdb
 from truth import compare_entries, expected_after_write, truth_bytes
@@ -301,7 +301,7 @@ def test_aof_base_marks_the_file(target, field):
     """The base of an AOF rewrite carries aof-base 1 (aof-preamble 1 before RDB 10), as the
     server's rdbSaveInfoAuxFields() writes it; a plain file 0."""
     from rdbtools.model import Aux
-    from rdbtools.writer import RdbWriter
+    from rdbtools.rdb.writer import RdbWriter
 
     for aof_base, want in ((True, b"1"), (False, b"0")):
         buf = io.BytesIO()

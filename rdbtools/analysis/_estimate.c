@@ -179,7 +179,7 @@ string_to_int(const unsigned char *s, Py_ssize_t n, long long *out)
 /* The blob walkers and LZF of the compiled reader: they decide what the reader's full decode
  * accepts, and the raw path below must accept no more than that (anything else goes back to
  * the reader). */
-#include "../_walkers.h"
+#include "../rdb/_walkers.h"
 
 /* lzf_walk's verdict without writing the output: a string whose bytes are not needed is only
  * checked */

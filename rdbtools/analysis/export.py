@@ -10,7 +10,7 @@ import json
 from itertools import islice
 from typing import IO, Iterable
 
-from .._accel import compiled_estimator
+from ..rdb._accel import compiled_estimator
 from .memory import KeyMemory
 
 __all__ = ["write_memory", "COLUMNS"]

@@ -21,12 +21,12 @@ from dataclasses import dataclass, field, replace
 from itertools import chain
 from typing import Iterable, Iterator
 
-from .. import constants as C
-from .._accel import compiled_estimator, decode_listpack, decode_ziplist
+from ..format import constants as C
+from ..rdb._accel import compiled_estimator, decode_listpack, decode_ziplist
 from ..errors import ChecksumError, FormatError
 from ..model import (Entry, RawValue, Stream, TYPE_HASH, TYPE_LIST, TYPE_SET, TYPE_STREAM,
                      TYPE_STRING, TYPE_ZSET)
-from ..targets import DEFAULT_THRESHOLDS as _DEFAULTS, LIST_NODE_BYTES, config_name
+from ..rdb.targets import DEFAULT_THRESHOLDS as _DEFAULTS, LIST_NODE_BYTES, config_name
 from .encoded import (intset_size, jemalloc_size, libc_size, listpack_entry_size, listpack_size,
                       rax_node_count, rax_node_lengths, sds_header, string_to_int, ziplist_size)
 from .records import BLOB_TYPES, QUICKLIST_TYPES, STREAM_TYPES, RecordShape, record_shape
@@ -37,7 +37,7 @@ __all__ = ["ServerProfile", "PROFILES", "KeyMemory", "MemoryEstimator", "profile
 # -- thresholds (FORMATS.md §9) -------------------------------------------------------------------
 
 # The thresholds the estimate depends on, with their defaults from the one table
-# (rdbtools.targets); a user's overrides may use either spelling of a name.
+# (rdbtools.rdb.targets); a user's overrides may use either spelling of a name.
 DEFAULT_THRESHOLDS = {
     name: getattr(_DEFAULTS, name.replace("-", "_"))
     for name in ("hash-max-listpack-entries", "hash-max-listpack-value", "set-max-intset-entries",
@@ -745,7 +745,7 @@ def decode_raw(rdb, entry: Entry) -> None:
     :raises FormatError: when the value is damaged (at offsets of that one-record file: the
         caller re-reads the real file to report it).
     """
-    from ..reader import open_rdb
+    from ..rdb.reader import open_rdb
 
     head = b"REDIS%04d" % rdb.version if rdb.magic == "REDIS" else b"VALKEY%03d" % rdb.version
     data = head + bytes((entry.rdb_type,)) + _rdb_string(entry.key) + entry.value.data + b"\xff"  # type: ignore[union-attr]
@@ -767,7 +767,7 @@ def _raw_reads() -> bool:
     through the reader's Python loop, slower than decoding them."""
     global _RAW_READS
     if _RAW_READS is None:
-        from .. import _accel
+        from ..rdb import _accel
 
         ok = compiled_estimator() is not None and _accel.read_records is not None
         if ok:
@@ -787,7 +787,7 @@ def _reopenable(path) -> bool:
 def _prescan_aux(path) -> dict[bytes, bytes] | None:
     """The AUX fields of the file at ``path`` (a separate read up to the first key); None when
     that read fails (the real one then reports it)."""
-    from ..reader import open_rdb
+    from ..rdb.reader import open_rdb
 
     try:
         with open_rdb(path, values="sizes", verify_checksum=False) as rdb:
@@ -884,7 +884,7 @@ class FileEstimates:
         yield from self._reread(done, estimator, match)
 
     def _reread(self, skip: int, estimator: MemoryEstimator, match) -> Iterator[KeyMemory]:
-        from ..reader import open_rdb
+        from ..rdb.reader import open_rdb
 
         with open_rdb(self._path, values="full", verify_checksum=getattr(self.rdb, "_verify", True)) as again:
             def rest():
@@ -907,7 +907,7 @@ def estimate_file(path, server: str | None = None, *, config: dict | None = None
     (``{"hash-max-listpack-entries": 1024}``); ``allocator`` the allocator ("jemalloc",
     "jemalloc16", "libc").
     """
-    from ..reader import open_rdb
+    from ..rdb.reader import open_rdb
 
     with open_rdb(path, values="full") as rdb:
         yield from FileEstimates(rdb, path, server, config, allocator, select)

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from struct import unpack_from
 
-from .. import constants as C
+from ..format import constants as C
 from ..errors import FormatError
-from ..lzf import lzf_decompress
+from ..format.lzf import lzf_decompress
 
 __all__ = ["RecordShape", "record_shape", "BLOB_TYPES", "QUICKLIST_TYPES", "STREAM_TYPES"]
 

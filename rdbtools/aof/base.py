@@ -3,9 +3,9 @@
 
 Mirrors aof.c ``rewriteAppendOnlyFile()`` (Redis 7.4 / 8.2, Valkey 8.1 / 9.1; FORMATS.md §6.2,
 §6.3): with ``aof-use-rdb-preamble yes`` the base is an RDB file (``rdbSaveRio()`` with
-``RDBFLAGS_AOF_PREAMBLE``), written here by :class:`~rdbtools.writer.RdbWriter` for the server's
-:class:`~rdbtools.targets.Target`; with ``no`` it is the rewrite's commands
-(``rewriteAppendOnlyFileRio()``), written by :func:`rdbtools.commands.write_resp`: function
+``RDBFLAGS_AOF_PREAMBLE``), written here by :class:`~rdbtools.rdb.writer.RdbWriter` for the server's
+:class:`~rdbtools.rdb.targets.Target`; with ``no`` it is the rewrite's commands
+(``rewriteAppendOnlyFileRio()``), written by :func:`rdbtools.output.commands.write_resp`: function
 libraries first, ``SELECT n`` per database, 64 items per command, ``PEXPIREAT`` after a key with
 a TTL.  With ``aof-timestamp-enabled yes`` a RESP base starts with a ``#TS:`` annotation (Redis
 7.0); an RDB base never carries one.
@@ -20,10 +20,10 @@ import re
 from itertools import chain
 from typing import BinaryIO, Iterable
 
-from ..commands import write_resp
+from ..output.commands import write_resp
 from ..model import Entry
-from ..targets import TARGETS, Target
-from ..writer import RdbWriter, WriteResult
+from ..rdb.targets import TARGETS, Target
+from ..rdb.writer import RdbWriter, WriteResult
 from .reader import AofReader
 from .replay import Replayer
 

@@ -6,7 +6,7 @@ Mirrors aof.c ``loadAppendOnlyFiles()`` / ``loadSingleAppendOnlyFile()`` and red
 (Redis 7.4, 8.2; Valkey 8.1, 9.1); FORMATS.md §6.  What the reader yields, in load order:
 
 * the records of an RDB preamble / RDB base (:class:`~rdbtools.model.Entry`,
-  :class:`~rdbtools.model.Function`, as :class:`~rdbtools.reader.RdbReader` gives them);
+  :class:`~rdbtools.model.Function`, as :class:`~rdbtools.rdb.reader.RdbReader` gives them);
 * :class:`AofCommand` for each RESP command, with its file, byte offset and the last ``#TS:``
   timestamp seen.
 
@@ -30,12 +30,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Union
 
-from .. import _accel
+from ..rdb import _accel
 from ..errors import AofFormatError, AofTruncatedError, FormatError
 from ..format.resp import (RespError, RespIncomplete, parse_commands, parse_record,
                            parse_timestamp)
 from ..model import Aux, Entry, Function
-from ..reader import open_rdb
+from ..rdb.reader import open_rdb
 from .manifest import Manifest, read_manifest
 
 __all__ = ["AofCommand", "CommandBatch", "AofPart", "Truncation", "AofReader", "open_aof",

@@ -41,7 +41,7 @@ from ..errors import AofFormatError, FormatError, UnknownCommandError
 from ..model import (TYPE_HASH, TYPE_LIST, TYPE_MODULE, TYPE_SET, TYPE_STREAM, TYPE_STRING,
                      TYPE_ZSET, Entry, Function, ModuleValue, Stream, StreamConsumer,
                      StreamEntry, StreamGroup, StreamPendingEntry)
-from ..targets import DEFAULT_THRESHOLDS
+from ..rdb.targets import DEFAULT_THRESHOLDS
 from . import geo, hll
 from .reader import AofCommand, AofReader, CommandBatch
 
@@ -68,7 +68,7 @@ class ServerProfile:
 
     Accessible attributes: ``name`` (``redis``/``valkey``), ``version`` (tuple), and the
     thresholds as in redis.conf (``hash_max_listpack_entries`` ...), whose defaults are the one
-    table in :mod:`rdbtools.targets` (kept as plain attributes: the replay reads them per
+    table in :mod:`rdbtools.rdb.targets` (kept as plain attributes: the replay reads them per
     command).
     """
 
@@ -2474,7 +2474,7 @@ def decode_dump_payload(key: bytes, payload: bytes) -> Entry:
     :raises FormatError: the payload is damaged or of an unsupported version.
     """
     from ..format.primitives import encode_rdb_string
-    from ..reader import open_rdb
+    from ..rdb.reader import open_rdb
 
     if len(payload) < 11:
         raise _CmdError("DUMP payload version or checksum are wrong (too short)")
@@ -2489,7 +2489,7 @@ def decode_dump_payload(key: bytes, payload: bytes) -> Entry:
 
 def decode_function_payload(payload: bytes) -> list[bytes]:
     """The library codes of a FUNCTION DUMP payload (FUNCTION2 records + version + CRC64)."""
-    from ..reader import open_rdb
+    from ..rdb.reader import open_rdb
 
     version = int.from_bytes(payload[-10:-8], "little")
     header = b"VALKEY%03d" % version if version >= 80 else b"REDIS%04d" % version

@@ -43,8 +43,8 @@ from typing import BinaryIO, Callable, Iterator
 
 from ..format.manifest import ManifestLine
 from ..model import Entry
-from ..targets import Target, get_target
-from ..writer import WriteResult, atomic_output
+from ..rdb.targets import Target, get_target
+from ..rdb.writer import WriteResult, atomic_output
 from .base import aof_target, last_timestamp, resp_rdb_version, write_base
 from .manifest import (MANIFEST_SUFFIX, Manifest, base_file_name, fsync_directory,
                        incr_file_name, write_manifest)

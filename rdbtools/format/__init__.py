@@ -4,5 +4,5 @@ primitives (lengths, strings, doubles, times), records (header and opcode bodies
 grammar for tests), values (one grammar per RDB_TYPE_*, ``value_grammar`` factory, DUMP
 payloads), ziplist/listpack/intset/zipmap (blob bytes), stream (stream values and node
 semantics), module (module type ids, typed module values).  The fast readers in
-:mod:`rdbtools.blobs` are tested equal to these grammars.
+:mod:`rdbtools.rdb.blobs` are tested equal to these grammars.
 """

@@ -10,7 +10,7 @@ Parsed form::
         Container(encoding="STR_6BIT", value=b"a", backlen=2),
         Container(encoding="UINT_7BIT", value=1, backlen=1)])
 
-:func:`listpack_elements` turns that into the element list ``rdbtools.blobs.decode_listpack``
+:func:`listpack_elements` turns that into the element list ``rdbtools.rdb.blobs.decode_listpack``
 returns; :func:`listpack_container` goes the other way choosing Redis's encodings.
 """
 

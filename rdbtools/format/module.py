@@ -23,7 +23,7 @@ from construct import (
     this,
 )
 
-from ..constants import (
+from .constants import (
     RDB_MODULE_OPCODE_DOUBLE,
     RDB_MODULE_OPCODE_EOF,
     RDB_MODULE_OPCODE_FLOAT,

@@ -34,7 +34,7 @@ from construct import (
 )
 
 from ..errors import FormatError
-from ..lzf import lzf_compress, lzf_decompress
+from .lzf import lzf_compress, lzf_decompress
 
 __all__ = [
     "RdbLength",

@@ -31,7 +31,7 @@ from construct import (
     this,
 )
 
-from .. import constants as C
+from . import constants as C
 from .module import ModuleAux
 from .primitives import (
     RdbLength,

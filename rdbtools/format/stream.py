@@ -21,7 +21,7 @@ from construct import (
     Struct,
 )
 
-from ..constants import (
+from .constants import (
     RDB_TYPE_STREAM_LISTPACKS,
     RDB_TYPE_STREAM_LISTPACKS_2,
     RDB_TYPE_STREAM_LISTPACKS_3,

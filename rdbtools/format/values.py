@@ -26,7 +26,7 @@ from construct import (
     this,
 )
 
-from .. import constants as C
+from . import constants as C
 from .intset import Intset
 from .listpack import Listpack
 from .module import ModuleValue

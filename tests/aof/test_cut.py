@@ -1,4 +1,4 @@
-"""Point-in-time cuts (rdbtools.aof.cut) against real servers.
+"""Point-in-time cuts (rdbtools.ops.cut) against real servers.
 
 A server with ``aof-timestamp-enabled yes`` writes in rounds, one second apart; after each
 round its dataset is saved (SAVE, read back).  Cutting the AOF at the round's timestamp must give
@@ -17,9 +17,9 @@ import pytest
 from aof_servers import CORPUS, aof_of, load_in_server, skip_reason
 from rdbtools import open_rdb
 from rdbtools.aof import open_aof, read_aof
-from rdbtools.aof.cut import cut_aof, cut_format
+from rdbtools.ops.cut import cut_aof, cut_format
 from rdbtools.aof.replay import replay
-from rdbtools.dump import iter_dump
+from rdbtools.output.dump import iter_dump
 from servers import RedisServer, spec_by_name
 from test_rewrite import _dataset
 

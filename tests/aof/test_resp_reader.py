@@ -10,11 +10,11 @@ from construct import ConstructError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rdbtools import _accel
+from rdbtools.rdb import _accel
 from rdbtools.aof import open_aof
 from rdbtools.aof.replay import Replayer, replay
 from rdbtools.aof.reader import AofCommand
-from rdbtools.commands import encode_resp
+from rdbtools.output.commands import encode_resp
 from rdbtools.errors import AofFormatError, AofTruncatedError, UnknownCommandError
 from rdbtools.format.manifest import (ManifestLine, ManifestSyntaxError, format_manifest_line,
                                       parse_manifest_line)

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from rdbtools.commands import encode_resp
-from rdbtools.dump import iter_dump
+from rdbtools.output.commands import encode_resp
+from rdbtools.output.dump import iter_dump
 from rdbtools_cli.rdbtool import rdbtool
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"

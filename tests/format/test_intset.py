@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from construct import ConstructError, Container
 
-from rdbtools.blobs import decode_intset
+from rdbtools.rdb.blobs import decode_intset
 from rdbtools.format.intset import Intset, build_intset, intset_is_canonical
 
 from .helpers import check_grammar, hexdata

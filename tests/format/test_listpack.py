@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from construct import ConstructError, Container, ListContainer
 
-from rdbtools.blobs import decode_listpack
+from rdbtools.rdb.blobs import decode_listpack
 from rdbtools.format.listpack import (
     Listpack,
     ListpackEntry,

@@ -18,7 +18,7 @@ from rdbtools.format.primitives import (
     encode_rdb_string,
     is_int_encodable,
 )
-from rdbtools.lzf import lzf_compress
+from rdbtools.format.lzf import lzf_compress
 
 from .helpers import check_grammar, hexdata
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from construct import ConstructError, Container, ListContainer
 
-from rdbtools import constants as C
-from rdbtools.blobs import decode_intset, decode_listpack, decode_ziplist, decode_zipmap
+from rdbtools.format import constants as C
+from rdbtools.rdb.blobs import decode_intset, decode_listpack, decode_ziplist, decode_zipmap
 from rdbtools.format.intset import Intset
 from rdbtools.format.listpack import listpack_elements
 from rdbtools.format.records import RdbHeader, rdb_file_grammar

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from construct import ConstructError, Container, ListContainer
 
-from rdbtools.blobs import decode_ziplist
+from rdbtools.rdb.blobs import decode_ziplist
 from rdbtools.format.ziplist import (
     Ziplist,
     build_ziplist,

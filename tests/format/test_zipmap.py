@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from construct import ConstructError, Container, ListContainer
 
-from rdbtools.blobs import decode_zipmap
+from rdbtools.rdb.blobs import decode_zipmap
 from rdbtools.format.zipmap import Zipmap, build_zipmap, zipmap_elements
 
 from .helpers import check_grammar, hexdata

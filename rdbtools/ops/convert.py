@@ -2,9 +2,9 @@
 
 :func:`convert` reads an RDB file, a JSON/JSONL dump or an AOF (replayed, :mod:`rdbtools.aof`),
 keeps the keys a
-:class:`~rdbtools.filters.KeyFilter` accepts, and writes an RDB file for a target
-(:mod:`rdbtools.writer`), a JSONL dump (:mod:`rdbtools.dump`) or the commands rebuilding the
-keys (:mod:`rdbtools.commands`).  RDB to RDB copies every value the target itself would store
+:class:`~rdbtools.rdb.filters.KeyFilter` accepts, and writes an RDB file for a target
+(:mod:`rdbtools.rdb.writer`), a JSONL dump (:mod:`rdbtools.output.dump`) or the commands rebuilding the
+keys (:mod:`rdbtools.output.commands`).  RDB to RDB copies every value the target itself would store
 the same way byte for byte, without decoding it (the fast path).
 """
 
@@ -17,17 +17,17 @@ from typing import BinaryIO, Callable, Collection, Iterator, Mapping
 
 from itertools import chain
 
-from .aof.base import default_target
-from .aof.reader import is_aof, open_aof
-from .aof.replay import replay
-from .commands import write_resp
-from .dump import iter_dump, write_jsonl
-from .filters import KeyFilter
-from .model import Entry, Function
-from .reader import open_rdb
-from .source import InputSource
-from .targets import Target, get_target, target_for_file
-from .writer import RdbWriter, WriteResult, atomic_output, raw_copy_types
+from ..aof.base import default_target
+from ..aof.reader import is_aof, open_aof
+from ..aof.replay import replay
+from ..output.commands import write_resp
+from ..output.dump import iter_dump, write_jsonl
+from ..rdb.filters import KeyFilter
+from ..model import Entry, Function
+from ..rdb.reader import open_rdb
+from ..rdb.source import InputSource
+from ..rdb.targets import Target, get_target, target_for_file
+from ..rdb.writer import RdbWriter, WriteResult, atomic_output, raw_copy_types
 
 __all__ = ["convert", "OUTPUT_FORMATS", "output_format"]
 
@@ -116,15 +116,15 @@ def convert(source: InputSource, dest: str | os.PathLike | BinaryIO, *, to: str 
     ``upto_timestamp`` and ``upto_offset``, which apply to AOF input only); its default target is
     the server named by its RDB part, else the replay's server profile.
 
-    ``target`` (a name of :mod:`rdbtools.targets`; default: the RDB input's own version) and
+    ``target`` (a name of :mod:`rdbtools.rdb.targets`; default: the RDB input's own version) and
     ``config`` (threshold overrides) decide the RDB written, and the RESP forms of stream
     commands.  ``key_filter`` keeps only some keys (file-level records, such as functions, are
     kept).  ``strict``, ``unwritable``, ``modules`` and ``reencode`` are those of
-    :class:`~rdbtools.writer.RdbWriter`.  The result's ``losses`` list what the output does not
+    :class:`~rdbtools.rdb.writer.RdbWriter`.  The result's ``losses`` list what the output does not
     carry (RDB output only: JSONL is lossless; RESP drops LRU/LFU data as the AOF does).
 
     :raises FormatError: damaged input.
-    :raises EncodeError: see :class:`~rdbtools.writer.RdbWriter`; a path ``dest`` is then left
+    :raises EncodeError: see :class:`~rdbtools.rdb.writer.RdbWriter`; a path ``dest`` is then left
         untouched.
     :raises ValueError: an unknown target or format, or a dump converted to RDB without a target.
     """

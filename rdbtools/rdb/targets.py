@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Mapping
 
-from . import constants as C
+from ..format import constants as C
 
 __all__ = ["Target", "Thresholds", "TARGETS", "get_target", "target_names", "config_name"]
 

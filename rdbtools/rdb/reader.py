@@ -6,7 +6,7 @@ rdbGenericLoadStringObject() and rdbLoadCheckModuleValue() in Redis's src/rdb.c,
 
 The loop is hand-written rather than one giant construct struct (STYLE §2.2): RDB files are
 gigabytes, records are yielded one at a time, and the hot leaves (lengths, strings, blob walkers
-in :mod:`rdbtools.blobs`) are plain code that tests prove equal to the grammars in
+in :mod:`rdbtools.rdb.blobs`) are plain code that tests prove equal to the grammars in
 :mod:`rdbtools.format`.
 
 Three ways to read values (``values=``):
@@ -30,14 +30,14 @@ from itertools import chain
 from struct import unpack_from
 from typing import Callable, Collection, Iterator
 
-from . import constants as C
+from ..format import constants as C
 from . import _accel
 from ._accel import decode_intset, decode_listpack, decode_ziplist, decode_zipmap, lzf_decompress
 from .blobs import intset_count, listpack_count, ziplist_count
-from .errors import (ChecksumError, FormatError, TruncatedError, UnknownOpcodeError,
+from ..errors import (ChecksumError, FormatError, TruncatedError, UnknownOpcodeError,
                      UnsupportedVersionError)
-from .format.module import decode_module_id
-from .model import (Aux, Entry, Function, ModuleAux, ModuleValue, RawValue, Record, ResizeDb,
+from ..format.module import decode_module_id
+from ..model import (Aux, Entry, Function, ModuleAux, ModuleValue, RawValue, Record, ResizeDb,
                     SelectDb, SlotInfo, Stream, StreamConsumer, StreamEntry, StreamGroup,
                     StreamPendingEntry, TYPE_HASH, TYPE_LIST, TYPE_MODULE, TYPE_SET, TYPE_STREAM,
                     TYPE_STRING, TYPE_ZSET)
@@ -325,7 +325,7 @@ class RdbReader:
         fast_raw = raw or None
         while True:
             if fast is not None:
-                # Compiled path (rdbtools/_speedups.c): every key record lying wholly in the
+                # Compiled path (rdbtools/rdb/_speedups.c): every key record lying wholly in the
                 # buffer, up to the first other opcode or anything it leaves to the code below
                 # (other types, damage: read and reported there, one opcode, then back here).
                 pos = src.pos

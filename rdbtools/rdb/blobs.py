@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from struct import unpack_from
 
-from .errors import FormatError
-from .format.listpack import backlen_size as _backlen_size
+from ..errors import FormatError
+from ..format.listpack import backlen_size as _backlen_size
 
 
 

@@ -6,7 +6,7 @@ compressed string" otherwise, and so do we (with the offset inside the compresse
 
 from __future__ import annotations
 
-from .errors import FormatError
+from ..errors import FormatError
 
 
 def lzf_decompress(data: bytes, expected_len: int, limit: int | None = None) -> bytes:

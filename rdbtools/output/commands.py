@@ -12,9 +12,9 @@ from __future__ import annotations
 import math
 from typing import IO, Iterable, Iterator
 
-from . import _accel
-from .errors import EncodeError
-from .model import (
+from ..rdb import _accel
+from ..errors import EncodeError
+from ..model import (
     TYPE_HASH,
     TYPE_LIST,
     TYPE_MODULE,
@@ -145,7 +145,7 @@ def entry_to_commands(entry: Entry, rdb_version: int | None = None) -> Iterator[
     elif t == TYPE_MODULE:
         if rdb_version is None:
             raise EncodeError(f"module key {key[:64]!r}: RESTORE needs the RDB version of the payload")
-        from .writer import dump_payload  # the writer imports this module's RESP framing
+        from ..rdb.writer import dump_payload  # the writer imports this module's RESP framing
 
         # a module value (RDB 8, Redis 4.0) is the same in every later version; RDB 9 is the
         # oldest version the writer produces

@@ -22,10 +22,10 @@ from typing import IO, Any, Iterable, Iterator
 
 from construct import ConstructError
 
-from . import _accel
-from .errors import FormatError
-from .format.module import encode_module_id
-from .model import (
+from ..rdb import _accel
+from ..errors import FormatError
+from ..format.module import encode_module_id
+from ..model import (
     TYPE_HASH,
     TYPE_LIST,
     TYPE_MODULE,
@@ -409,7 +409,7 @@ def _json_fallback(obj: Any) -> bytes:
 def dumps_entry(entry: Entry) -> bytes:
     """One key as compact UTF-8 JSON (no trailing newline).
 
-    The compiled renderer (``json_entry`` in ``rdbtools/_speedups.c``) writes the bytes the
+    The compiled renderer (``json_entry`` in ``rdbtools/rdb/_speedups.c``) writes the bytes the
     stdlib json module would write for :func:`entry_to_dict` (orjson, used here, gives the same
     JSON values); it hands back None for what it does not cover (module values, lazily read
     values, integers beyond 64 bits), which is rendered here.

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .model import VALUE_TYPES, Entry
+from ..model import VALUE_TYPES, Entry
 
 __all__ = ["KeyFilter", "glob_to_regex"]
 

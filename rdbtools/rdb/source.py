@@ -21,7 +21,7 @@ from typing import BinaryIO, Callable, Union
 
 import anycrc
 
-from .errors import TruncatedError
+from ..errors import TruncatedError
 
 GZIP_MAGIC = b"\x1f\x8b"
 LZ4_FRAME_MAGIC = b"\x04\x22\x4d\x18"

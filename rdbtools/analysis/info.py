@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable
 
-from .constants import value_type_name
-from .model import Entry, Function, ModuleAux, SlotInfo
+from ..format.constants import value_type_name
+from ..model import Entry, Function, ModuleAux, SlotInfo
 
 __all__ = ["RdbSummary", "DbSummary", "summarize"]
 
@@ -71,7 +71,7 @@ class RdbSummary:
 def summarize(reader: Any, records: Iterable | None = None) -> RdbSummary:
     """Read a whole RDB file and summarise it.
 
-    ``reader`` is an open :class:`~rdbtools.reader.RdbReader` not yet iterated (open it with
+    ``reader`` is an open :class:`~rdbtools.rdb.reader.RdbReader` not yet iterated (open it with
     ``values="sizes"`` for speed) or anything :func:`~rdbtools.open_rdb` accepts.  ``records``
     replaces ``reader.iter_records()`` when given (e.g. the same records wrapped in a progress
     bar).
@@ -79,7 +79,7 @@ def summarize(reader: Any, records: Iterable | None = None) -> RdbSummary:
     :raises FormatError: the file is damaged (including a checksum mismatch).
     """
     if not hasattr(reader, "iter_records"):
-        from .reader import open_rdb
+        from ..rdb.reader import open_rdb
 
         with open_rdb(reader, values="sizes") as rdb:
             return summarize(rdb)

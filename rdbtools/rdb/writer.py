@@ -5,13 +5,13 @@ Mirrors rdbSaveRio() (file layout), rdbSaveKeyValuePair() (per-key opcodes), rdb
 (values) and rdbSaveRawString() in Redis's src/rdb.c, with the encoding choices the target
 server makes in memory (t_hash.c, t_set.c, t_zset.c, quicklist.c, t_stream.c): a value is
 written in the encoding the target itself would have written for it, decided by the target's
-thresholds (:mod:`rdbtools.targets`).  Valkey 9 differences (VALKEY magic, HASH_2) follow
+thresholds (:mod:`rdbtools.rdb.targets`).  Valkey 9 differences (VALKEY magic, HASH_2) follow
 valkey's src/rdb.c.
 
 Blob encoders (listpack, ziplist, intset) are hand-written for speed: the construct builders
 in :mod:`rdbtools.format` take ~17 µs per element, these ~1 µs; tests show both give the same
 bytes (STYLE §2.5).  They, string encoding (LZF) and stream node cutting have compiled versions
-in ``rdbtools/_speedups.c``, taken through :mod:`rdbtools._accel` and tested to give the same
+in ``rdbtools/rdb/_speedups.c``, taken through :mod:`rdbtools.rdb._accel` and tested to give the same
 bytes.
 
 What a target cannot hold is a :class:`Loss`, reported per key:
@@ -37,13 +37,13 @@ from struct import pack
 from typing import BinaryIO, Collection, Iterable, Iterator
 
 from . import _accel
-from . import constants as C
-from .commands import encode_resp
-from .errors import EncodeError
-from .format.listpack import encode_backlen
-from .format.primitives import encode_rdb_length
-from .format.stream import encode_stream_entry
-from .model import (Aux, Entry, Function, ModuleAux, ModuleValue, RawValue, Record, ResizeDb,
+from ..format import constants as C
+from ..output.commands import encode_resp
+from ..errors import EncodeError
+from ..format.listpack import encode_backlen
+from ..format.primitives import encode_rdb_length
+from ..format.stream import encode_stream_entry
+from ..model import (Aux, Entry, Function, ModuleAux, ModuleValue, RawValue, Record, ResizeDb,
                     SelectDb, Stream, TYPE_HASH, TYPE_LIST, TYPE_MODULE, TYPE_SET, TYPE_STREAM,
                     TYPE_STRING, TYPE_ZSET)
 from .source import crc64
@@ -543,7 +543,7 @@ def stream_nodes(entries, max_bytes: int, max_entries: int) -> list[tuple[tuple[
             for master, fields, elements, count in nodes]
 
 
-# the compiled encoders (rdbtools/_speedups.c) where built, else the functions above
+# the compiled encoders (rdbtools/rdb/_speedups.c) where built, else the functions above
 _encode_resp = _accel.encode_resp or encode_resp
 _encode_listpack = _accel.encode_listpack or encode_listpack
 _encode_ziplist = _accel.encode_ziplist or encode_ziplist

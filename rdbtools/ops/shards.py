@@ -8,7 +8,7 @@ each master owns from a cluster config file (``clusterSaveConfig()``'s format),
 :func:`split_rdb` writes one RDB file per slot range, each key into the file whose ranges hold
 its slot; file-level records (function libraries, module aux data, AUX fields) go to every
 file.  :func:`merge_rdb` writes several files into one, deciding keys present in more than one
-input by a policy.  Both write with :class:`~rdbtools.writer.RdbWriter` for a target and copy
+input by a policy.  Both write with :class:`~rdbtools.rdb.writer.RdbWriter` for a target and copy
 values the target stores the same way byte for byte.
 """
 
@@ -22,13 +22,13 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Callable, Collection, Iterator, Mapping, Sequence
 
-from .errors import EncodeError
-from .filters import KeyFilter
-from .model import Aux, Entry, Function, ModuleAux
-from .reader import RdbReader, open_rdb
-from .source import InputSource
-from .targets import Target, get_target, target_for_file
-from .writer import RdbWriter, WriteResult, atomic_output
+from ..errors import EncodeError
+from ..rdb.filters import KeyFilter
+from ..model import Aux, Entry, Function, ModuleAux
+from ..rdb.reader import RdbReader, open_rdb
+from ..rdb.source import InputSource
+from ..rdb.targets import Target, get_target, target_for_file
+from ..rdb.writer import RdbWriter, WriteResult, atomic_output
 
 __all__ = ["CLUSTER_SLOTS", "key_hash_slot", "SlotRanges", "parse_slot_ranges",
            "even_slot_ranges", "ClusterNode", "read_nodes_conf", "Shard", "split_rdb",
@@ -194,7 +194,7 @@ def _key_digest(db: int, key: bytes) -> bytes:
 class Shard:
     """One file of a split.  Accessible attributes: ``ranges``, ``node`` (the
     :class:`ClusterNode` from a nodes.conf, or None), ``path`` and ``result`` (a
-    :class:`~rdbtools.writer.WriteResult`) once written."""
+    :class:`~rdbtools.rdb.writer.WriteResult`) once written."""
 
     ranges: SlotRanges
     node: ClusterNode | None = None
@@ -253,7 +253,7 @@ def split_rdb(source: InputSource, out_dir: str | os.PathLike,
     range: ``"fail"`` or ``"drop"`` (counted in :attr:`SplitResult.unassigned`).
 
     ``target`` defaults to the input's own version; ``config``, ``key_filter``, ``strict``,
-    ``unwritable``, ``modules`` and ``reencode`` are those of :func:`rdbtools.convert.convert`.
+    ``unwritable``, ``modules`` and ``reencode`` are those of :func:`rdbtools.ops.convert.convert`.
     ``progress(reader, records)`` may wrap the record iterator (a progress bar).  The files are
     written atomically, all or none: on error none of them is created or replaced.
 
@@ -328,7 +328,7 @@ def split_rdb(source: InputSource, out_dir: str | os.PathLike,
 @dataclass
 class MergeResult:
     """What a merge did.  Accessible attributes: ``result`` (the output's
-    :class:`~rdbtools.writer.WriteResult`), ``conflicts`` (how many keys, and function
+    :class:`~rdbtools.rdb.writer.WriteResult`), ``conflicts`` (how many keys, and function
     libraries, were in more than one input), ``examples`` (the first few of them:
     ``(db, key, [input paths])``; db None for a library), ``skipped`` (copies left out by the
     policy)."""
@@ -365,7 +365,7 @@ def merge_rdb(sources: Sequence[str | os.PathLike], dest, *, on_conflict: str = 
     input's, per module) come first in the output, keys follow input by input.
 
     ``config``, ``key_filter``, ``strict``, ``unwritable``, ``modules`` and ``reencode`` are
-    those of :func:`rdbtools.convert.convert`; ``progress`` as for :func:`split_rdb`.
+    those of :func:`rdbtools.ops.convert.convert`; ``progress`` as for :func:`split_rdb`.
 
     :raises FormatError: damaged input.
     :raises EncodeError: a conflict under ``"error"`` or a key that cannot be written.

@@ -13,7 +13,7 @@ dropped whole.  An RDB part (preamble or base) is always kept whole.
   manifest names them (an empty incr file is added when the cut falls in the base).  The server
   loads exactly the commands that were kept.
 * RDB / JSONL / RESP output: the kept commands are replayed and converted
-  (:func:`rdbtools.convert.convert`).
+  (:func:`rdbtools.ops.convert.convert`).
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..format.manifest import ManifestLine
-from ..writer import WriteResult, atomic_output
-from .manifest import MANIFEST_SUFFIX, Manifest, fsync_directory, incr_file_name, write_manifest
-from .reader import AofReader, open_aof
+from ..rdb.writer import WriteResult, atomic_output
+from ..aof.manifest import MANIFEST_SUFFIX, Manifest, fsync_directory, incr_file_name, write_manifest
+from ..aof.reader import AofReader, open_aof
 
 __all__ = ["CutResult", "cut_aof", "CUT_FORMATS", "cut_format"]
 
@@ -52,7 +52,7 @@ class CutResult:
     """What a cut did.  Accessible attributes: ``path`` (written), ``format``, ``cut`` (``(file,
     offset)`` of the first byte left out, None when the whole AOF was kept), ``files`` (AOF
     output: the files written), ``keys`` (RDB / JSONL / RESP output), ``write`` (the
-    :class:`~rdbtools.writer.WriteResult` of those outputs)."""
+    :class:`~rdbtools.rdb.writer.WriteResult` of those outputs)."""
 
     path: Path
     format: str
@@ -147,7 +147,7 @@ def cut_aof(path: str | os.PathLike, dest: str | os.PathLike, *, to_timestamp: i
     """Write the state of the AOF at ``path`` at ``to_timestamp`` (Unix seconds, from ``#TS:``
     annotations) or at byte ``to_offset`` to ``dest``, as ``to`` (default from ``dest``, see
     :func:`cut_format`).  ``target``, ``skip_unknown`` and ``convert_options`` (``key_filter``,
-    ``strict`` ...) go to :func:`rdbtools.convert.convert` for RDB / JSONL / RESP output.
+    ``strict`` ...) go to :func:`rdbtools.ops.convert.convert` for RDB / JSONL / RESP output.
 
     :raises ValueError: neither or both cut points, a timestamp cut without annotations or
         keeping nothing, a ``dest`` directory that is not empty.
@@ -168,7 +168,7 @@ def cut_aof(path: str | os.PathLike, dest: str | os.PathLike, *, to_timestamp: i
                     _copy_prefix(part.path, out, None if cut is None else cut[1])
                 files = [dest.name]
             return CutResult(dest, fmt, cut, files=files)
-    from ..convert import convert
+    from .convert import convert
 
     written = convert(path, dest, to=fmt, target=target, skip_unknown=skip_unknown,
                       upto_timestamp=to_timestamp, upto_offset=to_offset, **convert_options)

@@ -1,4 +1,4 @@
-/* rdbtools._speedups: the compiled read path and the writer's encoders (docs/architecture.md,
+/* rdbtools.rdb._speedups: the compiled read path and the writer's encoders (docs/architecture.md,
  * "The accelerator").
  *
  * Mirrors, line for line, the pure-Python code it replaces:
@@ -30,8 +30,8 @@
 /* module state (set once at import)                                                         */
 
 static PyObject *FormatError;          /* rdbtools.errors.FormatError */
-static PyObject *py_blobs;             /* rdbtools.blobs (fallbacks) */
-static PyObject *py_lzf;               /* rdbtools.lzf (fallback) */
+static PyObject *py_blobs;             /* rdbtools.rdb.blobs (fallbacks) */
+static PyObject *py_lzf;               /* rdbtools.format.lzf (fallback) */
 static PyObject *type_names[22];       /* rdb type code -> model type name */
 
 /* The model classes are slots dataclasses whose __init__ only stores its arguments: objects are
@@ -1774,7 +1774,7 @@ sp_read_records(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 }
 
 /* ---------------------------------------------------------------------------------------- */
-/* RESP output of one key: the same bytes as rdbtools.commands (entry_to_commands + encode_resp)
+/* RESP output of one key: the same bytes as rdbtools.output.commands (entry_to_commands + encode_resp)
  * for strings, lists, sets, sorted sets and hashes.  Returns None for anything else (streams,
  * modules, lazily read values, NaN scores, unexpected Python types): the caller then takes the
  * Python path, which also raises the errors.                                                  */
@@ -2294,7 +2294,7 @@ sp_resp_entry(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 }
 
 /* ---------------------------------------------------------------------------------------- */
-/* JSON rendering of one key: json_entry() mirrors rdbtools.dump.dumps_entry()               */
+/* JSON rendering of one key: json_entry() mirrors rdbtools.output.dump.dumps_entry()               */
 /*                                                                                           */
 /* The output is byte-for-byte what the stdlib json module makes of entry_to_dict(entry) with  */
 /* ensure_ascii=False and compact separators: strings that are valid UTF-8 as JSON strings,    */
@@ -3364,7 +3364,7 @@ sp_encode_listpack(PyObject *self, PyObject *elements)
         rc = lp_finish(&head, &body, n, &out);
     PyMem_Free(body.data);
     if (rc == WRITE_FALLBACK)
-        return fallback_in("rdbtools.writer", "encode_listpack", &elements, 1, NULL);
+        return fallback_in("rdbtools.rdb.writer", "encode_listpack", &elements, 1, NULL);
     return out;
 }
 
@@ -3416,7 +3416,7 @@ sp_encode_ziplist(PyObject *self, PyObject *elements)
     }
     PyMem_Free(b.data);
     if (rc == WRITE_FALLBACK)
-        return fallback_in("rdbtools.writer", "encode_ziplist", &elements, 1, NULL);
+        return fallback_in("rdbtools.rdb.writer", "encode_ziplist", &elements, 1, NULL);
     return out;
 }
 
@@ -3438,13 +3438,13 @@ sp_encode_intset(PyObject *self, PyObject *members)
     int width;
     uint8_t *o;
     if (items == NULL || n == 0)
-        return fallback_in("rdbtools.writer", "encode_intset", &members, 1, NULL);
+        return fallback_in("rdbtools.rdb.writer", "encode_intset", &members, 1, NULL);
     if ((v = PyMem_Malloc((size_t)n * sizeof(long long))) == NULL)
         return PyErr_NoMemory();
     for (i = 0; i < n; i++) {
         if (!as_ll(items[i], &v[i])) {
             PyMem_Free(v);
-            return fallback_in("rdbtools.writer", "encode_intset", &members, 1, NULL);
+            return fallback_in("rdbtools.rdb.writer", "encode_intset", &members, 1, NULL);
         }
     }
     qsort(v, (size_t)n, sizeof(long long), cmp_ll);
@@ -3480,10 +3480,10 @@ sp_compact(PyObject *self, PyObject *strings)
     PyObject **items = seq_items(strings, &n), *out;
     long long v;
     if (items == NULL)
-        return fallback_in("rdbtools.writer", "_compact", &strings, 1, NULL);
+        return fallback_in("rdbtools.rdb.writer", "_compact", &strings, 1, NULL);
     for (i = 0; i < n; i++)
         if (!PyBytes_CheckExact(items[i]))
-            return fallback_in("rdbtools.writer", "_compact", &strings, 1, NULL);
+            return fallback_in("rdbtools.rdb.writer", "_compact", &strings, 1, NULL);
     if ((out = PyList_New(n)) == NULL)
         return NULL;
     for (i = 0; i < n; i++) {
@@ -3636,7 +3636,7 @@ sp_stream_nodes(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     int rc = 0, open = 0;
     if (nargs != 3 || (entries = seq_items(args[0], &n)) == NULL || !as_ll(args[1], &max_bytes)
         || !as_ll(args[2], &max_entries))
-        return fallback_in("rdbtools.writer", "stream_nodes", args, nargs, NULL);
+        return fallback_in("rdbtools.rdb.writer", "stream_nodes", args, nargs, NULL);
     if ((nodes = PyList_New(0)) == NULL)
         return NULL;
     for (i = 0; rc == 0 && i < n; i++) {
@@ -3672,44 +3672,44 @@ sp_stream_nodes(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     if (rc != 0) {
         Py_DECREF(nodes);
         return rc == WRITE_FALLBACK
-               ? fallback_in("rdbtools.writer", "stream_nodes", args, nargs, NULL) : NULL;
+               ? fallback_in("rdbtools.rdb.writer", "stream_nodes", args, nargs, NULL) : NULL;
     }
     return nodes;
 }
 
 static PyMethodDef methods[] = {
     {"lzf_decompress", (PyCFunction)(void (*)(void))sp_lzf_decompress,
-     METH_FASTCALL | METH_KEYWORDS, "lzf_decompress(data, expected_len, limit=None): see rdbtools.lzf"},
-    {"decode_listpack", sp_decode_listpack, METH_O, "see rdbtools.blobs.decode_listpack"},
-    {"decode_ziplist", sp_decode_ziplist, METH_O, "see rdbtools.blobs.decode_ziplist"},
-    {"decode_intset", sp_decode_intset, METH_O, "see rdbtools.blobs.decode_intset"},
-    {"decode_zipmap", sp_decode_zipmap, METH_O, "see rdbtools.blobs.decode_zipmap"},
-    {"encode_resp", sp_encode_resp, METH_O, "encode_resp(args): see rdbtools.commands.encode_resp"},
+     METH_FASTCALL | METH_KEYWORDS, "lzf_decompress(data, expected_len, limit=None): see rdbtools.format.lzf"},
+    {"decode_listpack", sp_decode_listpack, METH_O, "see rdbtools.rdb.blobs.decode_listpack"},
+    {"decode_ziplist", sp_decode_ziplist, METH_O, "see rdbtools.rdb.blobs.decode_ziplist"},
+    {"decode_intset", sp_decode_intset, METH_O, "see rdbtools.rdb.blobs.decode_intset"},
+    {"decode_zipmap", sp_decode_zipmap, METH_O, "see rdbtools.rdb.blobs.decode_zipmap"},
+    {"encode_resp", sp_encode_resp, METH_O, "encode_resp(args): see rdbtools.output.commands.encode_resp"},
     {"parse_commands", (PyCFunction)(void (*)(void))sp_parse_commands, METH_FASTCALL,
      "parse_commands(buf, pos, limit) -> (commands, ends, pos): see "
      "rdbtools.format.resp.parse_commands"},
     {"json_entry", sp_json_entry, METH_O,
-     "json_entry(entry): see rdbtools.dump.dumps_entry (None: render it in Python)"},
+     "json_entry(entry): see rdbtools.output.dump.dumps_entry (None: render it in Python)"},
     {"resp_entry", (PyCFunction)(void (*)(void))sp_resp_entry, METH_FASTCALL,
      "resp_entry(type, key, value, expire_at_ms, field_ttls, streams_v2) -> bytes | None: "
-     "see rdbtools.commands.entry_resp"},
+     "see rdbtools.output.commands.entry_resp"},
     {"read_records", (PyCFunction)(void (*)(void))sp_read_records, METH_FASTCALL,
      "read_records(buf, pos, base, db, sizes, expire, idle, freq, record_start[, raw_types])\n"
-     "-> (entries, pos, expire, idle, freq, record_start, starved): see rdbtools.reader"},
-    {"lzf_compress", sp_lzf_compress, METH_O, "see rdbtools.lzf.lzf_compress"},
+     "-> (entries, pos, expire, idle, freq, record_start, starved): see rdbtools.rdb.reader"},
+    {"lzf_compress", sp_lzf_compress, METH_O, "see rdbtools.format.lzf.lzf_compress"},
     {"encode_rdb_string", (PyCFunction)(void (*)(void))sp_encode_rdb_string,
      METH_FASTCALL | METH_KEYWORDS,
      "encode_rdb_string(data, compress=True): see rdbtools.format.primitives.encode_rdb_string"},
-    {"encode_listpack", sp_encode_listpack, METH_O, "see rdbtools.writer.encode_listpack"},
-    {"encode_ziplist", sp_encode_ziplist, METH_O, "see rdbtools.writer.encode_ziplist"},
-    {"encode_intset", sp_encode_intset, METH_O, "see rdbtools.writer.encode_intset"},
-    {"compact", sp_compact, METH_O, "compact(strings): see rdbtools.writer._compact"},
+    {"encode_listpack", sp_encode_listpack, METH_O, "see rdbtools.rdb.writer.encode_listpack"},
+    {"encode_ziplist", sp_encode_ziplist, METH_O, "see rdbtools.rdb.writer.encode_ziplist"},
+    {"encode_intset", sp_encode_intset, METH_O, "see rdbtools.rdb.writer.encode_intset"},
+    {"compact", sp_compact, METH_O, "compact(strings): see rdbtools.rdb.writer._compact"},
     {"stream_nodes", (PyCFunction)(void (*)(void))sp_stream_nodes, METH_FASTCALL,
-     "stream_nodes(entries, max_bytes, max_entries): see rdbtools.writer.stream_nodes"},
+     "stream_nodes(entries, max_bytes, max_entries): see rdbtools.rdb.writer.stream_nodes"},
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef moduledef = {
-    PyModuleDef_HEAD_INIT, "rdbtools._speedups",
+    PyModuleDef_HEAD_INIT, "rdbtools.rdb._speedups",
     "Compiled read path and write encoders of rdbtools (see docs/architecture.md).", -1, methods};
 
 static int
@@ -3729,7 +3729,7 @@ setup_class(PyObject *model, slotclass_t *cls)
             ok = 0;
     Py_XDECREF(slots);
     if (!ok) {
-        PyErr_Format(PyExc_ImportError, "rdbtools._speedups does not match rdbtools.model.%s "
+        PyErr_Format(PyExc_ImportError, "rdbtools.rdb._speedups does not match rdbtools.model.%s "
                      "(rebuild the extension)", cls->name);
         return -1;
     }
@@ -3785,10 +3785,10 @@ PyInit__speedups(void)
     Py_DECREF(errors);
     if (FormatError == NULL)
         return NULL;
-    py_blobs = PyImport_ImportModule("rdbtools.blobs");
+    py_blobs = PyImport_ImportModule("rdbtools.rdb.blobs");
     if (py_blobs == NULL)
         return NULL;
-    py_lzf = PyImport_ImportModule("rdbtools.lzf");
+    py_lzf = PyImport_ImportModule("rdbtools.format.lzf");
     if (py_lzf == NULL)
         return NULL;
     if (setup_model() < 0)

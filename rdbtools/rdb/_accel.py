@@ -1,17 +1,17 @@
 """Which implementation of the hot read and write paths is used, decided once at import
 (msgpack's pattern).
 
-The compiled module :mod:`rdbtools._speedups` (``rdbtools/_speedups.c``) replaces the blob walkers
-of :mod:`rdbtools.blobs`, :func:`rdbtools.lzf.lzf_decompress`, the key-record part of the
-reader's loop, and on the write side :func:`rdbtools.lzf.lzf_compress`,
+The compiled module :mod:`rdbtools.rdb._speedups` (``rdbtools/rdb/_speedups.c``) replaces the blob walkers
+of :mod:`rdbtools.rdb.blobs`, :func:`rdbtools.format.lzf.lzf_decompress`, the key-record part of the
+reader's loop, and on the write side :func:`rdbtools.format.lzf.lzf_compress`,
 :func:`rdbtools.format.primitives.encode_rdb_string` and the writer's blob encoders.  It is skipped when ``RDBTOOLS_PUREPYTHON`` is set to anything but ``""``/``"0"``,
 or when it was not built (no compiler at install time); the pure-Python code is then used, with
 the same results and the same errors.  ``read_records``, ``resp_entry`` (the RESP rendering
-of one key), ``encode_resp`` (see :mod:`rdbtools.commands`) and ``json_entry`` (the JSON rendering
-of one key, see :func:`rdbtools.dump.dumps_entry`) and ``parse_commands`` (a batch of AOF
+of one key), ``encode_resp`` (see :mod:`rdbtools.output.commands`) and ``json_entry`` (the JSON rendering
+of one key, see :func:`rdbtools.output.dump.dumps_entry`) and ``parse_commands`` (a batch of AOF
 commands, see :func:`rdbtools.format.resp.parse_commands`) are None on the pure path, and so are
 ``encode_listpack``, ``encode_ziplist``, ``encode_intset``, ``compact`` and ``stream_nodes``
-(:mod:`rdbtools.writer`, which imports this module, holds their pure versions).
+(:mod:`rdbtools.rdb.writer`, which imports this module, holds their pure versions).
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from __future__ import annotations
 import os
 
 from .blobs import decode_intset, decode_listpack, decode_ziplist, decode_zipmap
-from .format.primitives import encode_rdb_string
-from .lzf import lzf_compress, lzf_decompress
+from ..format.primitives import encode_rdb_string
+from ..format.lzf import lzf_compress, lzf_decompress
 
 PURE_REQUESTED = os.environ.get("RDBTOOLS_PUREPYTHON", "") not in ("", "0")
 read_records = None
@@ -69,7 +69,7 @@ def compiled_estimator():
     if PURE_REQUESTED:
         return None
     try:
-        from .analysis import _estimate
+        from ..analysis import _estimate
     except ImportError:
         return None
     return _estimate
