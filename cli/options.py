@@ -11,7 +11,7 @@ import click
 
 from rdbtools.rdb.filters import KeyFilter
 from rdbtools.model import VALUE_TYPES
-from rdbtools.rdb.writer import atomic_output
+from rdbtools.files import atomic_output
 
 
 def input_argument(fn: Callable) -> Callable:
@@ -153,7 +153,7 @@ def open_source(path: str) -> Any:
 @contextmanager
 def open_output(path: str) -> Iterator[IO[bytes]]:
     """A binary file to write the result to.  ``-`` is stdout.  A file is written atomically
-    (:func:`rdbtools.rdb.writer.atomic_output`): replaced only when the block ends without error."""
+    (:func:`rdbtools.files.atomic_output`): replaced only when the block ends without error."""
     if path == "-":
         out = click.get_binary_stream("stdout")
         yield out

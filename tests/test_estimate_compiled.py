@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rdbtools import open_rdb
-from rdbtools.rdb._accel import compiled_estimator
+from rdbtools.analysis.memory import compiled_estimator
 from rdbtools.analysis.export import COLUMNS, write_memory
 from rdbtools.analysis import memory
 from rdbtools.analysis.memory import (DEFAULT_THRESHOLDS, PROFILES, FileEstimates, KeyMemory,

@@ -359,9 +359,10 @@ def test_purepython_env_turns_it_off():
     code = ("from rdbtools.rdb import _accel, reader, blobs; "
             "assert not _accel.ACCELERATED and _accel.read_records is None; "
             "assert reader.decode_listpack is blobs.decode_listpack; "
-            "from rdbtools.rdb import writer; from rdbtools.format import lzf; "
-            "assert writer._encode_listpack is writer.encode_listpack; "
-            "assert writer._stream_nodes is writer.stream_nodes; "
+            "from rdbtools.rdb import encoders, writer; from rdbtools.format import lzf, resp; "
+            "assert writer.encode_listpack is encoders.encode_listpack; "
+            "assert writer.stream_nodes is encoders.stream_nodes; "
+            "assert writer.encode_resp is resp.encode_resp; "
             "assert _accel.lzf_compress is lzf.lzf_compress; print('pure')")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
@@ -370,7 +371,8 @@ def test_purepython_env_turns_it_off():
 
 # -- RESP rendering ------------------------------------------------------------------------------
 
-from rdbtools.output.commands import encode_resp, entry_resp, entry_to_commands  # noqa: E402
+from rdbtools.format.resp import encode_resp  # noqa: E402  (the pure framing)
+from rdbtools.output.commands import entry_resp, entry_to_commands  # noqa: E402
 from rdbtools.model import Entry as _Entry  # noqa: E402
 from test_dump import streams as _streams  # noqa: E402
 
@@ -459,7 +461,7 @@ def test_encode_resp_refuses_text() -> None:
 # compiled == pure, byte for byte: LZF compression, rdbSaveRawString, the blob encoders, the
 # stream node cutting; odd arguments give the pure function's result or error
 
-from rdbtools.rdb import writer  # noqa: E402
+from rdbtools.rdb import encoders  # noqa: E402
 from rdbtools.errors import EncodeError  # noqa: E402
 from rdbtools.format import primitives  # noqa: E402
 from rdbtools.format.stream import decode_stream_node  # noqa: E402
@@ -520,16 +522,16 @@ def test_write_path_odd_arguments_go_to_python():
                                                    (memoryview(b"abcdabcd"),), (None,)]),
         (_speedups.encode_rdb_string, primitives.encode_rdb_string,
          [(bytearray(b"12"),), (b"x" * 30,), (b"x" * 30, 0), ("text", True), (None,), ()]),
-        (_speedups.encode_listpack, writer.encode_listpack,
+        (_speedups.encode_listpack, encoders.encode_listpack,
          [([True, b"a"],), ([2**63],), ([-(2**63) - 1],), ([bytearray(b"a")],), ([1.5],),
           (iter([b"a", 1]),), ((b"a", 1),), ({b"a"},), (None,), ([b"x", "text"],)]),
-        (_speedups.encode_ziplist, writer.encode_ziplist,
+        (_speedups.encode_ziplist, encoders.encode_ziplist,
          [([True],), ([2**64],), ([memoryview(b"ab")],), (iter([1, b"b"]),), ((1, b"b"),),
           ("text",)]),
-        (_speedups.encode_intset, writer.encode_intset,
+        (_speedups.encode_intset, encoders.encode_intset,
          [([],), ((),), ([2**63],), ([1, True],), ([1.0],), ({3, 1},), ((5, 5, -1),),
           ([b"1"],), (None,)]),
-        (_speedups.compact, writer._compact,
+        (_speedups.compact, encoders.compact,
          [([b"1", bytearray(b"2")],), ((b"1", b"x"),), (iter([b"7"]),), ([1],), (None,)]),
     ]
     for c_fn, py_fn, arg_lists in cases:
@@ -550,15 +552,15 @@ blob_values = st.one_of(ints, strings, int_texts)
 @FAST
 @given(st.lists(blob_values, max_size=40))
 def test_encode_listpack_equals_python(els):
-    assert same_write(_speedups.encode_listpack, writer.encode_listpack, els) == \
+    assert same_write(_speedups.encode_listpack, encoders.encode_listpack, els) == \
         ("ok", build_listpack(els))
-    same_write(_speedups.encode_listpack, writer.encode_listpack, tuple(els))
+    same_write(_speedups.encode_listpack, encoders.encode_listpack, tuple(els))
 
 
 @FAST
 @given(st.lists(blob_values, max_size=40))
 def test_encode_ziplist_equals_python(els):
-    assert same_write(_speedups.encode_ziplist, writer.encode_ziplist, els) == \
+    assert same_write(_speedups.encode_ziplist, encoders.encode_ziplist, els) == \
         ("ok", build_ziplist(els))
 
 
@@ -567,14 +569,14 @@ def test_encoders_on_large_elements():
     lengths, 3-byte backlens) and over 65535 elements (the saturated count)."""
     for els in ([b"y" * 300, 7, b"y" * 20000, -5], [b"q" * 16383, b"r" * 16384, b"s" * 2**20],
                 list(range(70000)), [b"e"] * 65535, [b"e"] * 65536):
-        assert _speedups.encode_listpack(els) == writer.encode_listpack(els)
-        assert _speedups.encode_ziplist(els) == writer.encode_ziplist(els)
+        assert _speedups.encode_listpack(els) == encoders.encode_listpack(els)
+        assert _speedups.encode_ziplist(els) == encoders.encode_ziplist(els)
 
 
 @FAST
 @given(st.lists(ints, max_size=40))
 def test_encode_intset_equals_python(ms):
-    c = same_write(_speedups.encode_intset, writer.encode_intset, ms)
+    c = same_write(_speedups.encode_intset, encoders.encode_intset, ms)
     if ms:
         assert c == ("ok", build_intset(ms))
     else:
@@ -584,7 +586,7 @@ def test_encode_intset_equals_python(ms):
 @FAST
 @given(st.lists(st.one_of(int_texts, st.binary(max_size=22)), max_size=30))
 def test_compact_equals_python(items):
-    same_write(_speedups.compact, writer._compact, items)
+    same_write(_speedups.compact, encoders.compact, items)
 
 
 _field = st.one_of(st.sampled_from([b"f", b"name", b"1", b"-7", b"x" * 70]), int_texts,
@@ -613,7 +615,7 @@ def stream_entries(draw):
 @given(stream_entries(), st.one_of(st.integers(1, 600), st.just(2**30)), st.integers(0, 5))
 def test_stream_nodes_equal_python(entries, max_bytes, max_entries):
     """The same nodes, and they read back (decode_stream_node) as the entries."""
-    c = same_write(_speedups.stream_nodes, writer.stream_nodes, entries, max_bytes, max_entries)
+    c = same_write(_speedups.stream_nodes, encoders.stream_nodes, entries, max_bytes, max_entries)
     text = (lambda x: b"%d" % x if isinstance(x, int) else x)
     back = []
     for (ms, seq), lp in c[1]:
@@ -637,16 +639,20 @@ def test_stream_nodes_odd_arguments_go_to_python():
     ]:
         if isinstance(args[0], type(iter([]))):
             assert either(_speedups.stream_nodes, iter(ok), *args[1:]) == \
-                either(writer.stream_nodes, iter(ok), *args[1:])
+                either(encoders.stream_nodes, iter(ok), *args[1:])
         else:
-            same_write(_speedups.stream_nodes, writer.stream_nodes, *args)
+            same_write(_speedups.stream_nodes, encoders.stream_nodes, *args)
 
 
 def test_writer_takes_the_compiled_encoders():
+    from rdbtools.rdb import writer
+    from rdbtools.output import commands
+
     assert _accel.lzf_compress is _speedups.lzf_compress
-    assert _accel.encode_rdb_string is _speedups.encode_rdb_string
-    assert writer._encode_listpack is _speedups.encode_listpack
-    assert writer._encode_ziplist is _speedups.encode_ziplist
-    assert writer._encode_intset is _speedups.encode_intset
-    assert writer._compact_all is _speedups.compact
-    assert writer._stream_nodes is _speedups.stream_nodes
+    assert writer.encode_rdb_string is _speedups.encode_rdb_string
+    assert writer.encode_listpack is _speedups.encode_listpack
+    assert writer.encode_ziplist is _speedups.encode_ziplist
+    assert writer.encode_intset is _speedups.encode_intset
+    assert writer.compact is _speedups.compact
+    assert writer.stream_nodes is _speedups.stream_nodes
+    assert writer.encode_resp is commands.encode_resp is _speedups.encode_resp

@@ -24,7 +24,8 @@ from rdbtools.format.ziplist import build_ziplist
 from rdbtools.model import (Entry, Function, ModuleValue, RawValue, Stream, StreamConsumer,
                             StreamEntry, StreamGroup, StreamPendingEntry)
 from rdbtools.rdb.targets import get_target, target_names
-from rdbtools.rdb.writer import (dump_payload, encode_intset, encode_listpack, encode_ziplist,
+from rdbtools.rdb.encoders import encode_intset, encode_listpack, encode_ziplist
+from rdbtools.rdb.writer import (dump_payload,
                              write_rdb)
 from servers import SERVER_SPECS, RedisServer, probe_server, run_check_rdb
 from truth import compare_entries, expected_after_write, truth_bytes

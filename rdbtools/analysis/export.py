@@ -10,8 +10,7 @@ import json
 from itertools import islice
 from typing import IO, Iterable
 
-from ..rdb._accel import compiled_estimator
-from .memory import KeyMemory
+from .memory import KeyMemory, compiled_estimator
 
 __all__ = ["write_memory", "COLUMNS"]
 

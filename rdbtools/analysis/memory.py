@@ -22,7 +22,8 @@ from itertools import chain
 from typing import Iterable, Iterator
 
 from ..format import constants as C
-from ..rdb._accel import compiled_estimator, decode_listpack, decode_ziplist
+from ..rdb import _accel
+from ..rdb._accel import decode_listpack, decode_ziplist
 from ..errors import ChecksumError, FormatError
 from ..model import (Entry, RawValue, Stream, TYPE_HASH, TYPE_LIST, TYPE_SET, TYPE_STREAM,
                      TYPE_STRING, TYPE_ZSET)
@@ -277,6 +278,19 @@ def _ht_children(n: int, buckets: int) -> float:
     if len(_CHILD_CACHE) < 100000:
         _CHILD_CACHE[key] = got
     return got
+
+
+def compiled_estimator():
+    """The compiled memory estimator and row renderer (:mod:`rdbtools.analysis._estimate`,
+    C sources in ``rdbtools/analysis/csrc/``), or None on the pure path (``RDBTOOLS_PUREPYTHON``,
+    or not built).  Imported on first use: its initialisation reads this module."""
+    if _accel.PURE_REQUESTED:
+        return None
+    try:
+        from . import _estimate
+    except ImportError:
+        return None
+    return _estimate
 
 
 class MemoryEstimator:
@@ -767,8 +781,6 @@ def _raw_reads() -> bool:
     through the reader's Python loop, slower than decoding them."""
     global _RAW_READS
     if _RAW_READS is None:
-        from ..rdb import _accel
-
         ok = compiled_estimator() is not None and _accel.read_records is not None
         if ok:
             try:

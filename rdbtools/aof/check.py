@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..errors import AofFixRefusedError, AofFormatError
-from .manifest import fsync_directory
+from ..files import fsync_directory
 from .reader import AofPart, AofReader, CommandBatch, open_aof
 
 __all__ = ["FileCheck", "AofCheck", "FixResult", "check_aof", "fix_aof"]

@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import AofFormatError
+from ..files import fsync_directory
 from ..format.manifest import (ManifestLine, ManifestSyntaxError, format_manifest_line,
                                parse_manifest_line)
 
 __all__ = ["Manifest", "parse_manifest", "read_manifest", "format_manifest", "write_manifest",
-           "base_file_name", "incr_file_name", "fsync_directory", "MANIFEST_SUFFIX",
+           "base_file_name", "incr_file_name", "MANIFEST_SUFFIX",
            "TEMP_FILE_PREFIX"]
 
 # aof.c naming rules (Redis 7.0+; Valkey keeps them)
@@ -112,15 +113,6 @@ def base_file_name(appendfilename: str, seq: int, rdb: bool) -> str:
 def incr_file_name(appendfilename: str, seq: int) -> str:
     """``<appendfilename>.<seq>.incr.aof``, as ``getNewIncrAofName()`` names it."""
     return f"{appendfilename}.{seq}.incr.aof"
-
-
-def fsync_directory(path: str | os.PathLike) -> None:
-    """fsync a directory, so the renames and creations inside it are durable (``fsyncFileDir()``)."""
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def write_manifest(directory: str | os.PathLike, appendfilename: str, manifest: Manifest) -> Path:

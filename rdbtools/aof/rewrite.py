@@ -44,9 +44,10 @@ from typing import BinaryIO, Callable, Iterator
 from ..format.manifest import ManifestLine
 from ..model import Entry
 from ..rdb.targets import Target, get_target
-from ..rdb.writer import WriteResult, atomic_output
+from ..files import atomic_output, fsync_directory
+from ..rdb.writer import WriteResult
 from .base import aof_target, last_timestamp, resp_rdb_version, write_base
-from .manifest import (MANIFEST_SUFFIX, Manifest, base_file_name, fsync_directory,
+from .manifest import (MANIFEST_SUFFIX, Manifest, base_file_name,
                        incr_file_name, write_manifest)
 from .reader import AofReader, open_aof
 from .replay import ServerProfile, replay

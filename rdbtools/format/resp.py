@@ -47,6 +47,7 @@ __all__ = [
     "parse_record",
     "parse_commands",
     "parse_timestamp",
+    "encode_resp",
     "MAX_LINE",
 ]
 
@@ -337,3 +338,13 @@ def parse_commands(buf: bytes, pos: int, limit: int = 4096, _argc: dict = _ARGC,
                 break
         pos = at
     return cmds, ends, pos
+
+
+def encode_resp(args: list[bytes]) -> bytes:
+    """A command as a RESP array of bulk strings (aof.c ``catAppendOnlyGenericCommand()``)."""
+    out = [b"*%d\r\n" % len(args)]
+    for a in args:
+        out.append(b"$%d\r\n" % len(a))
+        out.append(a)
+        out.append(b"\r\n")
+    return b"".join(out)

@@ -27,7 +27,8 @@ from ..model import Entry, Function
 from ..rdb.reader import open_rdb
 from ..rdb.source import InputSource
 from ..rdb.targets import Target, get_target, target_for_file
-from ..rdb.writer import RdbWriter, WriteResult, atomic_output, raw_copy_types
+from ..files import atomic_output
+from ..rdb.writer import RdbWriter, WriteResult, raw_copy_types
 
 __all__ = ["convert", "OUTPUT_FORMATS", "output_format"]
 

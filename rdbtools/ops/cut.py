@@ -25,8 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..format.manifest import ManifestLine
-from ..rdb.writer import WriteResult, atomic_output
-from ..aof.manifest import MANIFEST_SUFFIX, Manifest, fsync_directory, incr_file_name, write_manifest
+from ..files import atomic_output, fsync_directory
+from ..rdb.writer import WriteResult
+from ..aof.manifest import MANIFEST_SUFFIX, Manifest, incr_file_name, write_manifest
 from ..aof.reader import AofReader, open_aof
 
 __all__ = ["CutResult", "cut_aof", "CUT_FORMATS", "cut_format"]

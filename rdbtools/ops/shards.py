@@ -28,7 +28,8 @@ from ..model import Aux, Entry, Function, ModuleAux
 from ..rdb.reader import RdbReader, open_rdb
 from ..rdb.source import InputSource
 from ..rdb.targets import Target, get_target, target_for_file
-from ..rdb.writer import RdbWriter, WriteResult, atomic_output
+from ..files import atomic_output
+from ..rdb.writer import RdbWriter, WriteResult
 
 __all__ = ["CLUSTER_SLOTS", "key_hash_slot", "SlotRanges", "parse_slot_ranges",
            "even_slot_ranges", "ClusterNode", "read_nodes_conf", "Shard", "split_rdb",

@@ -13,6 +13,7 @@ import math
 from typing import IO, Iterable, Iterator
 
 from ..rdb import _accel
+from ..rdb._accel import encode_resp
 from ..errors import EncodeError
 from ..model import (
     TYPE_HASH,
@@ -41,7 +42,6 @@ __all__ = [
 AOF_REWRITE_ITEMS_PER_CMD = 64  # server.h
 
 _resp_entry = _accel.resp_entry
-_encode_resp = _accel.encode_resp
 
 
 def score_text(score: float) -> bytes:
@@ -161,16 +161,6 @@ def function_to_command(function: Function) -> list[bytes]:
     return [b"FUNCTION", b"LOAD", function.code]
 
 
-def encode_resp(args: list[bytes]) -> bytes:
-    """A command as a RESP array of bulk strings (aof.c ``catAppendOnlyGenericCommand()``)."""
-    out = [b"*%d\r\n" % len(args)]
-    for a in args:
-        out.append(b"$%d\r\n" % len(a))
-        out.append(a)
-        out.append(b"\r\n")
-    return b"".join(out)
-
-
 def write_resp(records: Iterable, fp: IO[bytes], rdb_version: int | None = None) -> int:
     """Write the commands rebuilding ``records`` (in file order) to the binary file ``fp``.
 
@@ -209,5 +199,4 @@ def entry_resp(entry: Entry, rdb_version: int | None = None) -> bytes:
                            entry.field_expire_at_ms, rdb_version is None or rdb_version >= 10)
         if data is not None:
             return data
-    encode = _encode_resp or encode_resp
-    return b"".join([encode(c) for c in entry_to_commands(entry, rdb_version)])
+    return b"".join([encode_resp(c) for c in entry_to_commands(entry, rdb_version)])

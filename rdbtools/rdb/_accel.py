@@ -1,38 +1,40 @@
 """Which implementation of the hot read and write paths is used, decided once at import
 (msgpack's pattern).
 
-The compiled module :mod:`rdbtools.rdb._speedups` (``rdbtools/rdb/_speedups.c``) replaces the blob walkers
-of :mod:`rdbtools.rdb.blobs`, :func:`rdbtools.format.lzf.lzf_decompress`, the key-record part of the
-reader's loop, and on the write side :func:`rdbtools.format.lzf.lzf_compress`,
-:func:`rdbtools.format.primitives.encode_rdb_string` and the writer's blob encoders.  It is skipped when ``RDBTOOLS_PUREPYTHON`` is set to anything but ``""``/``"0"``,
-or when it was not built (no compiler at install time); the pure-Python code is then used, with
-the same results and the same errors.  ``read_records``, ``resp_entry`` (the RESP rendering
-of one key), ``encode_resp`` (see :mod:`rdbtools.output.commands`) and ``json_entry`` (the JSON rendering
-of one key, see :func:`rdbtools.output.dump.dumps_entry`) and ``parse_commands`` (a batch of AOF
-commands, see :func:`rdbtools.format.resp.parse_commands`) are None on the pure path, and so are
-``encode_listpack``, ``encode_ziplist``, ``encode_intset``, ``compact`` and ``stream_nodes``
-(:mod:`rdbtools.rdb.writer`, which imports this module, holds their pure versions).
+The compiled module :mod:`rdbtools.rdb._speedups` (C sources in ``rdbtools/rdb/csrc/``) holds
+twins of pure-Python functions, which it replaces here: the blob walkers of
+:mod:`rdbtools.rdb.blobs`, LZF (:mod:`rdbtools.format.lzf`), RDB string and RESP framing
+(:func:`rdbtools.format.primitives.encode_rdb_string`, :func:`rdbtools.format.resp.encode_resp`)
+and the writer's blob encoders (:mod:`rdbtools.rdb.encoders`).  Each name below is the compiled
+function when the module is built, else its pure twin: same results, same errors.
+
+It also holds batch accelerations that have no single pure twin, and which are None on the pure
+path (their callers then run their own Python loop): ``read_records`` (key records of the
+reader's loop, :mod:`rdbtools.rdb.reader`), ``json_entry`` and ``resp_entry`` (one key rendered as
+JSON, :func:`rdbtools.output.dump.dumps_entry`, or as RESP commands,
+:func:`rdbtools.output.commands.entry_resp`) and ``parse_commands`` (a batch of AOF commands,
+:func:`rdbtools.format.resp.parse_commands`).
+
+The compiled module is skipped when ``RDBTOOLS_PUREPYTHON`` is set to anything but
+``""``/``"0"`` (:data:`PURE_REQUESTED`, which the memory estimator's own extension obeys too), or
+when it was not built (no compiler at install time).
 """
 
 from __future__ import annotations
 
 import os
 
-from .blobs import decode_intset, decode_listpack, decode_ziplist, decode_zipmap
-from ..format.primitives import encode_rdb_string
 from ..format.lzf import lzf_compress, lzf_decompress
+from ..format.primitives import encode_rdb_string
+from ..format.resp import encode_resp
+from .blobs import decode_intset, decode_listpack, decode_ziplist, decode_zipmap
+from .encoders import compact, encode_intset, encode_listpack, encode_ziplist, stream_nodes
 
 PURE_REQUESTED = os.environ.get("RDBTOOLS_PUREPYTHON", "") not in ("", "0")
 read_records = None
 resp_entry = None
-encode_resp = None
 json_entry = None
 parse_commands = None
-encode_listpack = None
-encode_ziplist = None
-encode_intset = None
-compact = None
-stream_nodes = None
 speedups = None
 
 if not PURE_REQUESTED:
@@ -46,36 +48,22 @@ if not PURE_REQUESTED:
         decode_ziplist = speedups.decode_ziplist  # noqa: F811
         decode_zipmap = speedups.decode_zipmap  # noqa: F811
         lzf_decompress = speedups.lzf_decompress  # noqa: F811
-        read_records = speedups.read_records
-        resp_entry = speedups.resp_entry
-        encode_resp = speedups.encode_resp
-        json_entry = speedups.json_entry
-        parse_commands = speedups.parse_commands
         lzf_compress = speedups.lzf_compress  # noqa: F811
         encode_rdb_string = speedups.encode_rdb_string  # noqa: F811
-        encode_listpack = speedups.encode_listpack
-        encode_ziplist = speedups.encode_ziplist
-        encode_intset = speedups.encode_intset
-        compact = speedups.compact
-        stream_nodes = speedups.stream_nodes
+        encode_resp = speedups.encode_resp  # noqa: F811
+        encode_listpack = speedups.encode_listpack  # noqa: F811
+        encode_ziplist = speedups.encode_ziplist  # noqa: F811
+        encode_intset = speedups.encode_intset  # noqa: F811
+        compact = speedups.compact  # noqa: F811
+        stream_nodes = speedups.stream_nodes  # noqa: F811
+        read_records = speedups.read_records
+        resp_entry = speedups.resp_entry
+        json_entry = speedups.json_entry
+        parse_commands = speedups.parse_commands
 
 ACCELERATED = speedups is not None
 
-
-def compiled_estimator():
-    """The compiled memory estimator and row renderer (:mod:`rdbtools.analysis._estimate`,
-    ``rdbtools/analysis/_estimate.c``), or None on the pure path.  Imported on first use: it
-    needs :mod:`rdbtools.analysis.memory`, which imports this module."""
-    if PURE_REQUESTED:
-        return None
-    try:
-        from ..analysis import _estimate
-    except ImportError:
-        return None
-    return _estimate
-
-
-__all__ = ["ACCELERATED", "PURE_REQUESTED", "compiled_estimator", "decode_intset", "decode_listpack",
-           "decode_ziplist", "decode_zipmap", "lzf_decompress", "read_records", "resp_entry", "encode_resp",
-           "json_entry", "parse_commands", "lzf_compress", "encode_rdb_string", "encode_listpack",
-           "encode_ziplist", "encode_intset", "compact", "stream_nodes"]
+__all__ = ["ACCELERATED", "PURE_REQUESTED", "decode_intset", "decode_listpack", "decode_ziplist",
+           "decode_zipmap", "lzf_decompress", "lzf_compress", "encode_rdb_string", "encode_resp",
+           "encode_listpack", "encode_ziplist", "encode_intset", "compact", "stream_nodes",
+           "read_records", "resp_entry", "json_entry", "parse_commands"]

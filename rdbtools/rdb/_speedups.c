@@ -9,7 +9,7 @@
  *   - rdbtools/reader.py   the key-record part of RdbReader.iter_records and its value
  *                          decoders for the common types (Redis rdb.c rdbLoadObject)
  *   - rdbtools/format/primitives.py  encode_rdb_string  (rdb.c rdbSaveRawString)
- *   - rdbtools/writer.py   encode_listpack/_ziplist/_intset, _compact, stream_nodes
+ *   - rdbtools/rdb/encoders.py  encode_listpack/_ziplist/_intset, compact, stream_nodes
  *                          (listpack.c, ziplist.c, intset.c, t_stream.c streamAppendItem)
  *
  * The walkers and LZF raise rdbtools.errors.FormatError with the same offset and reason text as
@@ -2865,8 +2865,8 @@ error:
 
 /* ---------------------------------------------------------------------------------------- */
 /* The write path: LZF compression (lzf.py lzf_compress), rdbSaveRawString (format/primitives.py
- * encode_rdb_string), the writer's blob encoders (writer.py encode_listpack / encode_ziplist /
- * encode_intset / _compact) and its stream node cutting (writer.py stream_nodes).  They give the
+ * encode_rdb_string), the writer's blob encoders (encoders.py encode_listpack / encode_ziplist /
+ * encode_intset / compact) and its stream node cutting (encoders.py stream_nodes).  They give the
  * same bytes as the Python functions; any argument outside what they handle natively (not
  * exactly bytes/int/list/tuple, integers outside int64, sizes outside 32 bits) is handed to the
  * Python function, which then gives the result or raises its error.                          */
@@ -2904,7 +2904,7 @@ static inline void wr32be(uint8_t *o, uint32_t v)
     o[0] = (uint8_t)(v >> 24); o[1] = (uint8_t)(v >> 16); o[2] = (uint8_t)(v >> 8); o[3] = (uint8_t)v;
 }
 
-/* writer.canonical_int (string2ll() in Redis util.c, lpStringToInt64() in listpack.c): the
+/* encoders.canonical_int (string2ll() in Redis util.c, lpStringToInt64() in listpack.c): the
  * int64 that s spells with no sign but '-', no leading zeros, no "-0", at most 20 characters */
 static int
 canon_ll(const uint8_t *s, Py_ssize_t n, long long *out)
@@ -3153,7 +3153,7 @@ sp_encode_rdb_string(PyObject *self, PyObject *const *args, Py_ssize_t nargs, Py
 
 /* -- listpack and ziplist entries ---------------------------------------------------------- */
 
-/* writer._lp_element of an integer: the smallest of listpack.c's integer encodings (Redis 5.0),
+/* encoders.listpack_element of an integer: the smallest of listpack.c's integer encodings (Redis 5.0),
  * then the backlen (entry size < 128: one byte) */
 static int
 lp_put_int(rbuf_t *b, long long v)
@@ -3192,7 +3192,7 @@ lp_put_int(rbuf_t *b, long long v)
     return 0;
 }
 
-/* writer._lp_element of a string: 6/12/32-bit length encoding, the bytes, the backlen
+/* encoders.listpack_element of a string: 6/12/32-bit length encoding, the bytes, the backlen
  * (format/listpack.py encode_backlen: the most significant 7-bit group first, every byte but
  * that one with bit 0x80) */
 static int
@@ -3227,7 +3227,7 @@ lp_put_str(rbuf_t *b, const uint8_t *s, Py_ssize_t n)
     return 0;
 }
 
-/* a string as a listpack stores it (writer._compact_one): canonical decimal text as an integer */
+/* a string as a listpack stores it (encoders.compact_one): canonical decimal text as an integer */
 static int
 lp_put_compact(rbuf_t *b, PyObject *s)
 {
@@ -3250,7 +3250,7 @@ lp_put_obj(rbuf_t *b, PyObject *x)
     return WRITE_FALLBACK;
 }
 
-/* writer._zl_encoding: a ziplist entry's encoding and data (zipTryEncoding() /
+/* encoders.ziplist_encoding: a ziplist entry's encoding and data (zipTryEncoding() /
  * zipStoreEntryEncoding() in ziplist.c; the 4-bit immediates are Redis 2.6's) */
 static int
 zl_put_obj(rbuf_t *b, PyObject *x)
@@ -3350,7 +3350,7 @@ seq_items(PyObject *seq, Py_ssize_t *n)
     return NULL;
 }
 
-/* writer.encode_listpack */
+/* encoders.encode_listpack */
 static PyObject *
 sp_encode_listpack(PyObject *self, PyObject *elements)
 {
@@ -3364,11 +3364,11 @@ sp_encode_listpack(PyObject *self, PyObject *elements)
         rc = lp_finish(&head, &body, n, &out);
     PyMem_Free(body.data);
     if (rc == WRITE_FALLBACK)
-        return fallback_in("rdbtools.rdb.writer", "encode_listpack", &elements, 1, NULL);
+        return fallback_in("rdbtools.rdb.encoders", "encode_listpack", &elements, 1, NULL);
     return out;
 }
 
-/* writer.encode_ziplist (ziplist.c: zlbytes u32, zltail u32, zllen u16 saturating; each entry
+/* encoders.encode_ziplist (ziplist.c: zlbytes u32, zltail u32, zllen u16 saturating; each entry
  * prevlen (1 byte, or 0xFE + u32 from 254) + encoding; 0xFF terminator) */
 static PyObject *
 sp_encode_ziplist(PyObject *self, PyObject *elements)
@@ -3416,7 +3416,7 @@ sp_encode_ziplist(PyObject *self, PyObject *elements)
     }
     PyMem_Free(b.data);
     if (rc == WRITE_FALLBACK)
-        return fallback_in("rdbtools.rdb.writer", "encode_ziplist", &elements, 1, NULL);
+        return fallback_in("rdbtools.rdb.encoders", "encode_ziplist", &elements, 1, NULL);
     return out;
 }
 
@@ -3427,7 +3427,7 @@ cmp_ll(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* writer.encode_intset (intset.c: encoding u32 LE = member width, length u32 LE, members sorted
+/* encoders.encode_intset (intset.c: encoding u32 LE = member width, length u32 LE, members sorted
  * and unique at the smallest width holding them all) */
 static PyObject *
 sp_encode_intset(PyObject *self, PyObject *members)
@@ -3438,13 +3438,13 @@ sp_encode_intset(PyObject *self, PyObject *members)
     int width;
     uint8_t *o;
     if (items == NULL || n == 0)
-        return fallback_in("rdbtools.rdb.writer", "encode_intset", &members, 1, NULL);
+        return fallback_in("rdbtools.rdb.encoders", "encode_intset", &members, 1, NULL);
     if ((v = PyMem_Malloc((size_t)n * sizeof(long long))) == NULL)
         return PyErr_NoMemory();
     for (i = 0; i < n; i++) {
         if (!as_ll(items[i], &v[i])) {
             PyMem_Free(v);
-            return fallback_in("rdbtools.rdb.writer", "encode_intset", &members, 1, NULL);
+            return fallback_in("rdbtools.rdb.encoders", "encode_intset", &members, 1, NULL);
         }
     }
     qsort(v, (size_t)n, sizeof(long long), cmp_ll);
@@ -3472,7 +3472,7 @@ sp_encode_intset(PyObject *self, PyObject *members)
     return out;
 }
 
-/* writer._compact: canonical decimal text becomes an int */
+/* encoders.compact: canonical decimal text becomes an int */
 static PyObject *
 sp_compact(PyObject *self, PyObject *strings)
 {
@@ -3480,10 +3480,10 @@ sp_compact(PyObject *self, PyObject *strings)
     PyObject **items = seq_items(strings, &n), *out;
     long long v;
     if (items == NULL)
-        return fallback_in("rdbtools.rdb.writer", "_compact", &strings, 1, NULL);
+        return fallback_in("rdbtools.rdb.encoders", "compact", &strings, 1, NULL);
     for (i = 0; i < n; i++)
         if (!PyBytes_CheckExact(items[i]))
-            return fallback_in("rdbtools.rdb.writer", "_compact", &strings, 1, NULL);
+            return fallback_in("rdbtools.rdb.encoders", "compact", &strings, 1, NULL);
     if ((out = PyList_New(n)) == NULL)
         return NULL;
     for (i = 0; i < n; i++) {
@@ -3625,7 +3625,7 @@ snode_close(snode_t *nd, PyObject *nodes)
     return rc;
 }
 
-/* writer.stream_nodes(entries, max_bytes, max_entries) */
+/* encoders.stream_nodes(entries, max_bytes, max_entries) */
 static PyObject *
 sp_stream_nodes(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -3636,7 +3636,7 @@ sp_stream_nodes(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     int rc = 0, open = 0;
     if (nargs != 3 || (entries = seq_items(args[0], &n)) == NULL || !as_ll(args[1], &max_bytes)
         || !as_ll(args[2], &max_entries))
-        return fallback_in("rdbtools.rdb.writer", "stream_nodes", args, nargs, NULL);
+        return fallback_in("rdbtools.rdb.encoders", "stream_nodes", args, nargs, NULL);
     if ((nodes = PyList_New(0)) == NULL)
         return NULL;
     for (i = 0; rc == 0 && i < n; i++) {
@@ -3672,7 +3672,7 @@ sp_stream_nodes(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     if (rc != 0) {
         Py_DECREF(nodes);
         return rc == WRITE_FALLBACK
-               ? fallback_in("rdbtools.rdb.writer", "stream_nodes", args, nargs, NULL) : NULL;
+               ? fallback_in("rdbtools.rdb.encoders", "stream_nodes", args, nargs, NULL) : NULL;
     }
     return nodes;
 }
@@ -3700,12 +3700,12 @@ static PyMethodDef methods[] = {
     {"encode_rdb_string", (PyCFunction)(void (*)(void))sp_encode_rdb_string,
      METH_FASTCALL | METH_KEYWORDS,
      "encode_rdb_string(data, compress=True): see rdbtools.format.primitives.encode_rdb_string"},
-    {"encode_listpack", sp_encode_listpack, METH_O, "see rdbtools.rdb.writer.encode_listpack"},
-    {"encode_ziplist", sp_encode_ziplist, METH_O, "see rdbtools.rdb.writer.encode_ziplist"},
-    {"encode_intset", sp_encode_intset, METH_O, "see rdbtools.rdb.writer.encode_intset"},
-    {"compact", sp_compact, METH_O, "compact(strings): see rdbtools.rdb.writer._compact"},
+    {"encode_listpack", sp_encode_listpack, METH_O, "see rdbtools.rdb.encoders.encode_listpack"},
+    {"encode_ziplist", sp_encode_ziplist, METH_O, "see rdbtools.rdb.encoders.encode_ziplist"},
+    {"encode_intset", sp_encode_intset, METH_O, "see rdbtools.rdb.encoders.encode_intset"},
+    {"compact", sp_compact, METH_O, "compact(strings): see rdbtools.rdb.encoders.compact"},
     {"stream_nodes", (PyCFunction)(void (*)(void))sp_stream_nodes, METH_FASTCALL,
-     "stream_nodes(entries, max_bytes, max_entries): see rdbtools.rdb.writer.stream_nodes"},
+     "stream_nodes(entries, max_bytes, max_entries): see rdbtools.rdb.encoders.stream_nodes"},
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef moduledef = {

@@ -28,33 +28,30 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 import time
 from abc import ABC, abstractmethod
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from struct import pack
-from typing import BinaryIO, Collection, Iterable, Iterator
+from typing import BinaryIO, Collection, Iterable
 
-from . import _accel
-from ..format import constants as C
-from ..output.commands import encode_resp
 from ..errors import EncodeError
-from ..format.listpack import encode_backlen
+from ..format import constants as C
+from ..files import atomic_output
 from ..format.primitives import encode_rdb_length
-from ..format.stream import encode_stream_entry
 from ..model import (Aux, Entry, Function, ModuleAux, ModuleValue, RawValue, Record, ResizeDb,
                     SelectDb, Stream, TYPE_HASH, TYPE_LIST, TYPE_MODULE, TYPE_SET, TYPE_STREAM,
                     TYPE_STRING, TYPE_ZSET)
+from ._accel import (compact, encode_intset, encode_listpack, encode_rdb_string, encode_resp,
+                     encode_ziplist, stream_nodes)
+from .encoders import compact_one, listpack_element, ziplist_encoding
 from .source import crc64
 from .targets import Target, get_target
 
 __all__ = ["RdbWriter", "RestoreWriter", "WriteResult", "Loss", "write_rdb", "write_restore",
            "encode_value", "dump_payload", "encode_listpack", "encode_ziplist", "encode_intset",
-           "stream_nodes", "atomic_output", "raw_copy_types", "UNWRITABLE"]
+           "stream_nodes", "raw_copy_types", "UNWRITABLE"]
 
 UNWRITABLE = ("drop", "fail")
-_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _U64 = 2**64 - 1
 # ebuckets.h EB_EXPIRE_TIME_MAX (Redis 7.4): field TTLs live in 48 bits
 _EB_EXPIRE_TIME_MAX = (1 << 48) - 1
@@ -64,123 +61,6 @@ _OWN_AUX = frozenset({b"redis-ver", b"valkey-ver", b"redis-bits", b"ctime", b"us
                       b"aof-base", b"aof-preamble", b"repl-stream-db", b"repl-id",
                       b"repl-offset", b"slot-info"})
 _FLUSH_AT = 1 << 20
-
-
-# --------------------------------------------------------------------------------------------
-# Blob encoders
-# --------------------------------------------------------------------------------------------
-
-def canonical_int(data: bytes) -> int | None:
-    """The int64 ``data`` spells canonically (string2ll / lpStringToInt64), or None: no sign
-    but ``-``, no leading zeros, no ``-0``, at most 20 characters."""
-    if not 0 < len(data) <= 20 or data[0] not in b"-0123456789":
-        return None
-    try:
-        value = int(data)
-    except ValueError:
-        return None
-    if not _INT64_MIN <= value <= _INT64_MAX or b"%d" % value != data:
-        return None
-    return value
-
-
-def _lp_element(v: bytes | int) -> bytes:
-    """One listpack entry (encoding + data + backlen), the smallest form (lpEncodeGetType)."""
-    if v.__class__ is int:
-        if 0 <= v <= 127:
-            return bytes((v, 1))
-        if -4096 <= v <= 4095:
-            u = v & 0x1FFF
-            return bytes((0xC0 | (u >> 8), u & 0xFF, 2))
-        if -32768 <= v <= 32767:
-            return b"\xf1" + pack("<h", v) + b"\x03"
-        if -(2**23) <= v < 2**23:
-            return b"\xf2" + (v & 0xFFFFFF).to_bytes(3, "little") + b"\x04"
-        if -(2**31) <= v < 2**31:
-            return b"\xf3" + pack("<i", v) + b"\x05"
-        return b"\xf4" + pack("<q", v) + b"\x09"
-    n = len(v)
-    if n < 64:
-        head = bytes((0x80 | n,))
-    elif n < 4096:
-        head = bytes((0xE0 | (n >> 8), n & 0xFF))
-    else:
-        head = b"\xf0" + pack("<I", n)
-    size = len(head) + n
-    return head + v + (bytes((size,)) if size <= 127 else encode_backlen(size))
-
-
-def encode_listpack(elements: Iterable[bytes | int]) -> bytes:
-    """Listpack bytes for ``elements`` (``int`` elements take integer encodings; convert
-    canonical decimal strings first, as Redis does, with :func:`canonical_int`).
-
-    Example::
-
-        >>> encode_listpack([b"a", 1]).hex()
-        '0c00000002008161020101ff'
-    """
-    parts = [_lp_element(v) for v in elements]
-    body = b"".join(parts)
-    return pack("<IH", 7 + len(body), min(len(parts), 65535)) + body + b"\xff"
-
-
-def _zl_encoding(v: bytes | int) -> bytes:
-    """A ziplist entry's encoding + data (zipTryEncoding / zipStoreEntryEncoding)."""
-    if v.__class__ is int:
-        if 0 <= v <= 12:
-            return bytes((0xF1 + v,))  # 4-bit immediate (Redis 2.6)
-        if -128 <= v <= 127:
-            return b"\xfe" + pack("<b", v)
-        if -32768 <= v <= 32767:
-            return b"\xc0" + pack("<h", v)
-        if -(2**23) <= v < 2**23:
-            return b"\xf0" + (v & 0xFFFFFF).to_bytes(3, "little")
-        if -(2**31) <= v < 2**31:
-            return b"\xd0" + pack("<i", v)
-        return b"\xe0" + pack("<q", v)
-    n = len(v)
-    if n <= 0x3F:
-        return bytes((n,)) + v
-    if n <= 0x3FFF:
-        return bytes((0x40 | (n >> 8), n & 0xFF)) + v  # 14-bit length, big-endian
-    return b"\x80" + pack(">I", n) + v
-
-
-def encode_ziplist(elements: Iterable[bytes | int]) -> bytes:
-    """Ziplist bytes for ``elements`` (RDB 6+ integer encodings).
-
-    Example::
-
-        >>> encode_ziplist([b"a", 1]).hex()
-        '100000000d000000020000016103f2ff'
-    """
-    parts = []
-    prev = 0
-    offset = last = 10
-    for v in elements:
-        entry = (bytes((prev,)) if prev < 254 else b"\xfe" + pack("<I", prev)) + _zl_encoding(v)
-        parts.append(entry)
-        last = offset
-        prev = len(entry)
-        offset += prev
-    return pack("<IIH", offset + 1, last, min(len(parts), 65535)) + b"".join(parts) + b"\xff"
-
-
-def encode_intset(members: Collection[int]) -> bytes:
-    """Intset bytes: sorted, unique, the smallest width holding every member.
-
-    Example::
-
-        >>> encode_intset([2, 1]).hex()
-        '020000000200000001000200'
-    """
-    values = sorted(set(members))
-    if not values:
-        raise EncodeError("an intset cannot be empty")
-    lo, hi = values[0], values[-1]
-    width, code = (2, "h") if -32768 <= lo and hi <= 32767 else (
-        (4, "i") if -(2**31) <= lo and hi < 2**31 else (8, "q"))
-    return pack(f"<II{len(values)}{code}", width, len(values), *values)
 
 
 # --------------------------------------------------------------------------------------------
@@ -283,7 +163,7 @@ class _ValueEncoder:
                                                                             reencode)
 
     def string(self, data: bytes) -> bytes:
-        return _encode_rdb_string(data, self.compress)
+        return encode_rdb_string(data, self.compress)
 
     def encode(self, entry: Entry, losses: list[str]) -> tuple[int, bytes]:
         value = entry.value
@@ -328,7 +208,7 @@ class _ValueEncoder:
         nodes: list[tuple[bool, list]] = []  # (plain, elements)
         node: list | None = None
         node_bytes = 0  # what lpBytes()/ziplistBlobLen() says of the node so far
-        for item, value in zip(items, _compact_all(items)):
+        for item, value in zip(items, compact(items)):
             n = len(item)
             if v2:
                 if n > limit:
@@ -337,11 +217,11 @@ class _ValueEncoder:
                     node = None
                     continue
                 added = n + 8  # SIZE_ESTIMATE_OVERHEAD
-                real = len(_lp_element(value))
+                real = len(listpack_element(value))
             else:
                 # Redis <= 6.2 estimates the ziplist prevlen and encoding overhead
                 added = n + (1 if n < 254 else 5) + (1 if n < 64 else 2 if n < 16384 else 5)
-                real = len(_zl_encoding(value)) + (1 if node is None or node_bytes - 11 < 254
+                real = len(ziplist_encoding(value)) + (1 if node is None or node_bytes - 11 < 254
                                                    else 5)
             if node is not None and (
                     node_bytes + added <= limit if count_limit is None
@@ -355,13 +235,13 @@ class _ValueEncoder:
         out = [encode_rdb_length(len(nodes))]
         for plain, elements in nodes:
             if not v2:
-                out.append(self.string(_encode_ziplist(elements)))
+                out.append(self.string(encode_ziplist(elements)))
             elif plain:
                 out.append(encode_rdb_length(C.QUICKLIST_NODE_CONTAINER_PLAIN))
                 out.append(self.string(elements[0]))
             else:
                 out.append(encode_rdb_length(C.QUICKLIST_NODE_CONTAINER_PACKED))
-                out.append(self.string(_encode_listpack(elements)))
+                out.append(self.string(encode_listpack(elements)))
         rdb_type = C.RDB_TYPE_LIST_QUICKLIST_2 if v2 else C.RDB_TYPE_LIST_QUICKLIST
         return rdb_type, b"".join(out)
 
@@ -369,12 +249,12 @@ class _ValueEncoder:
         t = self.t
         n = len(members)
         if 0 < n <= t.set_max_intset_entries:
-            ints = _compact_all(members)
+            ints = compact(members)
             if all(x.__class__ is int for x in ints):
-                return C.RDB_TYPE_SET_INTSET, self.string(_encode_intset(ints))
+                return C.RDB_TYPE_SET_INTSET, self.string(encode_intset(ints))
         if (self.target.set_listpack and n <= t.set_max_listpack_entries
                 and all(len(m) <= t.set_max_listpack_value for m in members)):
-            return C.RDB_TYPE_SET_LISTPACK, self.string(_encode_listpack(_compact_all(members)))
+            return C.RDB_TYPE_SET_LISTPACK, self.string(encode_listpack(compact(members)))
         return C.RDB_TYPE_SET, self._strings(members)
 
     def _zset(self, pairs: list[tuple[bytes, float]]) -> tuple[int, bytes]:
@@ -388,10 +268,10 @@ class _ValueEncoder:
             texts: list[bytes] = []
             for member, score in ordered:
                 texts += (member, _score_text(score, self.shortest_scores))
-            elements = _compact_all(texts)
+            elements = compact(texts)
             if self.target.listpacks:
-                return C.RDB_TYPE_ZSET_LISTPACK, self.string(_encode_listpack(elements))
-            return C.RDB_TYPE_ZSET_ZIPLIST, self.string(_encode_ziplist(elements))
+                return C.RDB_TYPE_ZSET_LISTPACK, self.string(encode_listpack(elements))
+            return C.RDB_TYPE_ZSET_ZIPLIST, self.string(encode_ziplist(elements))
         # ZSET_2: binary scores, from the highest down (cheap inserts at load, rdb.c)
         out = [encode_rdb_length(len(pairs))]
         for member, score in reversed(ordered):
@@ -417,10 +297,10 @@ class _ValueEncoder:
                         raise EncodeError(f"field {f[:64]!r} TTL {ms} is outside 1..2^48-1")
                 return self._hash_with_ttls(pairs, ttls, kinds, small)
         if small:
-            elements = _compact_all([x for pair in pairs for x in pair])
+            elements = compact([x for pair in pairs for x in pair])
             if self.target.listpacks:
-                return C.RDB_TYPE_HASH_LISTPACK, self.string(_encode_listpack(elements))
-            return C.RDB_TYPE_HASH_ZIPLIST, self.string(_encode_ziplist(elements))
+                return C.RDB_TYPE_HASH_LISTPACK, self.string(encode_listpack(elements))
+            return C.RDB_TYPE_HASH_ZIPLIST, self.string(encode_ziplist(elements))
         return C.RDB_TYPE_HASH, self._strings([x for pair in pairs for x in pair], len(pairs))
 
     def _hash_with_ttls(self, pairs, ttls, kinds, small) -> tuple[int, bytes]:
@@ -439,11 +319,11 @@ class _ValueEncoder:
             timed = sorted((p for p in pairs if p[0] in ttls), key=lambda p: ttls[p[0]])
             elements: list = []
             for f, v in timed:
-                elements += [_compact_one(f), _compact_one(v), ttls[f]]
+                elements += [compact_one(f), compact_one(v), ttls[f]]
             for f, v in pairs:
                 if f not in ttls:
-                    elements += [_compact_one(f), _compact_one(v), 0]
-            return listpack_type, pack("<Q", min_expire) + self.string(_encode_listpack(elements))
+                    elements += [compact_one(f), compact_one(v), 0]
+            return listpack_type, pack("<Q", min_expire) + self.string(encode_listpack(elements))
         # Redis 7.4 HASH_METADATA: TTL before the field, relative to minExpire + 1 (0 = none)
         out.append(pack("<Q", min_expire))
         out.append(encode_rdb_length(len(pairs)))
@@ -465,7 +345,7 @@ class _ValueEncoder:
         v3 = rdb_type >= C.RDB_TYPE_STREAM_LISTPACKS_3
         _stream_losses(s, v2, v3, losses)
         string = self.string
-        nodes = _stream_nodes(s.entries, self.t.stream_node_max_bytes or 2**30,
+        nodes = stream_nodes(s.entries, self.t.stream_node_max_bytes or 2**30,
                               self.t.stream_node_max_entries)
         out = [encode_rdb_length(len(nodes))]
         for master, listpack in nodes:
@@ -499,58 +379,6 @@ class _ValueEncoder:
                 out.append(encode_rdb_length(len(ids)))
                 out += [pack(">QQ", *i) for i in ids]
         return rdb_type, b"".join(out)
-
-
-def _compact_one(item: bytes) -> bytes | int:
-    value = canonical_int(item)
-    return item if value is None else value
-
-
-def _compact(items: list[bytes]) -> list[bytes | int]:
-    """Elements as a listpack/ziplist stores them: canonical decimal text becomes an integer."""
-    return [_compact_one(x) for x in items]
-
-
-def _lp_size(elements: list) -> int:
-    return sum(len(_lp_element(x)) for x in elements)
-
-
-def stream_nodes(entries, max_bytes: int, max_entries: int) -> list[tuple[tuple[int, int], bytes]]:
-    """Stream entries cut into node listpacks as streamAppendItem() (t_stream.c) fills them: a
-    new node when ``lp_bytes + field and value bytes >= max_bytes`` (stream-node-max-bytes) or
-    the node holds ``max_entries`` entries (stream-node-max-entries; 0: no limit).  The first
-    entry's ID and fields are the node's master entry.  Returns ``(master ID, listpack bytes)``
-    per node."""
-    nodes: list[list] = []
-    node: list | None = None  # [master ID, master fields, entries' elements, entry count]
-    lp_bytes = 0
-    for e in entries:
-        fields = [(_compact_one(f), _compact_one(v)) for f, v in e.fields]
-        if node is not None and (
-                lp_bytes + sum(len(f) + len(v) for f, v in e.fields) >= max_bytes
-                or max_entries and node[3] >= max_entries):
-            node = None
-        if node is None:
-            master_fields = [f for f, _ in fields]
-            node = [e.id, master_fields, [], 0]
-            nodes.append(node)
-            lp_bytes = 7 + _lp_size([0, 0, len(master_fields), *master_fields, 0])
-        elements = encode_stream_entry(*node[0], node[1], *e.id, 0, fields)
-        node[2] += elements
-        node[3] += 1
-        lp_bytes += _lp_size(elements)
-    return [(master, encode_listpack([count, 0, len(fields), *fields, 0, *elements]))
-            for master, fields, elements, count in nodes]
-
-
-# the compiled encoders (rdbtools/rdb/_speedups.c) where built, else the functions above
-_encode_resp = _accel.encode_resp or encode_resp
-_encode_listpack = _accel.encode_listpack or encode_listpack
-_encode_ziplist = _accel.encode_ziplist or encode_ziplist
-_encode_intset = _accel.encode_intset or encode_intset
-_compact_all = _accel.compact or _compact
-_stream_nodes = _accel.stream_nodes or stream_nodes
-_encode_rdb_string = _accel.encode_rdb_string
 
 
 def _stream_losses(s: Stream, v2: bool, v3: bool, losses: list[str]) -> None:
@@ -922,7 +750,7 @@ class RestoreWriter(_KeyWriter):
         self._command(args)
 
     def _command(self, args: list[bytes]) -> None:
-        self._out.append(_encode_resp(args))
+        self._out.append(encode_resp(args))
         if len(self._out) >= 256:
             self._fp.write(b"".join(self._out))
             self._out = []
@@ -933,37 +761,6 @@ class RestoreWriter(_KeyWriter):
         self._out = []
         self._fp.flush()
         return self.result
-
-
-@contextmanager
-def atomic_output(path: str | os.PathLike) -> Iterator[BinaryIO]:
-    """A binary file that replaces ``path`` only when the block ends without error: written to
-    a temporary file in the same directory, flushed, fsynced and renamed into place (the
-    temporary file is removed on error).  The file gets the mode of the file it replaces, or
-    the mode a new file gets (0666 less the umask), not mkstemp's private 0600: a server
-    running as another user must be able to load it."""
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
-    try:
-        try:
-            mode = os.stat(path).st_mode & 0o7777
-        except FileNotFoundError:
-            umask = os.umask(0)
-            os.umask(umask)
-            mode = 0o666 & ~umask
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
 
 
 def write_rdb(records: Iterable[Record], dest: str | os.PathLike | BinaryIO,
