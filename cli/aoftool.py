@@ -17,8 +17,8 @@ import click
 
 from rdbtools import __version__
 from rdbtools.aof import open_aof
-from rdbtools.aof.base import BASE_FORMS
 from rdbtools.aof.replay import ServerProfile, replay
+from rdbtools.aof.rewrite import BASE_FORMS
 from rdbtools.output.commands import write_resp
 from rdbtools.output.dump import write_json, write_jsonl
 from rdbtools.rdb.filters import KeyFilter

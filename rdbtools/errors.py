@@ -8,6 +8,10 @@ Format errors also subclass :class:`ValueError`, so callers that catch ``ValueEr
 
 from __future__ import annotations
 
+__all__ = ["RdbToolsError", "FormatError", "TruncatedError", "ChecksumError",
+           "UnsupportedVersionError", "UnknownOpcodeError", "EncodeError", "AofFormatError",
+           "AofTruncatedError", "UnknownCommandError", "AofFixRefusedError"]
+
 
 class RdbToolsError(Exception):
     """Base class of every error raised by rdbtools."""

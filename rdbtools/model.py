@@ -25,6 +25,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterator, Union
 
+__all__ = ["StreamId", "TYPE_STRING", "TYPE_LIST", "TYPE_SET", "TYPE_ZSET", "TYPE_HASH",
+           "TYPE_STREAM", "TYPE_MODULE", "VALUE_TYPES", "StreamEntry", "StreamPendingEntry",
+           "StreamConsumer", "StreamGroup", "Stream", "ModuleValue", "RawValue", "Value", "Entry",
+           "Aux", "SelectDb", "ResizeDb", "Function", "ModuleAux", "SlotInfo", "Record"]
+
 StreamId = tuple[int, int]
 """A stream entry ID as ``(milliseconds, sequence)``."""
 

@@ -33,7 +33,8 @@ from .encoded import (intset_size, jemalloc_size, libc_size, listpack_entry_size
 from .records import BLOB_TYPES, QUICKLIST_TYPES, STREAM_TYPES, RecordShape, record_shape
 
 __all__ = ["ServerProfile", "PROFILES", "KeyMemory", "MemoryEstimator", "profile_for",
-           "profile_from_aux", "estimate_file", "FileEstimates", "raw_types_for", "decode_raw", "DEFAULT_THRESHOLDS", "server_names"]
+           "profile_from_aux", "estimate_file", "FileEstimates", "raw_types_for", "decode_raw", "DEFAULT_THRESHOLDS", "server_names",
+           "normalise_config", "compiled_estimator"]
 
 # -- thresholds (FORMATS.md §9) -------------------------------------------------------------------
 

@@ -28,7 +28,7 @@ import os
 from operator import itemgetter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Union
+from typing import Generator, Iterator, Union
 
 from ..rdb import _accel
 from ..errors import AofFormatError, AofTruncatedError, FormatError
@@ -448,15 +448,9 @@ class AofReader:
                         part.commands += len(cmds)
                         st.good_end = buf_base + npos
                         yield CommandBatch(name, base, st.ts, cmds, ends, pos, buf_base)
-                    else:
-                        ready: list = []
-                        stop = self._take(part, st, cmds, ends, pos, buf_base, base, upto_offset,
-                                          ready)
-                        yield from _batches(name, base, ready)
-                        if stop:
-                            if st.error is not None:
-                                raise st.error
-                            return True
+                    elif (yield from self._release(name, part, st, cmds, ends, pos, buf_base,
+                                                   base, upto_offset)):
+                        return True
                     pos = npos
                     if len(cmds) == BATCH or pos >= len(buf):
                         continue
@@ -479,13 +473,8 @@ class AofReader:
                 except RespError as e:
                     raise self._error(part, f"not a RESP record: {e.reason}", buf_base + e.pos) from None
                 if args is not None:  # parse_commands takes every command: never here
-                    ready = []
-                    stop = self._take(part, st, [args], [end], pos, buf_base, base, upto_offset,
-                                      ready)
-                    yield from _batches(name, base, ready)
-                    if stop:
-                        if st.error is not None:
-                            raise st.error
+                    if (yield from self._release(name, part, st, [args], [end], pos, buf_base,
+                                                 base, upto_offset)):
                         return True
                     pos = end
                     continue
@@ -505,6 +494,17 @@ class AofReader:
         if st.multi is not None:
             return self._truncated(part, last, st.multi_offset, "the file ends inside a MULTI block")
         return False
+
+    def _release(self, name: str, part: AofPart, st: "_State", cmds, ends, pos: int,
+                 buf_base: int, base: int, upto_offset) -> Generator[CommandBatch, None, bool]:
+        """:meth:`_take` as batches; its value is True to stop the load (raising the error that
+        stopped it, if any)."""
+        ready: list = []
+        stop = self._take(part, st, cmds, ends, pos, buf_base, base, upto_offset, ready)
+        yield from _batches(name, base, ready)
+        if stop and st.error is not None:
+            raise st.error
+        return stop
 
     def _take(self, part: AofPart, st: "_State", cmds, ends, pos: int, buf_base: int, base: int,
               upto_offset, ready: list) -> bool:

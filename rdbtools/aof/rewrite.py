@@ -46,13 +46,13 @@ from ..model import Entry
 from ..rdb.targets import Target, get_target
 from ..files import atomic_output, fsync_directory
 from ..rdb.writer import WriteResult
-from .base import aof_target, last_timestamp, resp_rdb_version, write_base
+from .base import BASE_FORMS, aof_target, last_timestamp, resp_rdb_version, write_base
 from .manifest import (MANIFEST_SUFFIX, Manifest, base_file_name,
                        incr_file_name, write_manifest)
 from .reader import AofReader, open_aof
 from .replay import ServerProfile, replay
 
-__all__ = ["RewriteResult", "rewrite_aof", "ProgressCallback"]
+__all__ = ["RewriteResult", "rewrite_aof", "ProgressCallback", "BASE_FORMS"]
 
 ProgressCallback = Callable[[str, int, int], None]
 """``progress(stage, done, total)``: stage ``"replay"`` (bytes of the AOF) then ``"write"`` (keys)."""

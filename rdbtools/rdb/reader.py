@@ -45,6 +45,8 @@ from .source import CHUNK_SIZE, ByteSource, InputSource, open_input
 
 log = logging.getLogger("rdbtools")
 
+__all__ = ["RdbReader", "open_rdb", "read_rdb", "VALUE_MODES"]
+
 VALUE_MODES = ("full", "sizes", "lazy")
 _U64 = (1 << 64) - 1
 Selector = Callable[[int, bytes, str, "int | None"], bool]

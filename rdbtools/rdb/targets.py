@@ -19,7 +19,8 @@ from typing import Mapping
 
 from ..format import constants as C
 
-__all__ = ["Target", "Thresholds", "TARGETS", "get_target", "target_names", "config_name"]
+__all__ = ["Target", "Thresholds", "TARGETS", "get_target", "target_names", "target_for_file",
+           "config_name"]
 
 # Node size limits of list-max-listpack-size -1 .. -5 (quicklist.c optimization_level)
 LIST_NODE_BYTES = {-1: 4096, -2: 8192, -3: 16384, -4: 32768, -5: 65536}

@@ -48,8 +48,7 @@ from .source import crc64
 from .targets import Target, get_target
 
 __all__ = ["RdbWriter", "RestoreWriter", "WriteResult", "Loss", "write_rdb", "write_restore",
-           "encode_value", "dump_payload", "encode_listpack", "encode_ziplist", "encode_intset",
-           "stream_nodes", "raw_copy_types", "UNWRITABLE"]
+           "encode_value", "dump_payload", "raw_copy_types", "UNWRITABLE"]
 
 UNWRITABLE = ("drop", "fail")
 _U64 = 2**64 - 1
@@ -458,6 +457,7 @@ class _KeyWriter(ABC):
         self._reencode = reencode
         self._strict = strict
         self._unwritable = unwritable
+        self._db: int | None = None
         self.result = WriteResult(self.target)
 
     @property
@@ -501,6 +501,29 @@ class _KeyWriter(ABC):
         for record in records:
             write(record)
         return self.close()
+
+    def write_entry(self, entry: Entry) -> None:
+        """Write one key: a ``SELECT`` first when its database is not the last key's.
+
+        :raises EncodeError: naming the key, when it cannot be written (or, with ``strict``,
+            when anything of it is lost).
+        """
+        losses: list[str] = []
+        encoded = self._encode(entry, losses)
+        if encoded is None:
+            return
+        if entry.db != self._db:
+            self._db = entry.db
+            self._select(entry.db)
+        self._write_key(entry, *encoded, losses)
+
+    @abstractmethod
+    def _select(self, db: int) -> None:
+        """Switch the output to database ``db``."""
+
+    @abstractmethod
+    def _write_key(self, entry: Entry, rdb_type: int, data: bytes, losses: list[str]) -> None:
+        """Write one encoded key; ``losses`` (add to it) go to :meth:`_written` before."""
 
     @abstractmethod
     def write(self, record: Record) -> None:
@@ -547,7 +570,6 @@ class RdbWriter(_KeyWriter):
         self._buf: list[bytes] = []
         self._buffered = 0
         self._crc = 0
-        self._db: int | None = None
         self._hints: dict[int, ResizeDb] = {}
         self._pending_db: int | None = None
         self._closed = False
@@ -619,25 +641,17 @@ class RdbWriter(_KeyWriter):
                    + encode_rdb_length(C.RDB_MODULE_OPCODE_UINT) + encode_rdb_length(aux.when)
                    + aux.raw)
 
-    def write_entry(self, entry: Entry) -> None:
-        """Write one key (rdbSaveKeyValuePair()).
+    def _select(self, db: int) -> None:
+        record = bytes((C.RDB_OPCODE_SELECTDB,)) + encode_rdb_length(db)
+        hints = self._hints.get(db)
+        if hints is not None:
+            record += (bytes((C.RDB_OPCODE_RESIZEDB,)) + encode_rdb_length(hints.db_size)
+                       + encode_rdb_length(hints.expires_size))
+        self._emit(record)
 
-        :raises EncodeError: naming the key, when it cannot be written (or, with ``strict``,
-            when anything of it is lost).
-        """
-        losses: list[str] = []
-        encoded = self._encode(entry, losses)
-        if encoded is None:
-            return
-        rdb_type, data = encoded
+    def _write_key(self, entry: Entry, rdb_type: int, data: bytes, losses: list[str]) -> None:
+        """rdbSaveKeyValuePair(): the key's opcodes (expiry, LRU/LFU), type, name and value."""
         head = []
-        if entry.db != self._db:
-            self._db = entry.db
-            head.append(bytes((C.RDB_OPCODE_SELECTDB,)) + encode_rdb_length(entry.db))
-            hints = self._hints.get(entry.db)
-            if hints is not None:
-                head.append(bytes((C.RDB_OPCODE_RESIZEDB,)) + encode_rdb_length(hints.db_size)
-                            + encode_rdb_length(hints.expires_size))
         if entry.expire_at_ms is not None:
             head.append(bytes((C.RDB_OPCODE_EXPIRETIME_MS,)) + pack("<q", entry.expire_at_ms))
         if entry.idle_s is not None or entry.freq is not None:
@@ -694,7 +708,6 @@ class RestoreWriter(_KeyWriter):
         self._replace = [b"REPLACE"] if replace else []
         self._version = pack("<H", self.target.rdb_version)
         self._out: list[bytes] = []
-        self._db: int | None = None
 
     def write(self, record: Record) -> None:
         """Write one record: keys and function libraries; other file-level records are not
@@ -716,21 +729,12 @@ class RestoreWriter(_KeyWriter):
         self._command([b"FUNCTION", b"LOAD", *self._replace, function.code])
         self.result.functions += 1
 
-    def write_entry(self, entry: Entry) -> None:
-        """Write the ``RESTORE`` of one key.
+    def _select(self, db: int) -> None:
+        self._command([b"SELECT", b"%d" % db])
 
-        :raises EncodeError: naming the key, when it cannot be written (or, with ``strict``,
-            when anything of it is lost).
-        """
-        losses: list[str] = []
-        encoded = self._encode(entry, losses)
-        if encoded is None:
-            return
-        rdb_type, data = encoded
+    def _write_key(self, entry: Entry, rdb_type: int, data: bytes, losses: list[str]) -> None:
+        """The ``RESTORE`` of one key, with its TTL and LRU/LFU data."""
         key = entry.key
-        if entry.db != self._db:
-            self._db = entry.db
-            self._command([b"SELECT", b"%d" % entry.db])
         if entry.expire_at_ms is None:
             args = [b"RESTORE", key, b"0", _dump_frame(rdb_type, data, self.target.rdb_version)]
         else:
