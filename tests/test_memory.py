@@ -4,7 +4,6 @@ builds the random dataset)."""
 
 from __future__ import annotations
 
-import statistics
 import sys
 from pathlib import Path
 

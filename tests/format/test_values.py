@@ -13,7 +13,6 @@ from construct import ConstructError, Container, ListContainer
 
 from rdbtools.format import constants as C
 from rdbtools.rdb.blobs import decode_intset, decode_listpack, decode_ziplist, decode_zipmap
-from rdbtools.format.intset import Intset
 from rdbtools.format.listpack import listpack_elements
 from rdbtools.format.records import RdbHeader, rdb_file_grammar
 from rdbtools.format.values import dump_payload_grammar, value_grammar

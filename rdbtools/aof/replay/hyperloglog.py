@@ -1,4 +1,4 @@
-# rdbtools: aof/hll.py
+# rdbtools: aof/replay/hyperloglog.py
 """HyperLogLog values byte for byte as the server builds them (PFADD, PFMERGE, PFCOUNT's cache).
 
 Mirrors hyperloglog.c (Redis 4.0 - 8.2, Valkey 8 - 9; unchanged in what it writes): the 16-byte
@@ -10,14 +10,19 @@ in which registers were set — so :func:`sparse_set` repeats ``hllSparseSet()``
 locate the opcode, split it into at most five bytes, promote to dense when a value exceeds 32 or
 the string would exceed ``hll-sparse-max-bytes``, then merge adjacent equal VAL opcodes in a
 window of five opcodes starting at the previous one.
+
+The replay's PF* commands, which store these values as strings, are :class:`HyperLogLogMixin`,
+at the end.
 """
 
 from __future__ import annotations
 
 import math
 
-__all__ = ["HLL_MAGIC", "is_hll", "create", "pfadd", "pfmerge", "pfcount_cached", "count",
-           "hll_hash", "pat_len"]
+from ...model import TYPE_STRING
+
+__all__ = ["HyperLogLogMixin", "HLL_MAGIC", "is_hll", "create", "pfadd", "pfmerge",
+           "pfcount_cached", "count", "hll_hash", "pat_len"]
 
 HLL_P = 14
 HLL_Q = 64 - HLL_P
@@ -383,3 +388,29 @@ def pfcount_cached(value: bytes) -> bytes:
     hll = bytearray(value)
     hll[8:16] = card.to_bytes(8, "little")
     return bytes(hll)
+
+
+# -- the commands --------------------------------------------------------------------------
+class HyperLogLogMixin:
+    """PFADD, PFMERGE and PFCOUNT (whose cached cardinality is a write: it reaches the AOF).
+    A mixin of :class:`~.engine.Replayer`; uses the engine's ``keys``, ``profile`` and ``_get()``,
+    and :meth:`StringsMixin._set_value <.strings.StringsMixin._set_value>`."""
+
+    def c_pfadd(self, a):
+        k = self._get(a[1], TYPE_STRING)
+        value = pfadd(k.value if k is not None else None, a[2:], self.profile.hll_sparse_max_bytes)
+        self._set_value(a[1], k, value)
+
+    def c_pfmerge(self, a):
+        vals = []
+        for s in a[1:]:
+            k = self._get(s, TYPE_STRING)
+            vals.append(k.value if k is not None else None)
+        value = pfmerge(vals[0], vals, self.profile.hll_sparse_max_bytes)
+        self._set_value(a[1], self.keys.get(a[1]), value)
+
+    def c_pfcount(self, a):
+        if len(a) == 2:
+            k = self._get(a[1], TYPE_STRING)
+            if k is not None:
+                k.value = pfcount_cached(k.value)

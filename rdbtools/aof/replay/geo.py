@@ -1,3 +1,4 @@
+# rdbtools: aof/replay/geo.py
 """The geo searches that an AOF replays: GEORADIUS / GEORADIUSBYMEMBER ... STORE|STOREDIST and
 GEOSEARCHSTORE, which every server propagates verbatim (only GEOADD is rewritten, as ZADD).
 
@@ -8,6 +9,9 @@ box a score range scanned in sorted-set order, every member decoded to the centr
 and kept when it lies within the radius or box (the server's haversine, Earth radius
 6372797.560856 m).  Box and scan order matter for ``COUNT n ANY``, which stops at the first n
 members found.
+
+The commands themselves (option parsing, the search, storing the result as a sorted set) are
+:class:`GeoMixin`, at the end.
 """
 
 from __future__ import annotations
@@ -16,8 +20,13 @@ import bisect
 import math
 from itertools import islice
 from dataclasses import dataclass
+from operator import itemgetter
 
-__all__ = ["GeoShape", "UNITS", "GEO_STEP_MAX", "decode_score", "search"]
+from ...model import TYPE_ZSET
+from .args import _CmdError, _float, _ll
+from .keyspace import _ranked
+
+__all__ = ["GeoMixin", "GeoShape", "UNITS", "GEO_STEP_MAX", "decode_score", "search"]
 
 GEO_STEP_MAX = 26  # 52 bits
 GEO_LAT_MIN, GEO_LAT_MAX = -85.05112878, 85.05112878
@@ -227,3 +236,84 @@ def search(ranked: list[tuple[bytes, float]], shape: GeoShape, limit: int = 0,
                 break
         last = index
     return found
+
+
+# -- the commands --------------------------------------------------------------------------
+class GeoMixin:
+    """GEORADIUS / GEORADIUSBYMEMBER with STORE|STOREDIST and GEOSEARCHSTORE (GEOADD reaches
+    the AOF as ZADD; a search without STORE writes nothing).  A mixin of
+    :class:`~.engine.Replayer`; uses the engine's ``keys``, ``_compat7`` and ``_get()``, and
+    :meth:`ZSetsMixin._store_zset <.zsets.ZSetsMixin._store_zset>` to store the result."""
+
+    def _geo_store(self, a, src: bytes, shape_args: int, store: bytes | None, storedist: bool,
+                   options: list[bytes], from_member: bytes | None,
+                   center: tuple[float, float] | None) -> None:
+        """georadiusGeneric() in geo.c: parse the options from ``options``, search, store."""
+        k = self._get(src, TYPE_ZSET)
+        radius = width = height = None
+        conversion = 1.0
+        sort = None
+        count = 0
+        any_ = False
+        i = 0
+        while i < len(options):
+            opt = options[i].upper()
+            if opt in (b"ASC", b"DESC"):
+                sort = opt
+            elif opt == b"ANY":
+                any_ = True
+            elif opt == b"COUNT":
+                count = _ll(options[i + 1])
+                i += 1
+            elif opt in (b"STORE", b"STOREDIST") and shape_args:  # GEORADIUS: the last wins
+                store, storedist = options[i + 1], opt == b"STOREDIST"
+                i += 1
+            elif opt == b"STOREDIST":  # GEOSEARCHSTORE: a flag
+                storedist = True
+            elif opt == b"FROMMEMBER":
+                from_member = options[i + 1]
+                i += 1
+            elif opt == b"FROMLONLAT":
+                center = (_float(options[i + 1]), _float(options[i + 2]))
+                i += 2
+            elif opt == b"BYRADIUS":
+                radius, conversion = _float(options[i + 1]), UNITS[options[i + 2].lower()]
+                i += 2
+            elif opt == b"BYBOX":
+                width, height = _float(options[i + 1]), _float(options[i + 2])
+                conversion = UNITS[options[i + 3].lower()]
+                i += 3
+            elif opt not in (b"WITHDIST", b"WITHHASH", b"WITHCOORD"):
+                raise _CmdError(f"syntax error at {options[i][:40]!r}")
+            i += 1
+        if shape_args:  # GEORADIUS / GEORADIUSBYMEMBER: radius and unit are positional
+            radius = _float(a[shape_args])
+            conversion = UNITS[a[shape_args + 1].lower()]
+        if store is None:
+            return  # a read-only search changes nothing
+        if k is None:
+            self.keys.pop(store, None)
+            return
+        if from_member is not None:
+            score = k.value.get(from_member)
+            center = None if score is None else decode_score(score)
+            if center is None:
+                raise _CmdError("could not decode requested zset member")
+        shape = GeoShape(center[0], center[1], conversion, radius, width or 0.0, height or 0.0)
+        if count and sort is None and not any_:
+            sort = b"ASC"  # the nearest COUNT members
+        found = search(_ranked(k), shape, count if any_ else 0, legacy=not self._compat7)
+        if sort is not None:  # qsort by distance; equal distances keep their scan order here
+            found.sort(key=itemgetter(2), reverse=sort == b"DESC")
+        if count:
+            found = found[:count]
+        self._store_zset(store, {m: (d / conversion if storedist else s) for m, s, d in found})
+
+    def c_georadius(self, a):
+        self._geo_store(a, a[1], 4, None, False, a[6:], None, (_float(a[2]), _float(a[3])))
+
+    def c_georadiusbymember(self, a):
+        self._geo_store(a, a[1], 3, None, False, a[5:], a[2], None)
+
+    def c_geosearchstore(self, a):
+        self._geo_store(a, a[2], 0, a[1], False, a[3:], None, None)
