@@ -1,24 +1,24 @@
-/* rdbtools/_walkers.h: the byte-level walkers of RDB blobs, shared by the compiled reader
- * (rdbtools/_speedups.c) and the compiled memory estimator (rdbtools/analysis/_estimate.c), so
- * that the estimator accepts exactly what the reader accepts.
+/* rdbtools/rdb/csrc/walkers.c: the byte-level walkers of RDB blobs and LZF decompression,
+ * compiled into both extensions: the reader (rdbtools.rdb._speedups) and the memory estimator
+ * (rdbtools.analysis._estimate), so that the estimator accepts exactly what the reader accepts.
+ * Declarations, the element list and the byte readers: walkers.h.
  *
- * Mirrors rdbtools/lzf.py (lzf_decompress) and rdbtools/blobs.py (decode_listpack, _ziplist,
- * _intset): the same offsets and reasons in errors.  Included once per extension, after
- * <Python.h>, <stdint.h>, <string.h> and <stdarg.h>; everything here is static.
+ * Mirrors, line for line, rdbtools/format/lzf.py (lzf_decompress: walk_lzf) and
+ * rdbtools/rdb/blobs.py (decode_listpack, decode_ziplist, decode_intset, decode_zipmap:
+ * walk_listpack, walk_ziplist, walk_intset, walk_zipmap; listpack.c, ziplist.c, intset.c,
+ * zipmap.c): the same elements, and errors with the same offsets and reasons.  The Python-facing
+ * versions (bytes in, lists out, FormatError raised) are in blobs.c and lzf.c.
  */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <string.h>
 
-#ifndef RDBTOOLS_WALKERS_H
-#define RDBTOOLS_WALKERS_H
+#include "walkers.h"
 
 /* ---------------------------------------------------------------------------------------- */
 /* errors of the walkers                                                                     */
-
-typedef struct {
-    long long offset;
-    char msg[200];
-} err_t;
-
-enum { OK = 0, BAD = -1, NOMEM = -2 };
 
 static int
 fail(err_t *e, long long offset, const char *fmt, ...)
@@ -32,51 +32,7 @@ fail(err_t *e, long long offset, const char *fmt, ...)
 }
 
 /* ---------------------------------------------------------------------------------------- */
-/* little helpers                                                                            */
-
-static inline uint32_t rd16le(const uint8_t *p) { return (uint32_t)p[0] | ((uint32_t)p[1] << 8); }
-static inline uint32_t rd32le(const uint8_t *p)
-{
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
-}
-static inline uint32_t rd32be(const uint8_t *p)
-{
-    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | (uint32_t)p[3];
-}
-static inline uint64_t rd64le(const uint8_t *p)
-{
-    return (uint64_t)rd32le(p) | ((uint64_t)rd32le(p + 4) << 32);
-}
-static inline uint64_t rd64be(const uint8_t *p)
-{
-    return ((uint64_t)rd32be(p) << 32) | (uint64_t)rd32be(p + 4);
-}
-
-/* ---------------------------------------------------------------------------------------- */
-/* element lists of the walkers: an element is a string (s != NULL) or an integer            */
-
-typedef struct {
-    const uint8_t *s;
-    Py_ssize_t len;
-    long long v;
-} item_t;
-
-#define ITEMS_STACK 128
-typedef struct {
-    item_t *a;
-    Py_ssize_t n, cap;
-    item_t stack[ITEMS_STACK];
-} items_t;
-
-static void items_init(items_t *it) { it->a = it->stack; it->n = 0; it->cap = ITEMS_STACK; }
-static void items_free(items_t *it)
-{
-    if (it->a != it->stack)
-        PyMem_Free(it->a);
-    it->a = it->stack;
-    it->n = 0;
-    it->cap = ITEMS_STACK;
-}
+/* element lists of the walkers (items_t in walkers.h)                                       */
 
 static int
 items_grow(items_t *it)
@@ -118,13 +74,11 @@ items_grow(items_t *it)
     } while (0)
 
 /* ---------------------------------------------------------------------------------------- */
-/* LZF (lzf.py)                                                                              */
+/* LZF (format/lzf.py lzf_decompress)                                                        */
 
-/* Decompress into out[0..cap).  cap must be >= min(expected, limit + 264 or unlimited, the
- * most `n` bytes can expand to), so that it is never the reason to stop.  limit < 0: none.
- * out == NULL only checks the data (the same verdict, nothing written). */
-static int
-lzf_walk(const uint8_t *d, Py_ssize_t n, uint8_t *out, long long expected, long long limit,
+/* lzf_decompress (Redis lzf_d.c); see walkers.h */
+int
+walk_lzf(const uint8_t *d, Py_ssize_t n, uint8_t *out, long long expected, long long limit,
          Py_ssize_t *outlen, err_t *e)
 {
     Py_ssize_t i = 0, o = 0;
@@ -183,21 +137,9 @@ lzf_walk(const uint8_t *d, Py_ssize_t n, uint8_t *out, long long expected, long 
     return OK;
 }
 
-/* the most n compressed bytes can produce: a 3-byte back-reference yields 264 bytes */
-static long long lzf_max_output(Py_ssize_t n) { return (long long)n * 88; }
 
 /* ---------------------------------------------------------------------------------------- */
 /* listpack (blobs.decode_listpack)                                                          */
-
-static int
-backlen_size(long long size)
-{
-    if (size <= 127) return 1;
-    if (size < 16383) return 2;
-    if (size < 2097151) return 3;
-    if (size < 268435455) return 4;
-    return 5;
-}
 
 static long long
 read_backlen(const uint8_t *d, Py_ssize_t last, int nbytes)
@@ -215,8 +157,8 @@ read_backlen(const uint8_t *d, Py_ssize_t last, int nbytes)
 
 #define LP_PAST(pos) fail(e, (pos), "listpack entry runs past the end")
 
-static int
-lp_walk(const uint8_t *d, Py_ssize_t n, items_t *it, err_t *e)
+int
+walk_listpack(const uint8_t *d, Py_ssize_t n, items_t *it, err_t *e)
 {
     uint32_t total, count;
     Py_ssize_t end, pos = 6, nitems = 0;
@@ -321,8 +263,8 @@ lp_walk(const uint8_t *d, Py_ssize_t n, items_t *it, err_t *e)
 
 #define ZL_PAST(pos) fail(e, (pos), "ziplist entry runs past the end")
 
-static int
-zl_walk(const uint8_t *d, Py_ssize_t n, items_t *it, err_t *e)
+int
+walk_ziplist(const uint8_t *d, Py_ssize_t n, items_t *it, err_t *e)
 {
     uint32_t zlbytes, zltail, zllen;
     Py_ssize_t end, pos = 10, last_start = 10, nitems = 0;
@@ -425,8 +367,8 @@ zl_walk(const uint8_t *d, Py_ssize_t n, items_t *it, err_t *e)
 /* ---------------------------------------------------------------------------------------- */
 /* intset (blobs.decode_intset)                                                              */
 
-static int
-is_walk(const uint8_t *d, Py_ssize_t n, items_t *it, err_t *e)
+int
+walk_intset(const uint8_t *d, Py_ssize_t n, items_t *it, err_t *e)
 {
     uint32_t width, length, k;
     if (n < 8)
@@ -451,4 +393,68 @@ is_walk(const uint8_t *d, Py_ssize_t n, items_t *it, err_t *e)
     return OK;
 }
 
-#endif /* RDBTOOLS_WALKERS_H */
+/* ---------------------------------------------------------------------------------------- */
+/* zipmap (blobs.decode_zipmap)                                                              */
+
+static int
+zm_len(const uint8_t *d, Py_ssize_t n, Py_ssize_t *pos, long long *len, err_t *e)
+{
+    unsigned b = d[*pos];
+    if (b < 254) {
+        *len = b;
+        *pos += 1;
+        return OK;
+    }
+    if (b == 254) {
+        if (*pos + 5 > n)
+            return fail(e, *pos, "zipmap length runs past the end");
+        *len = rd32le(d + *pos + 1);
+        *pos += 5;
+        return OK;
+    }
+    return fail(e, *pos, "unexpected zipmap end marker");
+}
+
+int
+walk_zipmap(const uint8_t *d, Py_ssize_t n, items_t *it, err_t *e)
+{
+    Py_ssize_t pos = 1;
+    if (n < 2)
+        return fail(e, 0, "zipmap shorter than 2 bytes");
+    for (;;) {
+        Py_ssize_t start, key;
+        long long key_len = 0, value_len = 0, p;
+        unsigned free_;
+        if (pos >= n)
+            return fail(e, n, "zipmap has no end marker");
+        if (d[pos] == 255) {
+            pos += 1;
+            break;
+        }
+        start = pos;
+        if (zm_len(d, n, &pos, &key_len, e) != OK)
+            return BAD;
+        key = pos;
+        p = (long long)pos + key_len;
+        if (p >= n)
+            return fail(e, start, "zipmap entry runs past the end");
+        pos = (Py_ssize_t)p;
+        if (zm_len(d, n, &pos, &value_len, e) != OK)
+            return BAD;
+        if (pos >= n)
+            return fail(e, start, "zipmap entry runs past the end");
+        free_ = d[pos];
+        pos += 1;
+        p = (long long)pos + value_len + free_;
+        if (p > n)
+            return fail(e, start, "zipmap entry runs past the end");
+        if (it != NULL) {
+            PUSH_STR(it, d + key, (Py_ssize_t)key_len);
+            PUSH_STR(it, d + pos, (Py_ssize_t)value_len);
+        }
+        pos = (Py_ssize_t)p;
+    }
+    if (pos != n)
+        return fail(e, pos, "bytes after the zipmap end marker");
+    return OK;
+}
