@@ -230,7 +230,7 @@ def render(parts: dict, meta: dict, argv: list[str]) -> str:
         f"{m['implementation']} {m['python']}.  A shared machine: other jobs were running, so the "
         "absolute seconds move by 10–30 % between invocations; the ratios within one part are the "
         "figure to read.",
-        f"- rdbtools: compiled = `rdbtools/rdb/_speedups.c` ({meta['accelerated']}); pure Python = "
+        f"- rdbtools: compiled = `rdbtools/rdb/csrc/` ({meta['accelerated']}); pure Python = "
         "`RDBTOOLS_PUREPYTHON=1`.  rdb-py "
         f"{meta.get('rdbpy') or 'not installed'}; redis-rdb-tools {meta.get('rrt') or 'not run'}.",
         f"- Medians of {meta['repeat']} runs per operation unless the cell says otherwise "

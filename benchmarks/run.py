@@ -122,7 +122,7 @@ def read_path(pure: bool | None = None) -> str:
     """Which read path the children use, asked of a child (the import decides it)."""
     out = subprocess.run([sys.executable, "-c", "from rdbtools.rdb import _accel; print(_accel.ACCELERATED)"],
                          env=child_env(pure), cwd=ROOT, capture_output=True, text=True, check=True).stdout
-    return ("rdbtools with the compiled read path (`rdbtools/rdb/_speedups.c`)" if out.strip() == "True"
+    return ("rdbtools with the compiled read path (`rdbtools/rdb/csrc/`)" if out.strip() == "True"
             else "pure-Python rdbtools (`RDBTOOLS_PUREPYTHON=1` or no compiled extension)")
 
 

@@ -155,7 +155,7 @@ needs_compiled_json = pytest.mark.skipif(
 @given(entries())
 @settings(max_examples=500, suppress_health_check=[HealthCheck.too_slow])
 def test_compiled_json_is_byte_identical_to_json(entry):
-    """json_entry() (rdbtools/rdb/_speedups.c) writes exactly what the stdlib json module writes for
+    """json_entry() (rdbtools/rdb/csrc/render_json.c) writes exactly what the stdlib json module writes for
     entry_to_dict(entry), and declines (None) only for module values and integers beyond 64
     bits (which orjson refuses too)."""
     compiled = dump._json_entry(entry)

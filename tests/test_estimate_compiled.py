@@ -1,4 +1,4 @@
-"""The compiled estimator (rdbtools/analysis/_estimate.c) against the pure-Python one it mirrors:
+"""The compiled estimator (rdbtools/analysis/csrc/) against the pure-Python one it mirrors:
 identical KeyMemory rows for every key of every corpus file for every server profile, and for
 hypothesis-generated files written for every target; identical CSV / JSON Lines bytes from the
 compiled row renderer.  The raw path (values sized from their bytes, not decoded) against the

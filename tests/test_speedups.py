@@ -1,4 +1,4 @@
-"""The compiled read path (rdbtools/rdb/_speedups.c) agrees with the pure-Python one (STYLE §2.5.4).
+"""The compiled read path (rdbtools/rdb/csrc/) agrees with the pure-Python one (STYLE §2.5.4).
 
 * the C blob walkers and LZF give the same elements, or the same error (type, offset, message),
   as rdbtools.rdb.blobs / rdbtools.format.lzf, on valid blobs built by the grammars and on damaged ones;

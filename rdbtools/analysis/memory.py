@@ -306,7 +306,7 @@ class MemoryEstimator:
         compiled = compiled_estimator()
         twin = compiled.Estimator(profile, self._node_mean) if compiled else None
         #: ``compiled(entry, buf, base)``: the C twin of :meth:`estimate` for the common cases
-        #: (``rdbtools/analysis/_estimate.c``), None where this class must answer; None itself
+        #: (``rdbtools/analysis/csrc/``), None where this class must answer; None itself
         #: on the pure path
         self.compiled = twin.estimate if twin else None
         #: ``compiled_raw(entry)``: the same for an entry read with :func:`raw_types_for`

@@ -409,7 +409,7 @@ def _json_fallback(obj: Any) -> bytes:
 def dumps_entry(entry: Entry) -> bytes:
     """One key as compact UTF-8 JSON (no trailing newline).
 
-    The compiled renderer (``json_entry`` in ``rdbtools/rdb/_speedups.c``) writes the bytes the
+    The compiled renderer (``json_entry`` in ``rdbtools/rdb/csrc/render_json.c``) writes the bytes the
     stdlib json module would write for :func:`entry_to_dict` (orjson, used here, gives the same
     JSON values); it hands back None for what it does not cover (module values, lazily read
     values, integers beyond 64 bits), which is rendered here.

@@ -327,7 +327,7 @@ class RdbReader:
         fast_raw = raw or None
         while True:
             if fast is not None:
-                # Compiled path (rdbtools/rdb/_speedups.c): every key record lying wholly in the
+                # Compiled path (rdbtools/rdb/csrc/records.c): every key record lying wholly in the
                 # buffer, up to the first other opcode or anything it leaves to the code below
                 # (other types, damage: read and reported there, one opcode, then back here).
                 pos = src.pos

@@ -11,7 +11,7 @@ valkey's src/rdb.c.
 Blob encoders (listpack, ziplist, intset) are hand-written for speed: the construct builders
 in :mod:`rdbtools.format` take ~17 µs per element, these ~1 µs; tests show both give the same
 bytes (STYLE §2.5).  They, string encoding (LZF) and stream node cutting have compiled versions
-in ``rdbtools/rdb/_speedups.c``, taken through :mod:`rdbtools.rdb._accel` and tested to give the same
+in ``rdbtools/rdb/csrc/encoders.c``, taken through :mod:`rdbtools.rdb._accel` and tested to give the same
 bytes.
 
 What a target cannot hold is a :class:`Loss`, reported per key:
