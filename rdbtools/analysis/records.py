@@ -8,11 +8,8 @@ blob's uncompressed length is taken from its header without decompressing it.
 
 from __future__ import annotations
 
-from struct import unpack_from
-
 from ..format import constants as C
-from ..errors import FormatError
-from ..format.lzf import lzf_decompress
+from ..rdb.reader import RecordCursor
 
 __all__ = ["RecordShape", "record_shape", "BLOB_TYPES", "QUICKLIST_TYPES", "STREAM_TYPES"]
 
@@ -38,91 +35,42 @@ class RecordShape:
         self.node_keys: list[bytes] = []
 
 
-class _Walker:
-    __slots__ = ("buf", "pos")
-
-    def __init__(self, buf: bytes) -> None:
-        self.buf = buf
-        self.pos = 0
-
-    def u8(self) -> int:
-        b = self.buf[self.pos]
-        self.pos += 1
-        return b
-
-    def length(self) -> tuple[int, bool]:
-        """(value, is_special_encoding) as rdbLoadLenByRef()."""
-        b = self.u8()
-        kind = b >> 6
-        if kind == 0:
-            return b & 0x3F, False
-        if kind == 1:
-            return ((b & 0x3F) << 8) | self.u8(), False
-        if kind == 3:
-            return b & 0x3F, True
-        if b == 0x80:
-            v = unpack_from(">I", self.buf, self.pos)[0]
-            self.pos += 4
-            return v, False
-        if b == 0x81:
-            v = unpack_from(">Q", self.buf, self.pos)[0]
-            self.pos += 8
-            return v, False
-        raise FormatError(f"bad length byte 0x{b:02x}")
-
-    def string(self, want: bool) -> tuple[int, bytes | None]:
-        """(decoded length, decoded bytes when ``want``) of an RDB string."""
-        n, special = self.length()
-        if not special:
-            data = self.buf[self.pos : self.pos + n] if want else None
-            self.pos += n
-            return n, data
-        if n == C.RDB_ENC_LZF:
-            clen = self.length()[0]
-            ulen = self.length()[0]
-            data = None
-            if want:
-                data = lzf_decompress(self.buf[self.pos : self.pos + clen], ulen)
-            self.pos += clen
-            return ulen, data
-        width = {0: 1, 1: 2, 2: 4}[n]
-        text = b"%d" % int.from_bytes(self.buf[self.pos : self.pos + width], "little", signed=True)
-        self.pos += width
-        return len(text), text
-
-
 def record_shape(record: bytes, *, payloads: bool = False) -> RecordShape:
     """Walk the record bytes of one key (``Entry.offset`` .. ``+ Entry.size``)."""
-    w = _Walker(record)
+    cursor = RecordCursor.over(record)
+    src = cursor._src
+    length, skip_string, read_string = cursor._read_len, cursor._skip_string, cursor._read_string
+
+    def string(want: bool) -> tuple[int, bytes | None]:
+        if not want:
+            return skip_string(), None
+        data = read_string()
+        return len(data), data
+
     while True:
-        op = w.u8()
+        op = src.take(1)[0]
         if op == C.RDB_OPCODE_EXPIRETIME_MS:
-            w.pos += 8
+            src.skip(8)
         elif op == C.RDB_OPCODE_EXPIRETIME:
-            w.pos += 4
+            src.skip(4)
         elif op == C.RDB_OPCODE_IDLE:
-            w.length()
+            length()
         elif op == C.RDB_OPCODE_FREQ:
-            w.pos += 1
+            src.skip(1)
         else:
             break
     shape = RecordShape(op)
-    w.string(False)  # the key
+    skip_string()  # the key
     if op in BLOB_TYPES:
         if op == C.RDB_TYPE_HASH_LISTPACK_EX:
-            w.pos += 8  # the smallest field expiry (ms) precedes the listpack (rdb.c @7.4.0)
-        n, data = w.string(payloads)
-        shape.blobs.append((2, n, data))
+            src.skip(8)  # the smallest field expiry (ms) precedes the listpack (rdb.c @7.4.0)
+        shape.blobs.append((2, *string(payloads)))
     elif op in QUICKLIST_TYPES:
-        for _ in range(w.length()[0]):
-            container = 2
-            if op == C.RDB_TYPE_LIST_QUICKLIST_2:
-                container = w.length()[0]
-            n, data = w.string(payloads)
-            shape.blobs.append((container, n, data))
+        for _ in range(length()):
+            container = length() if op == C.RDB_TYPE_LIST_QUICKLIST_2 else 2
+            shape.blobs.append((container, *string(payloads)))
     elif op in STREAM_TYPES:
-        for _ in range(w.length()[0]):
-            shape.node_keys.append(w.string(True)[1] or b"")
-            n, _ = w.string(False)
-            shape.blobs.append((2, n, None))
+        for _ in range(length()):
+            shape.node_keys.append(read_string())
+            shape.blobs.append((2, skip_string(), None))
     return shape

@@ -25,6 +25,7 @@ Three ways to read values (``values=``):
 
 from __future__ import annotations
 
+import io
 import logging
 from itertools import chain
 from struct import unpack_from
@@ -91,88 +92,23 @@ class _Blob:
         return err
 
 
-class RdbReader:
-    """Reads one RDB stream.  Use as a context manager (it closes what it opened).
+class RecordCursor:
+    """The RDB primitives over a :class:`~rdbtools.rdb.source.ByteSource` (``rdbLoadLen()``,
+    ``rdbGenericLoadStringObject()``): what the reader's opcode loop and anything else walking
+    record bytes (the memory analysis's record shapes) read lengths and strings with.
 
-    Accessible attributes: ``magic`` ("REDIS" or "VALKEY"), ``version``, ``valkey`` (type codes
-    follow Valkey's table), ``aux`` / ``functions`` / ``module_aux`` / ``slot_info`` (filled in
-    as the records are read), ``checksum`` (after the end: "ok", "disabled" when the stored
-    CRC is 0, or "absent" before RDB 5), ``stored_checksum``, ``bytes_read`` / ``total_size``
-    (progress on the underlying file; ``total_size`` None when unknown).
-
-    :raises UnsupportedVersionError: for versions this project does not read (RDB 13+).
+    ``RecordCursor.over(data)`` walks a bytes object, e.g. one key record.
     """
 
-    def __init__(self, source: InputSource, values: str = "full", *,
-                 verify_checksum: bool = True) -> None:
-        if values not in VALUE_MODES:
-            raise ValueError(f"values must be one of {VALUE_MODES}, not {values!r}")
-        self.values = values
-        self._input = open_input(source)
-        self.name = self._input.name
-        self._src = ByteSource(self._input.read, self._input.size, checksum=verify_checksum)
-        self._verify = verify_checksum
-        self.aux: list[Aux] = []
-        self.functions: list[Function] = []
-        self.module_aux: list[ModuleAux] = []
-        self.slot_info: list[SlotInfo] = []
-        self.checksum: str | None = None
-        self.stored_checksum: int | None = None
-        self.end_offset: int | None = None
-        self._started = False
-        try:
-            self._read_header()
-        except BaseException:
-            self._input.close()
-            raise
+    __slots__ = ("_src",)
 
-    # -- lifecycle ------------------------------------------------------------------------
-    def __enter__(self) -> "RdbReader":
-        return self
+    def __init__(self, src: ByteSource) -> None:
+        self._src = src
 
-    def __exit__(self, *exc) -> None:
-        self.close()
+    @classmethod
+    def over(cls, data: bytes) -> "RecordCursor":
+        return cls(ByteSource(io.BytesIO(data).read, len(data), checksum=False))
 
-    def close(self) -> None:
-        self._input.close()
-
-    @property
-    def bytes_read(self) -> int:
-        if self._input.compression is None:
-            return self._src.offset
-        return self._input.raw_position()
-
-    @property
-    def total_size(self) -> int | None:
-        return self._input.raw_size
-
-    # -- header ---------------------------------------------------------------------------
-    def _read_header(self) -> None:
-        src = self._src
-        try:
-            head = src.take(9)
-        except TruncatedError:
-            raise FormatError("not an RDB file: shorter than the 9-byte header", 0) from None
-        if head[:5] == b"REDIS" and head[5:9].isdigit():
-            self.magic = "REDIS"
-            self.version = int(head[5:9])
-            supported = 1 <= self.version <= C.RDB_VERSION_MAX_REDIS
-        elif head[:6] == b"VALKEY" and head[6:9].isdigit():
-            # Valkey 9.0: "VALKEY" + 3 digits for versions above 79 (valkey rdb.h)
-            self.magic = "VALKEY"
-            self.version = int(head[6:9])
-            supported = self.version == C.RDB_VERSION_MAX_VALKEY
-        else:
-            raise FormatError(f"not an RDB file: header {head!r} is neither REDIS0nnn nor "
-                              "VALKEYnnn", 0)
-        if not supported:
-            raise UnsupportedVersionError(
-                f"unsupported RDB version {self.version} ({self.magic} magic); this reader "
-                f"supports REDIS 1-{C.RDB_VERSION_MAX_REDIS} (Redis 2.0-8.4, Valkey 7.2-8.1) "
-                f"and VALKEY{C.RDB_VERSION_MAX_VALKEY} (Valkey 9.x)", 5)
-        self.valkey = self.magic == "VALKEY"
-
-    # -- primitives (rdbLoadLen, rdbGenericLoadStringObject) ----------------------------------
     def _read_len(self) -> int:
         src = self._src
         buf = src.buf
@@ -261,6 +197,88 @@ class RdbReader:
             src.skip(clen)
             return ulen
         return len(self._read_string())
+
+
+class RdbReader(RecordCursor):
+    """Reads one RDB stream.  Use as a context manager (it closes what it opened).
+
+    Accessible attributes: ``magic`` ("REDIS" or "VALKEY"), ``version``, ``valkey`` (type codes
+    follow Valkey's table), ``aux`` / ``functions`` / ``module_aux`` / ``slot_info`` (filled in
+    as the records are read), ``checksum`` (after the end: "ok", "disabled" when the stored
+    CRC is 0, or "absent" before RDB 5), ``stored_checksum``, ``bytes_read`` / ``total_size``
+    (progress on the underlying file; ``total_size`` None when unknown).
+
+    :raises UnsupportedVersionError: for versions this project does not read (RDB 13+).
+    """
+
+    def __init__(self, source: InputSource, values: str = "full", *,
+                 verify_checksum: bool = True) -> None:
+        if values not in VALUE_MODES:
+            raise ValueError(f"values must be one of {VALUE_MODES}, not {values!r}")
+        self.values = values
+        self._input = open_input(source)
+        self.name = self._input.name
+        self._src = ByteSource(self._input.read, self._input.size, checksum=verify_checksum)
+        self._verify = verify_checksum
+        self.aux: list[Aux] = []
+        self.functions: list[Function] = []
+        self.module_aux: list[ModuleAux] = []
+        self.slot_info: list[SlotInfo] = []
+        self.checksum: str | None = None
+        self.stored_checksum: int | None = None
+        self.end_offset: int | None = None
+        self._started = False
+        try:
+            self._read_header()
+        except BaseException:
+            self._input.close()
+            raise
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def __enter__(self) -> "RdbReader":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._input.close()
+
+    @property
+    def bytes_read(self) -> int:
+        if self._input.compression is None:
+            return self._src.offset
+        return self._input.raw_position()
+
+    @property
+    def total_size(self) -> int | None:
+        return self._input.raw_size
+
+    # -- header ---------------------------------------------------------------------------
+    def _read_header(self) -> None:
+        src = self._src
+        try:
+            head = src.take(9)
+        except TruncatedError:
+            raise FormatError("not an RDB file: shorter than the 9-byte header", 0) from None
+        if head[:5] == b"REDIS" and head[5:9].isdigit():
+            self.magic = "REDIS"
+            self.version = int(head[5:9])
+            supported = 1 <= self.version <= C.RDB_VERSION_MAX_REDIS
+        elif head[:6] == b"VALKEY" and head[6:9].isdigit():
+            # Valkey 9.0: "VALKEY" + 3 digits for versions above 79 (valkey rdb.h)
+            self.magic = "VALKEY"
+            self.version = int(head[6:9])
+            supported = self.version == C.RDB_VERSION_MAX_VALKEY
+        else:
+            raise FormatError(f"not an RDB file: header {head!r} is neither REDIS0nnn nor "
+                              "VALKEYnnn", 0)
+        if not supported:
+            raise UnsupportedVersionError(
+                f"unsupported RDB version {self.version} ({self.magic} magic); this reader "
+                f"supports REDIS 1-{C.RDB_VERSION_MAX_REDIS} (Redis 2.0-8.4, Valkey 7.2-8.1) "
+                f"and VALKEY{C.RDB_VERSION_MAX_VALKEY} (Valkey 9.x)", 5)
+        self.valkey = self.magic == "VALKEY"
 
     def _read_blob(self, kind: str) -> tuple[bytes, _Blob]:
         src = self._src
