@@ -9,7 +9,8 @@ Format errors also subclass :class:`ValueError`, so callers that catch ``ValueEr
 from __future__ import annotations
 
 __all__ = ["RdbToolsError", "FormatError", "TruncatedError", "ChecksumError",
-           "UnsupportedVersionError", "UnknownOpcodeError", "EncodeError", "AofFormatError",
+           "UnsupportedVersionError", "UnknownOpcodeError", "EncodeError", "UnsafeOutputError",
+           "AofFormatError",
            "AofTruncatedError", "UnknownCommandError", "AofFixRefusedError"]
 
 
@@ -89,6 +90,13 @@ class UnknownOpcodeError(FormatError):
 
 class EncodeError(RdbToolsError, ValueError):
     """A model object cannot be written in the requested format."""
+
+
+class UnsafeOutputError(RdbToolsError):
+    """A write was refused because it could lose data: the output is an input (same path,
+    symlink or hard link) or lies inside an input directory, a symlink or a file that the
+    operation did not create has the output's name, or a live server is using the files.
+    Nothing was written."""
 
 
 class AofFormatError(FormatError):
