@@ -6,12 +6,13 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
 from typing import Any, Iterable, Iterator
 
 from rich.console import Console
-from rich.markup import escape
+from rich.markup import escape as _escape_markup
 
 from rdbtools.analysis.info import RdbSummary
 
@@ -23,6 +24,25 @@ __all__ = ["console", "err_console", "escape", "progress_records", "render_summa
 # still wins); a terminal gets its own width.
 console = Console(width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 160)
 err_console = Console(stderr=True)
+
+# What a terminal would act on instead of showing: C0 controls (ESC starts colour, cursor and
+# screen-clearing sequences, BEL, BS, CR), DEL, C1 controls (0x9b is a one-byte CSI) and the
+# Unicode bidi overrides and isolates that reorder what follows them.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _spelled(m: re.Match) -> str:
+    c = ord(m.group())
+    return f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}"
+
+
+def escape(text: object) -> str:
+    """``text`` made safe to print: control characters (and bidi controls) spelled as
+    ``\\xNN`` / ``\\uNNNN`` so a key named ``ESC[2J`` cannot clear the screen or retitle the
+    terminal, then rich markup escaped.  Every name or value that comes from an input goes
+    through this before it reaches a terminal."""
+    return _escape_markup(_UNSAFE.sub(_spelled, str(text)))
+
 
 PROGRESS_MIN_BYTES = 16 << 20  # smaller inputs are read before a bar would be worth drawing
 
@@ -83,7 +103,7 @@ def render_summary(s: RdbSummary, name: str = "") -> None:
     head.add_column()
     head.add_row("format", f"{s.magic} RDB version {s.version}")
     head.add_row("size", _human(s.file_size))
-    head.add_row("checksum", s.checksum or "?")
+    head.add_row("checksum", escape(s.checksum or "?"))
     head.add_row("keys", f"{s.keys} ({s.expires} with a TTL)")
     if s.functions:
         head.add_row("functions", escape(", ".join(s.functions)))
@@ -107,7 +127,7 @@ def render_summary(s: RdbSummary, name: str = "") -> None:
     types.add_column("type")
     types.add_column("keys", justify="right")
     for t, n in s.types.items():
-        types.add_row(t, str(n))
+        types.add_row(escape(t), str(n))
     console.print(types)
 
     enc = Table(title="on-disk encodings", title_justify="left")
@@ -156,8 +176,8 @@ def render_bigkeys(data: dict) -> None:
                               ("elements", "right"), ("memory", "right")):
                 t.add_column(col, justify=just)
             for r in rows:
-                t.add_row(str(r["db"]), _text_key(r["key"]), r["type"], r["encoding"],
-                          str(r["elements"]), _human(r["memory_usage"]))
+                t.add_row(str(r["db"]), _text_key(r["key"]), escape(r["type"]),
+                          escape(r["encoding"]), str(r["elements"]), _human(r["memory_usage"]))
             console.print(t)
 
 
@@ -170,7 +190,7 @@ def render_report(data: dict) -> None:
     head.add_column(style="bold")
     head.add_column()
     for f in data["files"]:
-        head.add_row("file", f"{escape(f['file'])} (estimated for {f['server']})")
+        head.add_row("file", f"{escape(f['file'])} (estimated for {escape(f['server'])})")
     head.add_row("keys", str(data["keys"]))
     head.add_row("memory", f"{_human(data['memory'])} ({data['memory']} bytes, MEMORY USAGE estimate)")
     console.print(head)
@@ -184,7 +204,7 @@ def render_report(data: dict) -> None:
         for c in ("keys", "memory", "share"):
             t.add_column(c, justify="right")
         for r in rows:
-            t.add_row(*(str(r[c]) for c in cols), str(r["keys"]), _human(r["memory"]),
+            t.add_row(*(escape(r[c]) for c in cols), str(r["keys"]), _human(r["memory"]),
                       f"{100 * r['memory'] / total:.1f} %")
         console.print(t)
 
@@ -203,8 +223,8 @@ def render_report(data: dict) -> None:
         for c in ("db", "key", "type", "encoding", "elements", "memory"):
             t.add_column(c, justify="right" if c in ("db", "elements", "memory") else "left")
         for r in top:
-            t.add_row(str(r["db"]), _text_key(r["key"]), r["type"], r["encoding"], str(r["elements"]),
-                      _human(r["memory_usage"]))
+            t.add_row(str(r["db"]), _text_key(r["key"]), escape(r["type"]), escape(r["encoding"]),
+                      str(r["elements"]), _human(r["memory_usage"]))
         console.print(t)
     for title, rows, col in (("hot keys (LFU counter / least idle)", data["hot_keys"], "freq"),
                              ("cold keys (most idle)", data["cold_keys"], "idle_s")):
