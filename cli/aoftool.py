@@ -192,11 +192,13 @@ def info(path: str, fmt: str, strict: bool) -> None:
     from .render import console, escape
 
     console.print(f"[bold]{escape(report['path'])}[/]: {report['layout']}"
-                  + (f", written by {report['server']}" if report["server"] else ""), highlight=False)
+                  + (f", written by {escape(report['server'])}" if report["server"] else ""),
+                  highlight=False)
     if report["manifest"]:
         console.print(f"manifest {escape(report['manifest'])}", highlight=False)
     for p in report["parts"]:
-        extra = f", RDB {p['rdb_header']} with {p['rdb_keys']} keys" if p["rdb_header"] else ""
+        extra = (f", RDB {escape(p['rdb_header'])} with {p['rdb_keys']} keys"
+                 if p["rdb_header"] else "")
         console.print(f"  {p['kind']:<7} {escape(p['file'])}  {p['size']} bytes, "
                       f"{p['commands']} commands{extra}", highlight=False)
     for h in report["history"]:

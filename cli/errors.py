@@ -1,7 +1,8 @@
 """Turning exceptions into exit codes for the command-line tools.
 
-``RdbToolsError`` (bad input) and ``OSError`` -> one red line on stderr, exit 1; click usage
-errors -> exit 2 (click's own handling); ``--traceback`` prints the traceback too; a closed
+``RdbToolsError`` (bad input) and ``OSError`` -> one red line on stderr, exit 1; a valid file
+of a version or compression this release cannot read (``UnsupportedVersionError``) -> exit 3;
+click usage errors -> exit 2 (click's own handling); ``--traceback`` prints the traceback too; a closed
 output pipe (``rdbtool dump big.rdb | head``) ends the program quietly with exit 1.
 """
 
@@ -14,23 +15,24 @@ from typing import Any, Iterator, NoReturn
 
 import click
 
-from rdbtools.errors import RdbToolsError
+from rdbtools.errors import RdbToolsError, UnsupportedVersionError
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 1
 EXIT_USAGE = 2
+EXIT_UNSUPPORTED = 3  # a valid file of a format version or compression this version cannot read
 
 
-def fail(message: str, error: BaseException | None = None) -> NoReturn:
+def fail(message: str, error: BaseException | None = None, code: int = EXIT_BAD_INPUT) -> NoReturn:
     """Print ``message`` as one red line on stderr (plus the traceback under ``--traceback``)
-    and exit 1."""
+    and exit with ``code`` (1: bad input)."""
     from .render import err_console, escape
 
     ctx = click.get_current_context(silent=True)
     if error is not None and ctx is not None and (ctx.find_root().obj or {}).get("traceback"):
         err_console.print_exception()
     err_console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True, highlight=False)
-    sys.exit(EXIT_BAD_INPUT)
+    sys.exit(code)
 
 
 def _silence_stdout() -> None:
@@ -52,6 +54,8 @@ class ErrorHandlingGroup(click.Group):
         except BrokenPipeError:
             _silence_stdout()
             sys.exit(EXIT_BAD_INPUT)
+        except UnsupportedVersionError as e:
+            fail(str(e), e, EXIT_UNSUPPORTED)
         except RdbToolsError as e:
             fail(str(e), e)
         except OSError as e:

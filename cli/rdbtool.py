@@ -8,6 +8,7 @@ render.py, error handling in errors.py.
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from typing import Collection, Iterable, Iterator
 
 import click
@@ -20,7 +21,7 @@ from rdbtools.rdb.filters import KeyFilter
 from rdbtools.analysis.info import summarize
 from rdbtools.model import Entry, Function
 
-from .errors import EXIT_BAD_INPUT, ErrorHandlingGroup, usage_errors
+from .errors import EXIT_BAD_INPUT, EXIT_UNSUPPORTED, ErrorHandlingGroup, usage_errors
 from .options import (filter_options, format_option, input_argument, open_output, open_source,
                       output_option, target_option, write_options)
 from .render import print_check, progress_records, render_summary
@@ -162,31 +163,57 @@ def info(file: str, fmt: str) -> None:
 def check(file: str, fmt: str) -> None:
     """Decode every record and value of FILE and verify its CRC64 checksum.
 
-    Exits 0 when the file is sound and 1 when it is damaged; the message
-    names the byte offset of the damage.  A checksum stored as 0
-    (rdbchecksum no) is reported as "disabled", not as damage.
+    Exit status: 0 sound, 1 damaged (the message names the byte offset of
+    the damage), 3 unsupported (a valid file of an RDB version or a
+    compression this release does not read).  A checksum stored as 0
+    (rdbchecksum no) is reported as "disabled", not as damage.  What is odd
+    but loads (bytes after the end, implausible hints) is listed as warnings.
 
     \b
     Example:
         rdbtool check dump.rdb
         rdbtool check dump.rdb -f json
     """
-    result = {"file": file, "ok": True, "magic": None, "version": None, "keys": 0,
-              "checksum": None, "error": None, "offset": None}  # fmt: skip
-    try:
-        with open_rdb(open_source(file), values="full") as rdb:
-            result.update(magic=rdb.magic, version=rdb.version)
-            for rec in progress_records(rdb, rdb.iter_records()):
-                result["keys"] += isinstance(rec, Entry)
-            result["checksum"] = rdb.checksum
-    except FormatError as e:
-        result.update(ok=False, error=str(e), offset=e.offset)
+    from rdbtools.errors import UnsupportedVersionError
+
+    result = {"file": file, "status": "sound", "ok": True, "magic": None, "version": None,
+              "keys": 0, "checksum": None, "error": None, "offset": None, "warnings": []}  # fmt: skip
+    with _collected_warnings(result["warnings"]):
+        try:
+            with open_rdb(open_source(file), values="full") as rdb:
+                result.update(magic=rdb.magic, version=rdb.version)
+                for rec in progress_records(rdb, rdb.iter_records()):
+                    result["keys"] += isinstance(rec, Entry)
+                result["checksum"] = rdb.checksum
+        except FormatError as e:
+            status = "unsupported" if isinstance(e, UnsupportedVersionError) else "damaged"
+            result.update(status=status, ok=False, error=str(e), offset=e.offset)
     if fmt == "json":
         click.echo(json.dumps(result, indent=2))
     else:
         print_check(result)
-    if not result["ok"]:
-        raise SystemExit(EXIT_BAD_INPUT)
+    if result["status"] != "sound":
+        raise SystemExit(EXIT_UNSUPPORTED if result["status"] == "unsupported" else EXIT_BAD_INPUT)
+
+
+@contextmanager
+def _collected_warnings(into: list[str]) -> Iterator[None]:
+    """The library's warnings (logger ``rdbtools``) while the block runs, as text in ``into``."""
+    import logging
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            into.append(record.getMessage())
+
+    logger = logging.getLogger("rdbtools")
+    handler = Collect(logging.WARNING)
+    logger.addHandler(handler)
+    propagate, logger.propagate = logger.propagate, False  # shown once, by print_check
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
 
 
 @rdbtool.command()

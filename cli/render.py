@@ -140,14 +140,18 @@ def render_summary(s: RdbSummary, name: str = "") -> None:
 
 
 def print_check(result: dict) -> None:
-    """Print the text report of ``rdbtool check``: a green line, or a red one on stderr."""
-    if result["ok"]:
+    """Print the text report of ``rdbtool check``: a green line (sound), or a red one on stderr
+    (damaged, unsupported); then its warnings, yellow, on stderr."""
+    if result["status"] == "sound":
         console.print(
-            f"[green]ok[/]: {escape(result['file'])}: {result['magic']} RDB {result['version']}, "
-            f"{result['keys']} keys, checksum {result['checksum']}",
+            f"[green]ok[/]: {escape(result['file'])}: {escape(result['magic'])} RDB "
+            f"{result['version']}, {result['keys']} keys, checksum {escape(result['checksum'])}",
             highlight=False,
             soft_wrap=True,
         )
+    elif result["status"] == "unsupported":
+        err_console.print(f"[bold yellow]unsupported[/]: {escape(result['file'])}: "
+                          f"{escape(result['error'])}", highlight=False, soft_wrap=True)
     else:
         err_console.print(
             f"[bold red]damaged[/]: {escape(result['file'])}: {escape(result['error'])} "
@@ -155,6 +159,8 @@ def print_check(result: dict) -> None:
             highlight=False,
             soft_wrap=True,
         )
+    for warning in result["warnings"]:
+        err_console.print(f"[yellow]warning[/]: {escape(warning)}", highlight=False, soft_wrap=True)
 
 
 # -- memory analysis (rdbtool bigkeys / report) ----------------------------------------------------
