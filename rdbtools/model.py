@@ -13,8 +13,16 @@ set       ``list[bytes]`` in file order
 zset      ``list[tuple[bytes, float]]`` in file order (Redis writes skiplists highest first)
 hash      ``list[tuple[bytes, bytes]]`` in file order; field TTLs in ``Entry.field_expire_at_ms``
 stream    :class:`Stream`
+array     ``list[tuple[int, bytes]]`` (index, value) ascending; the insert cursor in
+          ``Entry.array_next_insert_index`` (Redis 8.8)
+gcra      ``int``: the theoretical arrival time in Unix microseconds (type 33, compiled out of
+          every default Redis build)
 module    :class:`ModuleValue` (kept raw, like fontTools' DefaultTable)
 ========  ====================================================================================
+
+Template hashes (Redis 8.10 "compact hashes", types 29-32) are ordinary hashes here: their
+values come back paired with the template's field names.  Module key metadata (Redis 8.6 opcode
+243) rides on the key as ``Entry.key_meta``.
 
 Integers stored in integer encodings (intsets, ziplist/listpack integers, int-encoded strings)
 come back as their canonical decimal text, exactly what the server returns for them.
@@ -26,9 +34,10 @@ from dataclasses import dataclass
 from typing import Iterator, Union
 
 __all__ = ["StreamId", "TYPE_STRING", "TYPE_LIST", "TYPE_SET", "TYPE_ZSET", "TYPE_HASH",
-           "TYPE_STREAM", "TYPE_MODULE", "VALUE_TYPES", "StreamEntry", "StreamPendingEntry",
-           "StreamConsumer", "StreamGroup", "Stream", "ModuleValue", "RawValue", "Value", "Entry",
-           "Aux", "SelectDb", "ResizeDb", "Function", "ModuleAux", "SlotInfo", "Record"]
+           "TYPE_STREAM", "TYPE_ARRAY", "TYPE_GCRA", "TYPE_MODULE", "VALUE_TYPES", "StreamEntry",
+           "StreamPendingEntry", "StreamConsumer", "StreamGroup", "StreamIdmpProducer",
+           "StreamIdmp", "Stream", "ModuleValue", "RawValue", "KeyMeta", "Value", "Entry", "Aux",
+           "SelectDb", "ResizeDb", "Function", "ModuleAux", "SlotInfo", "HashTemplate", "Record"]
 
 StreamId = tuple[int, int]
 """A stream entry ID as ``(milliseconds, sequence)``."""
@@ -39,8 +48,11 @@ TYPE_SET = "set"
 TYPE_ZSET = "zset"
 TYPE_HASH = "hash"
 TYPE_STREAM = "stream"
+TYPE_ARRAY = "array"  # Redis 8.8
+TYPE_GCRA = "gcra"  # Redis 8.10 source, behind -DENABLE_GCRA
 TYPE_MODULE = "module"
-VALUE_TYPES = (TYPE_STRING, TYPE_LIST, TYPE_SET, TYPE_ZSET, TYPE_HASH, TYPE_STREAM, TYPE_MODULE)
+VALUE_TYPES = (TYPE_STRING, TYPE_LIST, TYPE_SET, TYPE_ZSET, TYPE_HASH, TYPE_STREAM, TYPE_ARRAY,
+               TYPE_GCRA, TYPE_MODULE)
 
 
 @dataclass(slots=True)
@@ -53,7 +65,8 @@ class StreamEntry:
 
 @dataclass(slots=True)
 class StreamPendingEntry:
-    """An entry of a consumer group's pending entries list (PEL)."""
+    """An entry of a consumer group's pending entries list (PEL).  ``consumer`` is None for an
+    entry in the group's NACK zone (XNACK, Redis 8.8): it is pending but owned by no consumer."""
 
     id: StreamId
     consumer: bytes | None
@@ -73,13 +86,37 @@ class StreamConsumer:
 
 @dataclass(slots=True)
 class StreamGroup:
-    """A consumer group.  ``entries_read`` is None when the server does not know it."""
+    """A consumer group.  ``entries_read`` is None when the server does not know it.
+    ``nacked`` lists the IDs of the group's NACK zone in zone order (oldest XNACK first); it is
+    None for streams stored before RDB stream v5 (type 27, Redis 8.8)."""
 
     name: bytes
     last_id: StreamId
     entries_read: int | None
     pending: list[StreamPendingEntry]
     consumers: list[StreamConsumer]
+    nacked: list[StreamId] | None = None
+
+
+@dataclass(slots=True)
+class StreamIdmpProducer:
+    """One IDMP producer of a stream: its id and its recorded idempotency ids, each with the
+    stream entry it produced, in insertion order."""
+
+    pid: bytes
+    iids: list[tuple[bytes, StreamId]]
+
+
+@dataclass(slots=True)
+class StreamIdmp:
+    """A stream's idempotent-XADD state (RDB stream v4, type 26, Redis 8.6): the XCFGSET
+    settings, the producers in the file's order and the all-time counters."""
+
+    duration_s: int
+    max_size: int
+    producers: list[StreamIdmpProducer]
+    iids_added: int
+    iids_duplicates: int
 
 
 @dataclass(slots=True)
@@ -94,6 +131,7 @@ class Stream:
     max_deleted_id: StreamId
     entries_added: int
     groups: list[StreamGroup]
+    idmp: StreamIdmp | None = None
 
 
 @dataclass(slots=True)
@@ -115,11 +153,26 @@ class RawValue:
     data: bytes
 
 
+@dataclass(slots=True)
+class KeyMeta:
+    """One class of module key metadata on a key (opcode 243, Redis 8.6).  ``class_name`` (4
+    characters), ``version`` (0-31) and ``flags`` (bit 0 = ALLOW_IGNORE: a server without the
+    class drops it on load) are decoded from the class spec; ``raw`` is the exact bytes from the
+    4-byte class spec through the module-typed values and their EOF, as the file holds them."""
+
+    class_name: str
+    version: int
+    flags: int
+    raw: bytes
+
+
 Value = Union[
     bytes,
     list[bytes],
     list[tuple[bytes, float]],
     list[tuple[bytes, bytes]],
+    list[tuple[int, bytes]],
+    int,
     Stream,
     ModuleValue,
     RawValue,
@@ -138,7 +191,9 @@ class Entry:
     ``idle_s`` / ``freq`` (LRU idle seconds / LFU counter when the file has them),
     ``field_expire_at_ms`` (hash field -> absolute Unix ms, for fields with a TTL),
     ``length`` (elements; bytes for a string; entries for a stream), ``offset`` and ``size``
-    (where the record starts in the file and how many bytes it occupies).
+    (where the record starts in the file and how many bytes it occupies),
+    ``array_next_insert_index`` (an array's ARINSERT cursor + 1, None when it has none) and
+    ``key_meta`` (module key metadata, None when the key has none).
     """
 
     db: int
@@ -153,6 +208,8 @@ class Entry:
     length: int = 0
     offset: int = 0
     size: int = 0
+    array_next_insert_index: int | None = None
+    key_meta: list[KeyMeta] | None = None
 
 
 @dataclass(slots=True)
@@ -220,4 +277,14 @@ class SlotInfo:
     expires: int
 
 
-Record = Union[Entry, Aux, SelectDb, ResizeDb, Function, ModuleAux, SlotInfo]
+@dataclass(slots=True)
+class HashTemplate:
+    """A hash template (opcode 242, Redis 8.10): the saving server's template id and its field
+    names in template order (shorter names first, then bytewise).  Type 30/32 hashes refer to it
+    by ``tid``; readers return those hashes as ordinary field/value pairs."""
+
+    tid: int
+    fields: list[bytes]
+
+
+Record = Union[Entry, Aux, SelectDb, ResizeDb, Function, ModuleAux, SlotInfo, HashTemplate]

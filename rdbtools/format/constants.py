@@ -7,13 +7,17 @@ Type codes 22-25 mean different things in Redis (hash field expiration, 7.4) and
 
 from __future__ import annotations
 
-# Highest RDB versions this project reads: Redis 7.4 - 8.4 write 12, Valkey 9.0 writes 80.
-RDB_VERSION_MAX_REDIS = 12
+# Highest RDB versions this project reads: Redis 7.4 - 8.4 write 12, 8.6 writes 13, 8.8 writes 14,
+# 8.10 writes 15; Valkey 9.0 writes 80.
+RDB_VERSION_MAX_REDIS = 15
 RDB_VERSION_MAX_VALKEY = 80
 # Valkey uses the 9-byte "VALKEY" + 3 digits magic for versions above 79 (valkey rdb.h).
 VALKEY_MAGIC_MIN_VERSION = 80
 
 # --- Opcodes (rdb.h) ---------------------------------------------------------------------
+RDB_OPCODE_HASH_TEMPLATE = 242  # Redis 8.10 (RDB 15): one record per hash template
+RDB_OPCODE_KEY_META = 243  # Redis 8.6 (RDB 13): module key metadata before a key's type byte
+# Valkey 8.1+ uses 243 for SLOT_IMPORT; the file's magic decides which meaning applies.
 RDB_OPCODE_SLOT_INFO = 244  # Redis 7.4, cluster mode
 RDB_OPCODE_FUNCTION2 = 245  # Redis 7.0 GA
 RDB_OPCODE_FUNCTION_PRE_GA = 246  # Redis 7.0 release candidates only
@@ -54,6 +58,31 @@ RDB_TYPE_HASH_METADATA_PRE_GA = 22
 RDB_TYPE_HASH_LISTPACK_EX_PRE_GA = 23
 RDB_TYPE_HASH_METADATA = 24
 RDB_TYPE_HASH_LISTPACK_EX = 25
+# Redis 8.6 (RDB 13): every stream, with its IDMP (idempotent XADD) state.
+RDB_TYPE_STREAM_LISTPACKS_4 = 26
+# Redis 8.8 (RDB 14): every stream, plus a per-group NACK zone (XNACK).
+RDB_TYPE_STREAM_LISTPACKS_5 = 27
+# Redis 8.8 (RDB 14): sparse array indexed by uint64 (AR* commands).
+RDB_TYPE_ARRAY = 28
+# Redis 8.10 (RDB 15): template ("compact") hashes.  29/31 appear only in DUMP payloads, 30/32
+# (values that reference an opcode-242 template record) only in RDB files.
+RDB_TYPE_HASH_TMPL_LP = 29
+RDB_TYPE_HASH_TMPL_LP_REF = 30
+RDB_TYPE_HASH_TMPL_ARRAY = 31
+RDB_TYPE_HASH_TMPL_ARRAY_REF = 32
+# Redis 8.10 source: GCRA rate limiter, compiled only with -DENABLE_GCRA (no default build writes it).
+RDB_TYPE_GCRA = 33
+
+# Type 28 element tags (t_array.c arEncode): the in-memory tagged-pointer kind of each value.
+ARRAY_TAG_SDS = 0
+ARRAY_TAG_INT = 1
+ARRAY_TAG_FLOAT = 2
+ARRAY_TAG_SMALLSTR = 3
+
+# Types 29/31 field-name formats (DUMP payloads, Redis 8.10)
+HASH_TMPL_FIELDS_LP = 0
+HASH_TMPL_FIELDS_RAW = 1
+
 # Valkey 9.0 (RDB 80): a hashtable hash whose fields may carry an expiry.
 RDB_TYPE_VALKEY_HASH_2 = 22
 
@@ -105,6 +134,14 @@ _REDIS_TYPE_NAMES = {
     RDB_TYPE_HASH_LISTPACK_EX_PRE_GA: "HASH_LISTPACK_EX_PRE_GA",
     RDB_TYPE_HASH_METADATA: "HASH_METADATA",
     RDB_TYPE_HASH_LISTPACK_EX: "HASH_LISTPACK_EX",
+    RDB_TYPE_STREAM_LISTPACKS_4: "STREAM_LISTPACKS_4",
+    RDB_TYPE_STREAM_LISTPACKS_5: "STREAM_LISTPACKS_5",
+    RDB_TYPE_ARRAY: "ARRAY",
+    RDB_TYPE_HASH_TMPL_LP: "HASH_TMPL_LP",
+    RDB_TYPE_HASH_TMPL_LP_REF: "HASH_TMPL_LP_REF",
+    RDB_TYPE_HASH_TMPL_ARRAY: "HASH_TMPL_ARRAY",
+    RDB_TYPE_HASH_TMPL_ARRAY_REF: "HASH_TMPL_ARRAY_REF",
+    RDB_TYPE_GCRA: "GCRA",
 }
 
 _VALKEY_TYPE_NAMES = {
