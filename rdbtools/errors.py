@@ -9,7 +9,7 @@ Format errors also subclass :class:`ValueError`, so callers that catch ``ValueEr
 from __future__ import annotations
 
 __all__ = ["RdbToolsError", "FormatError", "TruncatedError", "ChecksumError",
-           "UnsupportedVersionError", "UnknownOpcodeError", "EncodeError", "UnsafeOutputError",
+           "UnsupportedVersionError", "UnsupportedCompressionError", "UnknownOpcodeError", "EncodeError", "UnsafeOutputError",
            "AofFormatError",
            "AofTruncatedError", "UnknownCommandError", "AofFixRefusedError"]
 
@@ -82,6 +82,11 @@ class ChecksumError(FormatError):
 
 class UnsupportedVersionError(FormatError):
     """The header names an RDB version this project does not read."""
+
+
+class UnsupportedCompressionError(UnsupportedVersionError):
+    """The input is wrapped in a compression this project does not decompress (zstd, bzip2, xz):
+    the file may be sound, so this is "unsupported", not damage."""
 
 
 class UnknownOpcodeError(FormatError):

@@ -116,3 +116,37 @@ def test_error_names_key_and_db() -> None:
     assert info.value.key == b"hash:small" and info.value.db == 0
     assert message.startswith(f"offset {count} ")
     assert "listpack" in message and "b'hash:small'" in message
+
+
+@pytest.mark.parametrize("compression", ["gzip", "lz4"])
+@pytest.mark.parametrize("damage", ["truncated", "flipped"])
+def test_damaged_compressed_input_is_a_format_error(compression, damage):
+    """A backup compressed with gzip or lz4 and then damaged fails with a FormatError (CRC,
+    truncation or the decompressor's complaint with its position), never zlib.error/EOFError."""
+    import gzip
+
+    import lz4.frame
+
+    compress = gzip.compress if compression == "gzip" else lz4.frame.compress
+    packed = bytearray(compress(_data("redis-7.0.15/rdb/dump.rdb")))
+    if damage == "truncated":
+        packed = packed[: len(packed) // 2]
+    else:
+        packed[len(packed) // 2] ^= 0xFF
+    for mode in MODES:
+        with pytest.raises(FormatError) as err:
+            read_everything(bytes(packed), mode)
+        assert str(err.value)
+        if "damaged" in str(err.value):
+            assert f"damaged {compression} stream" in str(err.value)
+            assert "of the compressed file" in str(err.value)
+
+
+@pytest.mark.parametrize("magic,name", [(b"\x28\xb5\x2f\xfd", "zstd"), (b"BZh9", "bzip2"),
+                                        (b"\xfd7zXZ\x00", "xz")])
+def test_unsupported_compression_is_named(magic, name):
+    from rdbtools.errors import UnsupportedCompressionError, UnsupportedVersionError
+
+    with pytest.raises(UnsupportedCompressionError, match=f"{name}-compressed") as err:
+        read_everything(magic + b"\x00" * 64, "full")
+    assert isinstance(err.value, UnsupportedVersionError) and err.value.offset == 0

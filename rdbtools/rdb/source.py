@@ -2,7 +2,9 @@
 
 :func:`open_input` accepts a path, ``"-"`` (standard input), a binary file object or ``bytes``,
 and transparently decompresses gzip and lz4-frame input recognised by its magic bytes (backup
-pipelines store snapshots compressed; Redis itself never writes them that way).
+pipelines store snapshots compressed; Redis itself never writes them that way).  zstd, bzip2 and
+xz are recognised too and refused with :class:`UnsupportedCompressionError`; a damaged gzip or
+lz4 stream is a :class:`FormatError` naming how far into the compressed file it broke.
 
 :class:`ByteSource` is the buffered cursor the record loops read from.  It keeps absolute
 offsets for error messages, checks every length against what the input can still hold before
@@ -16,15 +18,22 @@ import gzip
 import io
 import os
 import sys
+import zlib
 from pathlib import Path
 from typing import BinaryIO, Callable, Union
 
 import anycrc
 
-from ..errors import TruncatedError
+from ..errors import FormatError, TruncatedError, UnsupportedCompressionError
 
 GZIP_MAGIC = b"\x1f\x8b"
 LZ4_FRAME_MAGIC = b"\x04\x22\x4d\x18"
+# Compressions recognised only to be refused by name: decompress them first (zstd -d, ...).
+UNSUPPORTED_COMPRESSION_MAGICS = (
+    (b"\x28\xb5\x2f\xfd", "zstd"),
+    (b"BZh", "bzip2"),
+    (b"\xfd7zXZ\x00", "xz"),
+)
 CHUNK_SIZE = 1 << 20
 
 InputSource = Union[str, os.PathLike, BinaryIO, bytes, bytearray, memoryview]
@@ -58,18 +67,33 @@ class Input:
         self._owned = owned
         self.compression: str | None = None
         self.raw_size = _size_of(raw)
-        head = _peek(raw, 4)
+        head = _peek(raw, 6)
+        for magic, compression in UNSUPPORTED_COMPRESSION_MAGICS:
+            if head.startswith(magic):
+                raise UnsupportedCompressionError(
+                    f"{name} is {compression}-compressed; rdbtools reads gzip and lz4 only "
+                    f"(decompress it first, e.g. `{_DECOMPRESS_HINT[compression]}`)", 0)
         if head.startswith(GZIP_MAGIC):
             self.compression = "gzip"
             stream = gzip.GzipFile(fileobj=raw, mode="rb")
-        elif head == LZ4_FRAME_MAGIC:
+        elif head.startswith(LZ4_FRAME_MAGIC):
             import lz4.frame
 
             self.compression = "lz4"
             stream = lz4.frame.LZ4FrameFile(raw, mode="rb")
         self._stream = stream
         self.size = self.raw_size if self.compression is None else None
-        self.read: Callable[[int], bytes] = stream.read
+        self.read: Callable[[int], bytes] = stream.read if self.compression is None else self._read_decompressed
+
+    def _read_decompressed(self, n: int) -> bytes:
+        """Read from the gzip/lz4 stream, turning a damaged stream into a FormatError."""
+        try:
+            return self._stream.read(n)
+        except (EOFError, OSError, zlib.error, RuntimeError) as err:
+            # gzip raises BadGzipFile (an OSError) / EOFError / zlib.error, lz4 RuntimeError.
+            raise FormatError(
+                f"damaged {self.compression} stream: {err or type(err).__name__} "
+                f"(at byte {self.raw_position()} of the compressed file)") from None
 
     def raw_position(self) -> int:
         try:
@@ -82,6 +106,9 @@ class Input:
             self._stream.close()
         if self._owned:
             self._raw.close()
+
+
+_DECOMPRESS_HINT = {"zstd": "zstd -dc FILE", "bzip2": "bzip2 -dc FILE", "xz": "xz -dc FILE"}
 
 
 def _size_of(f: BinaryIO) -> int | None:
@@ -120,7 +147,11 @@ def open_input(source: InputSource) -> Input:
             return Input(raw, raw, "<stdin>", False)
         path = Path(source)
         raw = open(path, "rb")
-        return Input(raw, raw, str(path), True)
+        try:
+            return Input(raw, raw, str(path), True)
+        except BaseException:
+            raw.close()
+            raise
     if not hasattr(source, "peek") and not source.seekable():
         source = io.BufferedReader(source)  # type: ignore[arg-type]
     return Input(source, source, getattr(source, "name", "<stream>"), False)
