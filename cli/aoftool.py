@@ -24,7 +24,7 @@ from rdbtools.output.dump import write_json, write_jsonl
 from rdbtools.rdb.filters import KeyFilter
 from rdbtools.model import Function
 
-from .errors import EXIT_BAD_INPUT, ErrorHandlingGroup, usage_errors
+from .errors import EXIT_BAD_INPUT, ErrorHandlingGroup, run_tool, usage_errors
 from .options import (filter_options, format_option, open_output, output_option,
                       target_option)
 
@@ -399,7 +399,7 @@ def convert(path: str, dest: str, target, to, skip_unknown: bool, strict: bool,
 
 def main() -> None:
     """Entry point of the ``aoftool`` script."""
-    aoftool(prog_name="aoftool")
+    run_tool(aoftool, "aoftool")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -3,11 +3,17 @@
 ``RdbToolsError`` (bad input) and ``OSError`` -> one red line on stderr, exit 1; a valid file
 of a version or compression this release cannot read (``UnsupportedVersionError``) -> exit 3;
 click usage errors -> exit 2 (click's own handling); ``--traceback`` prints the traceback too; a closed
-output pipe (``rdbtool dump big.rdb | head``) ends the program quietly with exit 1.
+output pipe (``rdbtool dump big.rdb | head``) ends the program quietly with exit 1, the same in
+both tools.
+
+:func:`run_tool` makes standard output lose nothing silently: under ``PYTHONUNBUFFERED`` (or
+``python -u``) Python writes stdout straight to the file descriptor and ignores short writes, so
+``rdbtool dump big.rdb > /full-disk/out`` used to exit 0 with a truncated file.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 from contextlib import contextmanager
@@ -16,6 +22,7 @@ from typing import Any, Iterator, NoReturn
 import click
 
 from rdbtools.errors import RdbToolsError, UnsupportedVersionError
+from rdbtools.files import CheckedWriter
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 1
@@ -42,6 +49,43 @@ def _silence_stdout() -> None:
         os.dup2(devnull, sys.stdout.fileno())
     except (OSError, ValueError, AttributeError):
         pass
+
+
+def _guard_stdout() -> None:
+    """Put a buffered writer that writes every byte or raises (ENOSPC, EIO, EPIPE) under
+    ``sys.stdout``, whatever buffering Python was started with."""
+    try:
+        fd = sys.stdout.fileno()
+        sys.stdout.flush()
+    except (AttributeError, OSError, ValueError):  # no real stdout (embedded, tests)
+        return
+    text = sys.stdout
+    binary = io.BufferedWriter(CheckedWriter(io.FileIO(fd, "wb", closefd=False)))
+    sys.stdout = io.TextIOWrapper(binary, encoding=text.encoding, errors=text.errors,
+                                  line_buffering=text.isatty())
+
+
+def run_tool(group: click.Group, prog_name: str) -> NoReturn:
+    """Run a command-line tool with a guarded stdout, and make a failure to write its last
+    buffered bytes an error (exit 1) rather than a success or Python's exit code 120."""
+    _guard_stdout()
+    code: Any = EXIT_OK
+    try:
+        group(prog_name=prog_name)
+    except SystemExit as done:
+        code = done.code
+    try:
+        sys.stdout.flush()
+    except OSError as e:
+        _silence_stdout()  # so the interpreter's own flush at exit has nowhere to fail
+        if code in (None, EXIT_OK):  # else the failure was reported already
+            if not isinstance(e, BrokenPipeError):
+                from .render import err_console
+
+                err_console.print(f"[bold red]error:[/] standard output: {e.strerror or e}",
+                                  highlight=False)
+            code = EXIT_BAD_INPUT
+    sys.exit(code)
 
 
 class ErrorHandlingGroup(click.Group):

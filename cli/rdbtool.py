@@ -21,7 +21,7 @@ from rdbtools.rdb.filters import KeyFilter
 from rdbtools.analysis.info import summarize
 from rdbtools.model import Entry, Function
 
-from .errors import EXIT_BAD_INPUT, EXIT_UNSUPPORTED, ErrorHandlingGroup, usage_errors
+from .errors import EXIT_BAD_INPUT, EXIT_UNSUPPORTED, ErrorHandlingGroup, run_tool, usage_errors
 from .options import (filter_options, format_option, input_argument, open_output, open_source,
                       output_option, target_option, write_options)
 from .render import print_check, progress_records, render_summary
@@ -531,7 +531,7 @@ def report(files, fmt, html, separators, depth, top, server, config, allocator) 
 
 def main() -> None:
     """Entry point of the ``rdbtool`` script."""
-    rdbtool(prog_name="rdbtool")
+    run_tool(rdbtool, "rdbtool")
 
 
 if __name__ == "__main__":  # pragma: no cover
