@@ -110,7 +110,7 @@ def dump(path: str, fmt: str, output: str, key_filter: KeyFilter, profile, skip_
                         upto_timestamp=until_timestamp, upto_offset=until_offset)
         truncation = aof.truncation
     entries = (e for e in engine.iter_entries() if key_filter.matches(e))
-    with open_output(output) as out:
+    with open_output(output, inputs=[path]) as out:
         if fmt == "resp":
             records: list = list(engine.iter_functions()) if key_filter.is_empty else []
             write_resp(records + list(entries), out, rdb_version=None)
@@ -391,7 +391,7 @@ def convert(path: str, dest: str, target, to, skip_unknown: bool, strict: bool,
 
     from .render import render_convert
 
-    with usage_errors(), open_output(dest) as out:
+    with usage_errors(), open_output(dest, inputs=[path]) as out:
         result = run_convert(path, out, to=output_format(dest, to), target=target,
                              key_filter=key_filter, strict=strict, skip_unknown=skip_unknown)
     render_convert(result, dest)

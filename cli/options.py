@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import functools
 from contextlib import contextmanager
-from typing import IO, Any, Callable, Iterator
+from typing import IO, Any, Callable, Iterable, Iterator
 
 import click
 
 from rdbtools.rdb.filters import KeyFilter
 from rdbtools.model import VALUE_TYPES
-from rdbtools.files import atomic_output
+from rdbtools.files import atomic_output, input_locations
 
 
 def input_argument(fn: Callable) -> Callable:
@@ -151,13 +151,15 @@ def open_source(path: str) -> Any:
 
 
 @contextmanager
-def open_output(path: str) -> Iterator[IO[bytes]]:
+def open_output(path: str, *, inputs: Iterable[str] = ()) -> Iterator[IO[bytes]]:
     """A binary file to write the result to.  ``-`` is stdout.  A file is written atomically
-    (:func:`rdbtools.files.atomic_output`): replaced only when the block ends without error."""
+    (:func:`rdbtools.files.atomic_output`): replaced only when the block ends without error,
+    and never one of ``inputs`` (the command's input files) or a file inside an input AOF
+    directory."""
     if path == "-":
         out = click.get_binary_stream("stdout")
         yield out
         out.flush()
         return
-    with atomic_output(path) as f:
+    with atomic_output(path, inputs=[p for i in inputs for p in input_locations(i)]) as f:
         yield f

@@ -98,7 +98,7 @@ def dump(file: str, fmt: str, output: str, target, replace, config, strict, unwr
         _dump_restore(file, output, target, replace, config, strict, unwritable, modules,
                       reencode, key_filter)
         return
-    with open_rdb(open_source(file), values="full") as rdb, open_output(output) as out:
+    with open_rdb(open_source(file), values="full") as rdb, open_output(output, inputs=[file]) as out:
         records = _selected(rdb, key_filter, with_functions=fmt == "resp" and key_filter.is_empty)
         if fmt == "resp":
             rdb_version = rdb.version if target is None else _target(target).rdb_version
@@ -122,7 +122,7 @@ def _dump_restore(file, output, target, replace, config, strict, unwritable, mod
 
     from .render import render_losses
 
-    with open_rdb(open_source(file), values="full") as rdb, open_output(output) as out:
+    with open_rdb(open_source(file), values="full") as rdb, open_output(output, inputs=[file]) as out:
         if target is None:
             with usage_errors():
                 target = target_for_file(rdb.version, rdb.valkey)
@@ -250,7 +250,7 @@ def convert(source, dest, target, to, config, strict, unwritable, modules, reenc
 
     from .render import render_convert
 
-    with usage_errors(), open_output(dest) as out:
+    with usage_errors(), open_output(dest, inputs=[source]) as out:
         result = run_convert(open_source(source), out, to=output_format(dest, to),
                              target=target, config=config, key_filter=key_filter,
                              strict=strict, unwritable=unwritable,
@@ -277,14 +277,17 @@ def convert(source, dest, target, to, config, strict, unwritable, modules, reenc
               show_default=True,
               help="Keys outside database 0 (a cluster has only db 0): stop with an error, "
                    "write them into db 0, or keep their db (Valkey 9 cluster-databases).")
+@click.option("--replace-stale", is_flag=True,
+              help="Delete shard files of an earlier split left in the output directory once "
+                   "the new ones are written (refused by default: they would load keys twice).")
 @click.option("--unassigned", type=click.Choice(["fail", "drop"]), default="fail",
               show_default=True,
               help="Keys whose slot is in none of the ranges: stop with an error, or leave "
                    "them out.")
 @write_options
 @filter_options
-def split(file, out_dir, n, ranges, nodes_conf, target, other_dbs, unassigned, config, strict,
-          unwritable, modules, reencode, key_filter: KeyFilter) -> None:
+def split(file, out_dir, n, ranges, nodes_conf, target, other_dbs, replace_stale, unassigned, config,
+          strict, unwritable, modules, reencode, key_filter: KeyFilter) -> None:
     """Split FILE into one RDB file per cluster slot range, each key into the
     file whose range holds its slot (CRC16 of the key or of its {hash tag},
     as CLUSTER KEYSLOT).  Give exactly one of --slots, --ranges, --nodes-conf.
@@ -316,7 +319,8 @@ def split(file, out_dir, n, ranges, nodes_conf, target, other_dbs, unassigned, c
         result = split_rdb(open_source(file), out_dir, shards, target=target, config=config,
                            key_filter=key_filter, other_dbs=other_dbs, unassigned=unassigned,
                            strict=strict, unwritable=unwritable, modules=modules or None,
-                           reencode=reencode, progress=progress_records)
+                           reencode=reencode, progress=progress_records,
+                           replace_stale=replace_stale)
     render_split(result)
 
 
@@ -349,7 +353,7 @@ def merge(files, output, on_conflict, target, config, strict, unwritable, module
 
     from .render import render_merge
 
-    with usage_errors(), open_output(output) as out:
+    with usage_errors(), open_output(output, inputs=files) as out:
         result = merge_rdb(list(files), out, on_conflict=on_conflict, target=target,
                            config=config, key_filter=key_filter, strict=strict,
                            unwritable=unwritable, modules=modules or None, reencode=reencode,
@@ -447,7 +451,7 @@ def memory(files, fmt, output, server, config, allocator, key_filter: KeyFilter)
             import pyarrow  # noqa: F401
         except ImportError:
             raise click.ClickException("parquet output needs pyarrow: pip install 'rdbtools-suite[parquet]'") from None
-    with open_output(output) as out:
+    with open_output(output, inputs=files) as out:
         rows = (k for est, _ in _estimates(files, server, config, allocator, key_filter) for k in est)
         write_memory(rows, out, fmt)
 

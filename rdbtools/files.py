@@ -27,8 +27,8 @@ from typing import BinaryIO, Iterable, Iterator
 
 from .errors import UnsafeOutputError
 
-__all__ = ["atomic_output", "fsync_directory", "create_new", "refuse_inputs", "same_file",
-           "CheckedWriter", "NEW_FILE_FLAGS"]
+__all__ = ["atomic_output", "fsync_directory", "create_new", "refuse_inputs", "input_locations",
+           "same_file", "CheckedWriter", "NEW_FILE_FLAGS"]
 
 #: how every new file is opened: created here, never an existing file, never through a symlink
 NEW_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -82,6 +82,23 @@ def refuse_inputs(dest: str | os.PathLike, inputs: Iterable[str | os.PathLike]) 
                 if os.path.commonpath([real, top]) == top:
                     raise UnsafeOutputError(f"{os.fspath(dest)}: the output lies inside the input "
                                             f"directory {os.fspath(source)}; write elsewhere")
+
+
+def input_locations(source: object) -> list[str]:
+    """The paths an output must not replace or enter when reading ``source``: the path itself,
+    plus its directory when that directory is a multi-part AOF directory (it holds a
+    ``.manifest``: every file there is part of the input).  Empty for streams, bytes and ``-``."""
+    if not isinstance(source, (str, os.PathLike)) or os.fspath(source) == "-":
+        return []
+    path = os.fspath(source)
+    directory = os.path.dirname(os.path.abspath(path))
+    if os.path.isfile(path):
+        try:
+            if any(name.endswith(".manifest") for name in os.listdir(directory)):
+                return [path, directory]
+        except OSError:
+            pass
+    return [path]
 
 
 def fsync_directory(path: str | os.PathLike) -> None:

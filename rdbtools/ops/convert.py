@@ -27,7 +27,7 @@ from ..model import Entry, Function
 from ..rdb.reader import open_rdb
 from ..rdb.source import InputSource
 from ..rdb.targets import Target, get_target, target_for_file
-from ..files import atomic_output
+from ..files import atomic_output, input_locations
 from ..rdb.writer import RdbWriter, WriteResult, raw_copy_types
 
 __all__ = ["convert", "OUTPUT_FORMATS", "output_format"]
@@ -142,7 +142,7 @@ def convert(source: InputSource, dest: str | os.PathLike | BinaryIO, *, to: str 
         if fmt == "rdb" and t is None:
             raise ValueError("converting a JSON dump to RDB needs a target (e.g. redis-7.4)")
         if isinstance(dest, (str, os.PathLike)):
-            with atomic_output(dest) as fp:
+            with atomic_output(dest, inputs=input_locations(source)) as fp:
                 return _write(records, fp, fmt, t, info, strict, unwritable, modules, reencode)
         return _write(records, dest, fmt, t, info, strict, unwritable, modules, reencode)
 

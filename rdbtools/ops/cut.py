@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..format.manifest import ManifestLine
-from ..files import atomic_output, fsync_directory
+from ..files import atomic_output, fsync_directory, input_locations, refuse_inputs
 from ..rdb.writer import WriteResult
 from ..aof.manifest import MANIFEST_SUFFIX, Manifest, incr_file_name, write_manifest
 from ..aof.reader import AofReader, open_aof
@@ -158,6 +158,7 @@ def cut_aof(path: str | os.PathLike, dest: str | os.PathLike, *, to_timestamp: i
         raise ValueError("give exactly one of to_timestamp and to_offset")
     fmt = cut_format(dest, to)
     dest = Path(dest)
+    refuse_inputs(dest, input_locations(path))
     with open_aof(path) as aof:
         cut = _locate(aof, to_timestamp, to_offset)
         if fmt == "aof":

@@ -22,13 +22,13 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Callable, Collection, Iterator, Mapping, Sequence
 
-from ..errors import EncodeError
+from ..errors import EncodeError, UnsafeOutputError
 from ..rdb.filters import KeyFilter
 from ..model import Aux, Entry, Function, ModuleAux
 from ..rdb.reader import RdbReader, open_rdb
 from ..rdb.source import InputSource
 from ..rdb.targets import Target, get_target, target_for_file
-from ..files import atomic_output
+from ..files import atomic_output, fsync_directory, input_locations
 from ..rdb.writer import RdbWriter, WriteResult
 
 __all__ = ["CLUSTER_SLOTS", "key_hash_slot", "SlotRanges", "parse_slot_ranges",
@@ -241,7 +241,8 @@ def split_rdb(source: InputSource, out_dir: str | os.PathLike,
               config: Mapping[str, int] | None = None, key_filter: KeyFilter | None = None,
               other_dbs: str = "fail", unassigned: str = "fail", strict: bool = False,
               unwritable: str = "drop", modules: Collection[str] | None = None,
-              reencode: bool = False, progress: Progress | None = None) -> SplitResult:
+              reencode: bool = False, progress: Progress | None = None,
+              replace_stale: bool = False) -> SplitResult:
     """Split the RDB file ``source`` into one RDB file per item of ``shards`` (slot ranges, or
     the masters of :func:`read_nodes_conf`), written into ``out_dir`` (created if missing) as
     :attr:`Shard.file_name`, each key into the file whose ranges hold its
@@ -257,6 +258,11 @@ def split_rdb(source: InputSource, out_dir: str | os.PathLike,
     ``unwritable``, ``modules`` and ``reencode`` are those of :func:`rdbtools.ops.convert.convert`.
     ``progress(reader, records)`` may wrap the record iterator (a progress bar).  The files are
     written atomically, all or none: on error none of them is created or replaced.
+
+    Shard files of another split already in ``out_dir`` (``slots-*.rdb`` with other ranges)
+    would be loaded together with the new ones and hold the same keys twice: they are refused
+    (:class:`~rdbtools.errors.UnsafeOutputError`), or with ``replace_stale`` deleted once every
+    new file is in place, so the directory holds exactly this split.
 
     :raises FormatError: damaged input.
     :raises EncodeError: a key the options do not allow (another database, an unassigned
@@ -274,13 +280,21 @@ def split_rdb(source: InputSource, out_dir: str | os.PathLike,
     owner = _owners([p.ranges for p in parts])
     key_filter = key_filter or KeyFilter()
     os.makedirs(out_dir, exist_ok=True)
+    stale = _stale_shard_files(out_dir, {part.file_name for part in parts})
+    if stale and not replace_stale:
+        shown = ", ".join(stale[:3]) + (f" and {len(stale) - 3} more" if len(stale) > 3 else "")
+        raise UnsafeOutputError(
+            f"{os.fspath(out_dir)}: holds shard files of another split ({shown}); loaded with the "
+            "new ones they would bring keys back twice: remove them, write elsewhere, or replace "
+            "them (replace_stale / --replace-stale)")
     with open_rdb(source) as rdb, ExitStack() as files:
         t = get_target(target if target is not None
                        else target_for_file(rdb.version, rdb.valkey), config)
         writers = []
+        inputs = input_locations(source)
         for part in parts:
             part.path = os.path.join(os.fspath(out_dir), part.file_name)
-            writers.append(RdbWriter(files.enter_context(atomic_output(part.path)), t,
+            writers.append(RdbWriter(files.enter_context(atomic_output(part.path, inputs=inputs)), t,
                                      strict=strict, unwritable=unwritable, modules=modules,
                                      source=(rdb.version, rdb.valkey), reencode=reencode))
         result = SplitResult(t, parts)
@@ -319,7 +333,17 @@ def split_rdb(source: InputSource, out_dir: str | os.PathLike,
                     w.write(rec)
         for part, w in zip(parts, writers):
             part.result = w.close()
+    for name in stale:
+        os.unlink(os.path.join(out_dir, name))
+    if stale:
+        fsync_directory(out_dir)
     return result
+
+
+def _stale_shard_files(out_dir: str | os.PathLike, ours: set[str]) -> list[str]:
+    """Names in ``out_dir`` that look like this module's shard files but are not ``ours``."""
+    return sorted(name for name in os.listdir(out_dir)
+                  if name.startswith("slots-") and name.endswith(".rdb") and name not in ours)
 
 
 # --------------------------------------------------------------------------------------------
@@ -476,7 +500,7 @@ def merge_rdb(sources: Sequence[str | os.PathLike], dest, *, on_conflict: str = 
         merged.result = writer.close()
 
     if isinstance(dest, (str, os.PathLike)):
-        with atomic_output(dest) as fp:
+        with atomic_output(dest, inputs=[p for s in sources for p in input_locations(s)]) as fp:
             write(fp)
     else:
         write(dest)

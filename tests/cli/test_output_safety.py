@@ -85,3 +85,67 @@ def test_a_complete_stdout_is_exit_zero(big_rdb, tmp_path):
         out, err = proc.communicate(timeout=120)
         assert proc.returncode == 0 and err == b""
         assert out == to_file.read_bytes() and out.count(b"\n") == 20000
+
+
+def _run(tool: str, *args: str) -> subprocess.CompletedProcess:
+    proc = _tool(tool, *args, stdout=subprocess.PIPE, unbuffered=False)
+    out, err = proc.communicate(timeout=120)
+    return subprocess.CompletedProcess(args, proc.returncode, out, err)
+
+
+def test_an_output_never_replaces_its_input(big_rdb, tmp_path):
+    """convert/dump/merge onto the input, through a symlink or a hard link to it: refused, exit
+    1, the input byte-identical."""
+    src = tmp_path / "in.rdb"
+    src.write_bytes(big_rdb.read_bytes())
+    (tmp_path / "link.rdb").symlink_to("in.rdb")
+    os.link(src, tmp_path / "hard.rdb")
+    before = src.read_bytes()
+    for tool, *args in [("rdbtool", "convert", str(src), str(src), "--target", "redis-6.2"),
+                        ("rdbtool", "convert", str(src), str(tmp_path / "link.rdb")),
+                        ("rdbtool", "dump", str(src), "-o", str(tmp_path / "hard.rdb")),
+                        ("rdbtool", "merge", str(src), str(big_rdb), "-o", str(src))]:
+        proc = _run(tool, *args)
+        assert proc.returncode == 1, (args, proc.stderr)
+        assert b"the output is the input" in proc.stderr, proc.stderr
+        assert src.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hard.rdb", "in.rdb", "link.rdb"]
+
+
+@pytest.mark.skipif(not AOF.is_dir(), reason="the shared corpus is not here")
+def test_nothing_is_written_into_an_input_aof_directory(tmp_path):
+    import shutil
+
+    aof_dir = tmp_path / "appendonlydir"
+    shutil.copytree(AOF / "appendonlydir", aof_dir)
+    before = {p.name: p.read_bytes() for p in aof_dir.iterdir()}
+    manifest = next(p for p in aof_dir.iterdir() if p.name.endswith(".manifest"))
+    for tool, *args in [("aoftool", "convert", str(aof_dir), str(aof_dir / "x.rdb")),
+                        ("aoftool", "convert", str(manifest), str(aof_dir / "x.jsonl")),
+                        ("aoftool", "dump", str(aof_dir), "-o", str(aof_dir / "x.jsonl")),
+                        ("aoftool", "cut", str(aof_dir), "--to-offset", "100", "-o", str(aof_dir / "cut"))]:
+        proc = _run(tool, *args)
+        assert proc.returncode == 1 and b"inside the input directory" in proc.stderr, (args, proc.stderr)
+    assert {p.name: p.read_bytes() for p in aof_dir.iterdir()} == before
+
+
+def test_split_refuses_stale_shard_files(big_rdb, tmp_path):
+    """Shard files of an earlier 3-way split would load the same keys twice next to a 2-way
+    split: refused unless --replace-stale, which leaves exactly the new split."""
+    from rdbtools import open_rdb
+
+    out = tmp_path / "shards"
+    assert _run("rdbtool", "split", str(big_rdb), "--slots", "3", "-o", str(out)).returncode == 0
+    three = sorted(p.name for p in out.iterdir())
+    proc = _run("rdbtool", "split", str(big_rdb), "--slots", "2", "-o", str(out))
+    assert proc.returncode == 1 and b"shard files of another split" in proc.stderr
+    assert sorted(p.name for p in out.iterdir()) == three
+    assert _run("rdbtool", "split", str(big_rdb), "--slots", "2", "-o", str(out),
+                "--replace-stale").returncode == 0
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["slots-00000-08191.rdb", "slots-08192-16383.rdb"]
+    keys = []
+    for name in names:
+        with open_rdb(out / name) as rdb:
+            keys += [e.key for e in rdb.iter_entries()]
+    assert len(keys) == len(set(keys)) == 20000
