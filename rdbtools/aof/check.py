@@ -11,20 +11,28 @@ Like ``redis-check-aof --fix``, :func:`fix_aof` truncates a file at ``ok_up_to``
 file is the last one loaded (the last incr file, or a single-file AOF) and the damage is in its
 RESP part: the server itself accepts losing such a tail (``aof-load-truncated yes``).  Damage
 anywhere else would lose the commands that follow it, so it is refused with
-:class:`~rdbtools.errors.AofFixRefusedError` and nothing is changed.  A copy of the file is
-written before it is truncated.
+:class:`~rdbtools.errors.AofFixRefusedError` and nothing is changed.  So is damage in the middle
+of the last file that complete commands follow (a flipped byte, not a torn tail): cutting there
+would drop them, where a torn tail (the file ends inside a command, or in bytes that hold no
+command, such as the zeros a crash leaves) loses only what the server never finished writing.
+A fix is also refused while a process holds the AOF open for writing (a running server,
+:mod:`rdbtools.aof.live`) or when the files change during the check.  A copy of the file is
+written (to a new file: never through a symlink) before it is truncated.
 """
 
 from __future__ import annotations
 
 import logging
+import mmap
 import os
 import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..errors import AofFixRefusedError, AofFormatError
-from ..files import fsync_directory
+from ..files import create_new, fsync_directory
+from ..format.resp import RespError, RespIncomplete, parse_record
+from .live import LIVE_SERVER_ADVICE, Fingerprint, writers_of
 from .reader import AofPart, AofReader, CommandBatch, open_aof
 
 __all__ = ["FileCheck", "AofCheck", "FixResult", "check_aof", "fix_aof"]
@@ -157,10 +165,44 @@ def check_aof(path: str | os.PathLike) -> AofCheck:
     return report
 
 
+def _refuse_live(paths: list) -> None:
+    writers = writers_of(paths)
+    if writers:
+        raise AofFixRefusedError(f"{writers[0]}: {LIVE_SERVER_ADVICE}. Nothing was changed.")
+
+
+def _commands_after(path: Path, offset: int) -> tuple[int, int | None]:
+    """How many complete RESP commands follow the damage at ``offset``, and where the first
+    starts: each line start after it is tried as the start of a command, then the commands
+    from the first one that parses are counted.  The file is mapped, not read into memory."""
+    with open(path, "rb") as f:
+        if os.fstat(f.fileno()).st_size <= offset + 1:
+            return 0, None
+        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            pos = offset + 1
+            while True:
+                line = data.find(b"\n*", pos)
+                if line < 0:
+                    return 0, None
+                start = pos = line + 1
+                try:
+                    args, _, end = parse_record(data, start)
+                except (RespError, RespIncomplete):
+                    continue
+                count = 1
+                while end < len(data):
+                    try:
+                        args, _, end = parse_record(data, end)
+                    except (RespError, RespIncomplete):
+                        break
+                    count += args is not None
+                return count, start
+
+
 def _backup_path(path: Path) -> Path:
     candidate = path.with_name(path.name + ".bak")
     n = 1
-    while candidate.exists():
+    while os.path.lexists(candidate):  # a dangling symlink is taken too
         candidate = path.with_name(f"{path.name}.bak.{n}")
         n += 1
     return candidate
@@ -174,6 +216,12 @@ def fix_aof(path: str | os.PathLike, backup: str | os.PathLike | None = None) ->
     :raises AofFixRefusedError: damage that is not a tail of the last file's RESP part (a file
         before the last one, the RDB part, a base file); nothing is changed.
     """
+    with open_aof(path) as aof:
+        watched = [part.path for part in aof.parts]
+        if aof.manifest is not None and aof.manifest.path is not None:
+            watched.append(aof.manifest.path)
+    _refuse_live(watched)
+    before = Fingerprint.of(watched)
     report = check_aof(path)
     result = FixResult(report)
     bad = [f for f in report.files if not f.ok]
@@ -196,15 +244,32 @@ def fix_aof(path: str | os.PathLike, backup: str | os.PathLike | None = None) ->
             raise AofFixRefusedError(
                 f"{where}: the damage is inside its RDB part, which cannot be cut short. "
                 "Nothing was changed.")
+        if not f.truncated:
+            following, first = _commands_after(f.path, f.offset)
+            if following:
+                raise AofFixRefusedError(
+                    f"{where}, but it is not a torn tail: {following} complete command(s) follow "
+                    f"from offset {first} ({f.size - first} bytes); cutting at {f.ok_up_to} would "
+                    "lose them. Repair the bytes by hand or restore a backup. Nothing was changed.")
     target = last.path
     copy = Path(backup) if backup is not None else _backup_path(target)
-    shutil.copyfile(target, copy)
-    with open(copy, "rb+") as f:
-        os.fsync(f.fileno())
-    fsync_directory(copy.parent)
-    with open(target, "rb+") as f:
-        f.truncate(last.ok_up_to)
-        os.fsync(f.fileno())
+    src = os.open(target, os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        with os.fdopen(create_new(copy), "wb") as out, open(src, "rb", closefd=False) as f:
+            shutil.copyfileobj(f, out, 1 << 20)
+            out.flush()
+            os.fsync(out.fileno())
+        fsync_directory(copy.parent)
+        _refuse_live(watched)
+        changed = before.changed()
+        if changed:
+            raise AofFixRefusedError(
+                f"{', '.join(changed)} changed while being checked: something else is writing "
+                f"this AOF ({LIVE_SERVER_ADVICE}). Nothing was changed (a copy is in {copy}).")
+        os.ftruncate(src, last.ok_up_to)
+        os.fsync(src)
+    finally:
+        os.close(src)
     result.file, result.backup = target, copy
     result.size_before, result.size_after = last.size, last.ok_up_to
     return result

@@ -111,13 +111,86 @@ def test_truncated_middle_file_and_rdb_parts_are_refused(tmp_path: Path):
     assert _snapshot(single) == before
 
 
-def test_bad_bytes_in_last_file_are_cut_at_the_last_command(tmp_path: Path):
+def test_bad_bytes_followed_by_commands_are_not_cut(tmp_path: Path):
+    """Garbage in the middle of the last file is not a torn tail: cutting there would drop every
+    complete command after it, so the fix is refused with how many, and nothing changes."""
     aof = writable_copy(aof_of(CORPUS / "valkey-8.1.8/aof/aof-nopreamble"), tmp_path / "a")
     incr = aof / "appendonly.aof.2.incr.aof"
     data = incr.read_bytes()
     incr.write_bytes(data[:200] + b"garbage\r\n" + data[200:])
     f = check_aof(aof).files[-1]
     assert not f.truncated and f.offset >= f.ok_up_to and f.ok_up_to <= 200
+    before = _snapshot(aof)
+    with pytest.raises(AofFixRefusedError, match=r"not a torn tail: (\d+) complete command") as err:
+        fix_aof(aof, tmp_path / "backup.aof")
+    assert _snapshot(aof) == before and not (tmp_path / "backup.aof").exists()
+    # the refused count is the commands of the original file that start after byte 200
+    original = writable_copy(aof_of(CORPUS / "valkey-8.1.8/aof/aof-nopreamble"), tmp_path / "o")
+    from rdbtools.aof import open_aof
+
+    with open_aof(original) as reader:
+        starts = [c.offset for c in reader.iter_commands() if c.file == incr.name]
+    following = int(err.value.args[0].split("not a torn tail: ")[1].split()[0])
+    assert following == sum(1 for s in starts if s >= 200)
+
+
+@pytest.mark.parametrize("tail", [b"\x00" * 4096, b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nab"],
+                         ids=["crash-zeros", "torn-command"])
+def test_a_torn_tail_of_the_last_file_is_cut(tmp_path: Path, tail: bytes):
+    """Zeros a crash leaves, or half a command: only what the server never finished is lost."""
+    aof = writable_copy(aof_of(CORPUS / "valkey-8.1.8/aof/aof-nopreamble"), tmp_path / "a")
+    incr = aof / "appendonly.aof.2.incr.aof"
+    data = incr.read_bytes()
+    incr.write_bytes(data + tail)
     result = fix_aof(aof, tmp_path / "backup.aof")
-    assert result.backup == tmp_path / "backup.aof" and incr.stat().st_size == f.ok_up_to
-    assert check_aof(aof).ok
+    assert result.backup == tmp_path / "backup.aof"
+    assert (tmp_path / "backup.aof").read_bytes() == data + tail
+    assert incr.read_bytes() == data and check_aof(aof).ok
+
+
+def test_fix_never_writes_through_a_planted_backup_symlink(tmp_path: Path):
+    aof = writable_copy(aof_of(CORPUS / "valkey-8.1.8/aof/aof-nopreamble"), tmp_path / "a")
+    incr = aof / "appendonly.aof.2.incr.aof"
+    incr.write_bytes(incr.read_bytes() + b"*1\r\n$4\r\nPI")
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"precious")
+    (aof / (incr.name + ".bak")).symlink_to(victim)  # the default backup name, taken
+    result = fix_aof(aof)
+    assert result.backup == aof / (incr.name + ".bak.1")
+    assert victim.read_bytes() == b"precious"
+    planted = tmp_path / "planted"
+    planted.symlink_to(victim)
+    incr.write_bytes(incr.read_bytes() + b"*1\r\n$4\r\nPI")
+    before = incr.read_bytes()
+    from rdbtools.errors import UnsafeOutputError
+
+    with pytest.raises(UnsafeOutputError):
+        fix_aof(aof, planted)
+    assert victim.read_bytes() == b"precious" and incr.read_bytes() == before
+
+
+LIVE_SERVERS = ["redis-7.0.15", "redis-8.2.3", "valkey-8.1.8"]
+
+
+@pytest.mark.parametrize("name", LIVE_SERVERS)
+def test_fix_refuses_an_aof_a_running_server_appends_to(tmp_path: Path, name: str):
+    """A live server holds its last incr file open for appending: --fix would race it.  The
+    refusal names the process and says what to do instead; the files are left as they are."""
+    from servers import RedisServer
+
+    spec = spec_by_name(name)
+    reason = skip_reason(spec)
+    if reason:
+        pytest.skip(reason)
+    with RedisServer(spec, {"appendonly": "yes"}, workdir=tmp_path / "srv") as srv:
+        for i in range(50):
+            srv.execute("SET", f"k{i}", "v" * i)
+        aof = srv.dir / "appendonlydir"
+        incr = next(p for p in aof.iterdir() if p.name.endswith(".incr.aof"))
+        before = _snapshot(aof)
+        with pytest.raises(AofFixRefusedError, match=rf"pid {srv.pid} .*BGREWRITEAOF") as err:
+            fix_aof(aof)
+        assert incr.name in str(err.value)
+        assert _snapshot(aof) == before
+        srv.execute("SET", "after", "still appending")
+    assert not list(tmp_path.glob("**/*.bak"))
