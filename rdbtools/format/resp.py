@@ -156,10 +156,18 @@ class RespError(Exception):
         self.pos = pos
 
 
+# A count or length no AOF can hold (and no longer than int() converts without complaint):
+# the server's own loader reads them with strtol() into a long.
+MAX_NUMBER_DIGITS = 18
+
+
 def _number(buf: bytes, start: int, end: int, what: str) -> int:
     text = buf[start:end]
     if not text or not text.isdigit() or not text.isascii():
         raise RespError(f"bad {what} {text[:20]!r}: expected a decimal number", start)
+    if len(text) > MAX_NUMBER_DIGITS:
+        raise RespError(f"bad {what} {text[:20]!r}... ({len(text)} digits): larger than any "
+                        "file can hold", start)
     return int(text)
 
 
@@ -245,7 +253,7 @@ def _one_command(buf: bytes, pos: int, _argc: dict = _ARGC, _bulk: dict = _BULK)
     argc = _argc.get(buf[pos:end])
     if argc is None:
         digits = buf[pos + 1 : end]
-        if not digits.isdigit():
+        if not digits.isdigit() or len(digits) > MAX_NUMBER_DIGITS:
             return None
         argc = int(digits)
         if argc < 1:
@@ -261,7 +269,7 @@ def _one_command(buf: bytes, pos: int, _argc: dict = _ARGC, _bulk: dict = _BULK)
             if buf[p] != 0x24:  # '$'
                 return None
             digits = buf[p + 1 : end]
-            if not digits.isdigit():
+            if not digits.isdigit() or len(digits) > MAX_NUMBER_DIGITS:
                 return None
             length = int(digits)
         p = end + 2 + length

@@ -334,3 +334,19 @@ def test_reader_batches_equal_record_by_record(tmp_path_factory, items, cut, siz
     assert got == want
     if trunc is not None and upto is None:
         assert aof.truncation is not None and aof.truncation.offset == trunc
+
+
+@pytest.mark.parametrize("aof", [
+    b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$" + b"9" * 5000 + b"\r\nv\r\n",
+    b"*" + b"9" * 5000 + b"\r\n$3\r\nSET\r\n",
+    b"*2\r\n$3\r\nGET\r\n$" + b"1" * 19 + b"\r\nk\r\n",
+], ids=["bulk-length", "argument-count", "19-digit-length"])
+def test_numbers_no_file_can_hold_are_format_errors(tmp_path, aof):
+    """Python's int() refuses more than 4300 digits with a bare ValueError: a count or length
+    longer than any file can hold is reported as damage at its offset instead, on both paths."""
+    path = tmp_path / "appendonly.aof"
+    path.write_bytes(aof)
+    with pytest.raises(AofFormatError, match=r"digits\): larger than any file can hold") as err:
+        with open_aof(path) as reader:
+            list(reader.iter_commands())
+    assert err.value.offset == aof.index(b"9" * 5 if b"9" * 5 in aof else b"1" * 5)
