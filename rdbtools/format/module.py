@@ -1,20 +1,28 @@
-"""Module type ids and the opcode-typed module value framing (RDB type 7, MODULE_AUX).
+"""Module type ids, the opcode-typed module value framing (RDB type 7, MODULE_AUX) and module
+key metadata (opcode 243 KEY_META, Redis 8.6).
 
 Mirrors moduleTypeEncodeId/moduleTypeNameByID in src/module.c and rdbLoadCheckModuleValue /
-the RDB_MODULE_OPCODE_* framing in src/rdb.c (Redis 4.0 GA .. 7.4).  The payload stays raw:
-every module value of type 7 can be walked (and skipped) without the module because each datum
-carries its opcode.
+the RDB_MODULE_OPCODE_* framing in src/rdb.c (Redis 4.0 GA .. 7.4), and keyMetaClassEncode /
+keyMetaClassDecode / rdbLoadKeyMetadata in src/keymeta.c (8.6.2, 8.10.2).  The payload stays
+raw: every module value of type 7, and every key-metadata value, can be walked (and skipped)
+without the module because each datum carries its opcode.
 
 A module type id is 64 bits: nine 6-bit characters of the type name (alphabet ``A-Z a-z 0-9 -
-_``), first character in the highest bits, then a 10-bit encoding version.
+_``), first character in the highest bits, then a 10-bit encoding version.  A key-metadata class
+spec is 32 bits: four 6-bit characters (alphabet ``A-Z a-z 0-9 _ -``: the last two swapped
+against module names), a 5-bit version and 3 flag bits.
 """
 
 from __future__ import annotations
 
 from construct import (
+    Adapter,
     Const,
+    Container,
     Error,
+    Int32ul,
     Pass,
+    PrefixedArray,
     RepeatUntil,
     Struct,
     Switch,
@@ -31,7 +39,7 @@ from .constants import (
     RDB_MODULE_OPCODE_STRING,
     RDB_MODULE_OPCODE_UINT,
 )
-from .primitives import RdbDoubleBinary, RdbFloatBinary, RdbLength, RdbString
+from .primitives import RdbDoubleBinary, RdbFloatBinary, RdbLength, RdbLengthIn, RdbString
 
 __all__ = [
     "MODULE_ID_ALPHABET",
@@ -41,6 +49,13 @@ __all__ = [
     "ModuleOpcodes",
     "ModuleValue",
     "ModuleAux",
+    "KEY_META_ALPHABET",
+    "KEY_META_MAX_NUM_CLASSES",
+    "encode_key_meta_class",
+    "decode_key_meta_class",
+    "KeyMetaClassSpec",
+    "KeyMetaClass",
+    "KeyMeta",
 ]
 
 MODULE_ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
@@ -115,3 +130,74 @@ ModuleAux = Struct(
     "when" / RdbLength,
     "items" / ModuleOpcodes,
 )
+
+
+# --- Key metadata (opcode 243, Redis 8.6 / RDB 13) ------------------------------------------
+
+# keymeta.c keyMetaCharSet: "_" is 62 and "-" is 63, the other way round from module type names
+KEY_META_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
+_KEY_META_INDEX = {c: i for i, c in enumerate(KEY_META_ALPHABET)}
+KEY_META_NAME_LEN = 4
+KEY_META_VER_BITS = 5
+KEY_META_FLAGS_BITS = 3
+# keymeta.h KEY_META_MAX_NUM_MODULES: metadata ids 1..7 are for modules (0 is the key's expire)
+KEY_META_MAX_NUM_CLASSES = 7
+
+
+def encode_key_meta_class(name: str, version: int, flags: int) -> int:
+    """keyMetaClassEncode's 32-bit class spec: 4 name characters, 5-bit version, 3 flag bits.
+
+    Example::
+
+        >>> hex(encode_key_meta_class("KMT1", 1, 1))  # flag bit 0 = ALLOW_IGNORE
+        '0x28c4f509'
+    """
+    if len(name) != KEY_META_NAME_LEN:
+        raise ValidationError(f"key metadata class name {name!r} must have exactly 4 characters")
+    if not 0 <= version < 1 << KEY_META_VER_BITS:
+        raise ValidationError(f"key metadata class version {version} does not fit 5 bits")
+    if not 0 <= flags < 1 << KEY_META_FLAGS_BITS:
+        raise ValidationError(f"key metadata class flags {flags} do not fit 3 bits")
+    value = 0
+    for c in name:
+        try:
+            value = (value << 6) | _KEY_META_INDEX[c]
+        except KeyError:
+            raise ValidationError(
+                f"character {c!r} is not allowed in a key metadata class name") from None
+    return (((value << KEY_META_VER_BITS) | version) << KEY_META_FLAGS_BITS) | flags
+
+
+def decode_key_meta_class(spec: int) -> tuple[str, int, int]:
+    """(name, version, flags) of a class spec (keyMetaClassDecode: every 32-bit value is valid)."""
+    flags = spec & ((1 << KEY_META_FLAGS_BITS) - 1)
+    version = (spec >> KEY_META_FLAGS_BITS) & ((1 << KEY_META_VER_BITS) - 1)
+    bits = spec >> (KEY_META_FLAGS_BITS + KEY_META_VER_BITS)
+    name = "".join(KEY_META_ALPHABET[(bits >> (6 * (3 - i))) & 63] for i in range(4))
+    return name, version, flags
+
+
+class _KeyMetaClassSpecAdapter(Adapter):
+    def _decode(self, obj, context, path):
+        name, version, flags = decode_key_meta_class(obj)
+        return Container(class_name=name, version=version, flags=flags)
+
+    def _encode(self, obj, context, path):
+        return encode_key_meta_class(obj.class_name, obj.version, obj.flags)
+
+
+# The class spec is a u32 written raw with rdbWriteRaw (little-endian on every real host).
+KeyMetaClassSpec = _KeyMetaClassSpecAdapter(Int32ul)
+
+# One class: its spec, then what the class's rdb_save callback wrote as module-typed data, and
+# the EOF opcode (rdbSaveKeyMetadata; skipped by rdbLoadSkipMetaIfAllowed without the module).
+KeyMetaClass = Struct(
+    "class_spec" / KeyMetaClassSpec,
+    "items" / ModuleOpcodes,
+)
+
+# Opcode 243 body, between the key's EXPIRETIME_MS/IDLE/FREQ and its type byte (in a file and at
+# the start of a DUMP payload).  More than 7 classes is the load error "Too many metadata
+# classes"; 0 loads (nothing is read) although no writer emits it: the opcode is left out then.
+KeyMeta = PrefixedArray(
+    RdbLengthIn(0, KEY_META_MAX_NUM_CLASSES, "key metadata class count"), KeyMetaClass)

@@ -7,7 +7,8 @@ The hot leaves (:data:`RdbLength`, :data:`RdbString`) are hand-written ``Constru
 with ``_emitparse``/``_emitbuild`` so that compiled grammars call straight into the functions
 below; every other grammar in :mod:`rdbtools.format` is composed from construct idioms.
 Also here: a few small building blocks shared by the blob grammars (:class:`PeekClass`,
-:class:`EntryList`, :class:`Masked`, :class:`Blob`).
+:class:`EntryList`, :class:`Masked`, :class:`Blob`) and :class:`RdbLengthIn`, a length with the
+range check the loader applies.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from .lzf import lzf_compress, lzf_decompress
 
 __all__ = [
     "RdbLength",
+    "RdbLengthIn",
     "RdbString",
     "RdbStringNoCompress",
     "RdbDoubleAscii",
@@ -174,6 +176,40 @@ class RdbLengthConstruct(Construct):
 
 
 RdbLength = RdbLengthConstruct()
+
+
+class RdbLengthIn(Adapter):
+    r"""An RDB length the loader requires to lie in ``low..high`` (``high=None``: no bound).
+
+    For the counts and flags whose out-of-range values rdbLoadObject() rejects (an empty array,
+    more than 7 key-metadata classes, ...); ``what`` names the field in the error.
+
+    :raises ValidationError: the value is out of range (parsing and building).
+
+    Example::
+
+        >>> RdbLengthIn(0, 1, "array insert_idx flag").parse(b"\x01")
+        1
+    """
+
+    def __init__(self, low: int, high: int | None, what: str):
+        super().__init__(RdbLength)
+        self.low = low
+        self.high = high
+        self.what = what
+
+    def _check(self, obj, path):
+        # a non-integer is left to RdbLength, which rejects it
+        if isinstance(obj, int) and (obj < self.low or (self.high is not None and obj > self.high)):
+            bound = "" if self.high is None else self.high
+            raise ValidationError(f"{self.what} {obj} is outside {self.low}..{bound}", path=path)
+        return obj
+
+    def _decode(self, obj, context, path):
+        return self._check(obj, path)
+
+    def _encode(self, obj, context, path):
+        return self._check(obj, path)
 
 
 # --------------------------------------------------------------------------------------------

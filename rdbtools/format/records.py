@@ -1,10 +1,13 @@
 """Header and opcode record grammars of an RDB file.
 
-Mirrors rdbSaveRio()/rdbLoadRioWithLoadingCtx() in src/rdb.c (Redis 7.4) and the Valkey 9.0
-header rule (valkey rdb.h rdbUseValkeyMagic: ``VALKEY`` + 3 digits when the version is > 79).
-Each record grammar is the *body* after the opcode byte; the reader's opcode loop dispatches on
-the byte (:data:`OPCODE_RECORDS`).  :func:`rdb_file_grammar` strings everything together for
-small files and tests only.
+Mirrors rdbSaveRio()/rdbLoadRioWithLoadingCtx() in src/rdb.c (Redis 7.4; opcodes 242/243:
+8.6.2 and 8.10.2) and the Valkey 9.0 header rule (valkey rdb.h rdbUseValkeyMagic: ``VALKEY`` +
+3 digits when the version is > 79).  Each record grammar is the *body* after the opcode byte;
+the reader's opcode loop dispatches on the byte (:func:`opcode_records`).
+:func:`rdb_file_grammar` strings everything together for small files and tests only.
+
+Opcode 243 is Redis's KEY_META (8.6) but Valkey's SLOT_IMPORT (8.1+, no grammar here): the
+file's family decides, as it does for type codes 22-25.
 """
 
 from __future__ import annotations
@@ -32,7 +35,8 @@ from construct import (
 )
 
 from . import constants as C
-from .module import ModuleAux
+from .hash_template import HashTemplateRecord
+from .module import KeyMeta, ModuleAux
 from .primitives import (
     RdbLength,
     RdbMillisecondTime,
@@ -40,7 +44,7 @@ from .primitives import (
     RdbString,
     RdbStringNoCompress,
 )
-from .values import value_switch
+from .values import _is_valkey, value_switch
 
 __all__ = [
     "RdbHeader",
@@ -54,7 +58,11 @@ __all__ = [
     "ModuleAuxRecord",
     "Function2Record",
     "SlotInfoRecord",
+    "HashTemplateRecord",
+    "KeyMetaRecord",
     "OPCODE_RECORDS",
+    "REDIS_OPCODE_RECORDS",
+    "opcode_records",
     "eof_record",
     "rdb_file_grammar",
 ]
@@ -110,6 +118,13 @@ Function2Record = Struct("library_code" / RdbString)
 SlotInfoRecord = Struct("slot_id" / RdbLength, "slot_size" / RdbLength,
                         "expires_slot_size" / RdbLength)
 
+# 0xF2 (Redis 8.10): a hash template; see .hash_template (it fills the per-parse template table)
+# 0xF3 (Redis 8.6): module key metadata.  Unlike EXPIRETIME_MS/IDLE/FREQ it is not a record of
+# its own: the loader reads it in place of the type byte (rdbResolveKeyType) and then the
+# key's real type byte, key and value, so nothing else may come between.
+KeyMetaRecord = KeyMeta
+
+# The opcodes of both families
 OPCODE_RECORDS = {
     C.RDB_OPCODE_AUX: AuxRecord,
     C.RDB_OPCODE_SELECTDB: SelectDbRecord,
@@ -122,6 +137,18 @@ OPCODE_RECORDS = {
     C.RDB_OPCODE_FUNCTION2: Function2Record,
     C.RDB_OPCODE_SLOT_INFO: SlotInfoRecord,
 }
+# and those of Redis files only
+REDIS_OPCODE_RECORDS = {
+    C.RDB_OPCODE_HASH_TEMPLATE: HashTemplateRecord,
+    C.RDB_OPCODE_KEY_META: KeyMetaRecord,
+}
+
+
+def opcode_records(rdb_version: int = 12, valkey: bool = False) -> dict:
+    """Opcode -> record body for a file of the family (``valkey``, or a version >= 80)."""
+    if _is_valkey(rdb_version, valkey):
+        return OPCODE_RECORDS
+    return {**OPCODE_RECORDS, **REDIS_OPCODE_RECORDS}
 
 _EofWithChecksum = Struct("checksum" / Int64ul)  # 0 = checksum disabled (rdbchecksum no)
 _EofWithoutChecksum = Struct()
@@ -138,15 +165,28 @@ def rdb_file_grammar(rdb_version: int = 12, valkey: bool = False, *, compress: b
     """A whole RDB file as one grammar: header, then records up to EOF (+ CRC), then nothing.
 
     For small files and tests: the reader walks records one at a time instead.  Key/value
-    records are ``Container(opcode=<type>, body=Container(key, value))``; the CRC is not checked.
+    records are ``Container(opcode=<type>, body=Container(key_meta=None, rdb_type, key,
+    value))``, or with key metadata ``Container(opcode=243, body=Container(key_meta=[...],
+    rdb_type, key, value))``; the CRC is not checked.  Hash template records fill the parse's
+    template table, which type 32 values read (see .hash_template).
     """
-    records = dict(OPCODE_RECORDS)
+    records = dict(opcode_records(rdb_version, valkey))
     records[C.RDB_OPCODE_EOF] = eof_record(rdb_version)
-    key_value = Struct(
-        "rdb_type" / Computed(this._.opcode),  # value_switch keys on this
+    key_and_value = (
         "key" / (RdbString if compress else RdbStringNoCompress),
         "value" / value_switch(rdb_version, valkey, compress=compress, parse_blobs=parse_blobs),
     )
+    key_value = Struct(
+        "key_meta" / Computed(None),
+        "rdb_type" / Computed(this._.opcode),  # value_switch keys on this
+        *key_and_value,
+    )
+    if C.RDB_OPCODE_KEY_META in records:
+        records[C.RDB_OPCODE_KEY_META] = Struct(
+            "key_meta" / KeyMetaRecord,
+            "rdb_type" / Byte,  # the value switch rejects anything but a value type
+            *key_and_value,
+        )
     record = Struct(
         "opcode" / Byte,
         "body" / Switch(this.opcode, records, default=key_value),

@@ -1,9 +1,12 @@
-"""Stream value grammars (RDB types 15, 19, 21) and the stream-node listpack semantics.
+"""Stream value grammars (RDB types 15, 19, 21, 26, 27) and the stream-node listpack semantics.
 
 Mirrors rdbSaveObject/rdbLoadObject for OBJ_STREAM in src/rdb.c and streamAppendItem /
-streamValidateListpackIntegrity in src/t_stream.c (Redis 7.4).  The layout is FORMATS.md §4.7:
+streamValidateListpackIntegrity in src/t_stream.c (Redis 7.4; types 26/27: 8.6.2 and 8.10.2,
+rdbSaveStreamIdmpEntries / rdbLoadStreamIdmpEntries).  The layout is FORMATS.md §4.7:
 listpack nodes keyed by a 16-byte master ID, then length, last ID, (v2+) first ID, max deleted
-ID, entries added, then consumer groups with their PEL and consumers (v3+: active time).
+ID, entries added, then consumer groups with their PEL and consumers (v3+: active time; v5+:
+the group's NACK zone after its consumers), then (v4+) the stream's IDMP state
+(FORMATS-RDB13-15.md §4).
 
 The node listpack itself is a plain listpack (:mod:`.listpack`); its meaning (master entry and
 entries with flags and ID deltas) is given by :func:`decode_stream_node` /
@@ -25,6 +28,8 @@ from .constants import (
     RDB_TYPE_STREAM_LISTPACKS,
     RDB_TYPE_STREAM_LISTPACKS_2,
     RDB_TYPE_STREAM_LISTPACKS_3,
+    RDB_TYPE_STREAM_LISTPACKS_4,
+    RDB_TYPE_STREAM_LISTPACKS_5,
     STREAM_ITEM_FLAG_DELETED,
     STREAM_ITEM_FLAG_SAMEFIELDS,
 )
@@ -33,6 +38,7 @@ from .listpack import Listpack
 from .primitives import (
     Blob,
     RdbLength,
+    RdbLengthIn,
     RdbMillisecondTime,
     RdbString,
     StreamIdRaw,
@@ -42,6 +48,7 @@ __all__ = [
     "StreamIdLength",
     "StreamNode",
     "StreamNACK",
+    "StreamIdmp",
     "stream_grammar",
     "decode_stream_node",
     "encode_stream_node",
@@ -84,26 +91,50 @@ def _consumer(v3: bool):
     )
 
 
-def _group(v2: bool, v3: bool):
+def _group(v2: bool, v3: bool, v5: bool):
     return Struct(
         "name" / RdbString,
         "last_id" / StreamIdLength,
         "entries_read" / If(v2, RdbLength),  # Redis 7.0 (type 19); 2^64-1 = unknown
         "pel" / PrefixedArray(RdbLength, StreamNACK),
         "consumers" / PrefixedArray(RdbLength, _consumer(v3)),
+        # Redis 8.8 (type 27): the NACK zone, raw IDs of XNACKed PEL entries in zone order (oldest
+        # XNACK first); each must be in the group PEL with no consumer (checked by the loader)
+        "nacked" / If(v5, PrefixedArray(RdbLength, StreamIdRaw)),
     )
 
 
+# Redis 8.6 (type 26): the stream's idempotent-XADD state.  The loader rejects a duration
+# outside CONFIG_STREAM_IDMP_MIN/MAX_DURATION (seconds) and a size outside
+# CONFIG_STREAM_IDMP_MIN/MAX_MAXSIZE (server.h @8.6.2).  Producers come in rax (pid byte) order,
+# each one's IIDs in insertion order; 8.10 may write a producer with no IIDs left (all expired).
+StreamIdmp = Struct(
+    "idmp_duration" / RdbLengthIn(1, 86400, "stream IDMP duration"),
+    "idmp_max_entries" / RdbLengthIn(1, 10000, "stream IDMP max entries"),
+    "producers" / PrefixedArray(RdbLength, Struct(
+        "pid" / RdbString,
+        "iids" / PrefixedArray(RdbLength, Struct("iid" / RdbString, "id" / StreamIdLength)),
+    )),
+    "iids_added" / RdbLength,  # all-time counts
+    "iids_duplicates" / RdbLength,
+)
+
+_STREAM_TYPES = (RDB_TYPE_STREAM_LISTPACKS, RDB_TYPE_STREAM_LISTPACKS_2,
+                 RDB_TYPE_STREAM_LISTPACKS_3, RDB_TYPE_STREAM_LISTPACKS_4,
+                 RDB_TYPE_STREAM_LISTPACKS_5)
+
+
 def stream_grammar(rdb_type: int, parse_listpacks: bool = False):
-    """Grammar of a stream value of type 15 (v1), 19 (v2) or 21 (v3).
+    """Grammar of a stream value of type 15 (v1), 19 (v2), 21 (v3), 26 (v4) or 27 (v5).
 
     Absent version-dependent fields parse to ``None``.
     """
-    if rdb_type not in (RDB_TYPE_STREAM_LISTPACKS, RDB_TYPE_STREAM_LISTPACKS_2,
-                        RDB_TYPE_STREAM_LISTPACKS_3):
+    if rdb_type not in _STREAM_TYPES:
         raise ValueError(f"not a stream type: {rdb_type}")
     v2 = rdb_type >= RDB_TYPE_STREAM_LISTPACKS_2
     v3 = rdb_type >= RDB_TYPE_STREAM_LISTPACKS_3
+    v4 = rdb_type >= RDB_TYPE_STREAM_LISTPACKS_4
+    v5 = rdb_type >= RDB_TYPE_STREAM_LISTPACKS_5
     return Struct(
         "nodes" / PrefixedArray(RdbLength, StreamNodeParsed if parse_listpacks else StreamNode),
         "length" / RdbLength,
@@ -111,7 +142,8 @@ def stream_grammar(rdb_type: int, parse_listpacks: bool = False):
         "first_id" / If(v2, StreamIdLength),
         "max_deleted_entry_id" / If(v2, StreamIdLength),
         "entries_added" / If(v2, RdbLength),
-        "groups" / PrefixedArray(RdbLength, _group(v2, v3)),
+        "groups" / PrefixedArray(RdbLength, _group(v2, v3, v5)),
+        "idmp" / If(v4, StreamIdmp),
     )
 
 

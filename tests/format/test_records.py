@@ -105,7 +105,7 @@ def test_minimal_file():
     obj = Container(header=Container(magic=b"REDIS", version=11), records=ListContainer([
         Container(opcode=0xFE, body=Container(dbid=0)),
         Container(opcode=0xFB, body=Container(db_size=1, expires_size=0)),
-        Container(opcode=0, body=Container(rdb_type=0, key=b"foo", value=b"bar")),
+        Container(opcode=0, body=Container(key_meta=None, rdb_type=0, key=b"foo", value=b"bar")),
         Container(opcode=0xFF, body=Container(checksum=0x95AB6E674CB9868D)),
     ]))
     check_grammar(rdb_file_grammar(11), MINIMAL_RDB_11, obj, compiled_build=False)
@@ -115,3 +115,15 @@ def test_file_trailing_bytes():
     with pytest.raises(ConstructError):
         rdb_file_grammar(11).parse(MINIMAL_RDB_11 + b"x")
     assert rdb_file_grammar(11, allow_trailing=True).parse(MINIMAL_RDB_11 + b"x").trailing == b"x"
+
+
+def test_opcodes_by_family():
+    from rdbtools.format import constants as C
+    from rdbtools.format.records import HashTemplateRecord, KeyMetaRecord, opcode_records
+
+    redis = opcode_records(15)
+    assert redis[C.RDB_OPCODE_HASH_TEMPLATE] is HashTemplateRecord
+    assert redis[C.RDB_OPCODE_KEY_META] is KeyMetaRecord
+    # Valkey 8.1+ uses 243 for SLOT_IMPORT (and has no 242): not Redis's KEY_META
+    for valkey in (opcode_records(80), opcode_records(11, valkey=True)):
+        assert C.RDB_OPCODE_KEY_META not in valkey and C.RDB_OPCODE_HASH_TEMPLATE not in valkey
