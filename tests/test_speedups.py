@@ -247,7 +247,7 @@ def pure(monkeypatch):
 
 # every type code but modules (always ModuleValue) and the unused 6 and 8: with mode "raw" the
 # compiled loop keeps the types it reads as RawValue, the pure loop the rest (22-25)
-RAW_TYPES = frozenset(range(26)) - {6, 7, 8}
+RAW_TYPES = frozenset(range(34)) - {6, 7, 8}
 
 
 def read_all(data, mode: str):
@@ -656,3 +656,292 @@ def test_writer_takes_the_compiled_encoders():
     assert writer.compact is _speedups.compact
     assert writer.stream_nodes is _speedups.stream_nodes
     assert writer.encode_resp is commands.encode_resp is _speedups.encode_resp
+
+
+
+# -- RDB 13-15 (Redis 8.6 - 8.10) ----------------------------------------------------------------
+# The compiled loop reads KEY_META prefixes, streams 26/27 (IDMP state, NACK zones), arrays,
+# template hashes and GCRA values itself, giving the pure loop's records; it leaves whatever is
+# invalid to the pure loop, so the errors are the pure loop's (same class, offset, message);
+# the renderers give the pure path's dump JSON and RESP bytes for every such key.
+
+import struct  # noqa: E402
+
+from rdbtools.format.primitives import encode_rdb_length as _len  # noqa: E402
+from rdbtools.output import dump as _dump  # noqa: E402
+
+NEW_FILES = [n for n in CORPUS_FILES if n.startswith(("redis-8.6.2/", "redis-8.10.2/"))]
+needs_new_corpus = pytest.mark.skipif(not NEW_FILES, reason="no redis-8.6.2 / 8.10.2 corpus files")
+
+
+def _new_keys(entries):
+    """The keys holding something RDB 13-15 added (types 26-33, key metadata)."""
+    return [(e.db, e.key) for e in entries if e.rdb_type >= 26 or e.key_meta is not None]
+
+
+@needs_new_corpus
+@pytest.mark.parametrize("name", NEW_FILES)
+def test_new_records_come_from_the_compiled_loop(monkeypatch, name):
+    compiled = []
+
+    def spy(*args):
+        result = _speedups.read_records(*args)
+        compiled.extend(result[0])
+        return result
+
+    monkeypatch.setattr(_accel, "read_records", spy)
+    for mode in ("full", "sizes"):
+        compiled.clear()
+        with open_rdb(corpus(name), values=mode) as rdb:
+            entries = list(rdb.iter_entries())
+        new = _new_keys(entries)
+        assert _new_keys(compiled) == new
+    if name.endswith(("dump.rdb", "dump-keymeta.rdb")):
+        assert new
+
+
+@needs_new_corpus
+@pytest.mark.parametrize("name", NEW_FILES)
+def test_new_files_lazy_matches_compiled_full(name):
+    """values="lazy" is the pure loop's: once drained, the same keys and values."""
+    with open_rdb(corpus(name)) as rdb:
+        full = [repr(e.value) for e in rdb.iter_entries()]
+    lazy = []
+    with open_rdb(corpus(name), values="lazy") as rdb:
+        for e in rdb.iter_entries():
+            value = e.value
+            if value is not None and not isinstance(value, (bytes, int, list)) \
+                    and hasattr(value, "__next__"):
+                value = list(value)
+            lazy.append(repr(value))
+    assert lazy == full
+
+
+@needs_new_corpus
+@pytest.mark.parametrize("name", NEW_FILES)
+@pytest.mark.parametrize("mode", ["full", "sizes"])
+def test_new_files_json_and_resp(name, mode):
+    """json_entry writes the stdlib bytes of entry_to_dict for every key (modules excepted,
+    which it leaves to Python); resp_entry the commands' bytes for every key it renders, and
+    it renders arrays and the streams of these servers without Redis 8.6+ state."""
+    version = int(corpus(name)[5:9])
+    with open_rdb(corpus(name), values=mode) as rdb:
+        entries = list(rdb.iter_entries())
+    for e in entries:
+        rendered = _speedups.json_entry(e)
+        assert rendered == _dump._json_fallback(_dump.entry_to_dict(e)) \
+            or rendered is None and e.type == "module"
+        if mode == "sizes":
+            continue
+        compiled = _speedups.resp_entry(e.type, e.key, e.value, e.expire_at_ms,
+                                        e.field_expire_at_ms, True, e.array_next_insert_index)
+        if compiled is not None:
+            assert compiled == _python_resp(e, version)
+        elif e.type in ("array", "string", "list", "set", "zset", "hash"):
+            pytest.fail(f"resp_entry declined {e.key!r}")
+
+
+# crafted records: an RDB 15 file around them, the CRC disabled
+def _s(data: bytes) -> bytes:
+    return _len(len(data)) + data
+
+
+def _file(*records: bytes, header: bytes = b"REDIS0015") -> bytes:
+    return header + b"".join(records) + b"\xff" + bytes(8)
+
+
+def _key(code: int, body: bytes, name: bytes = b"k") -> bytes:
+    return bytes([code]) + _s(name) + body
+
+
+def _id16(ms: int, seq: int = 0) -> bytes:
+    return struct.pack(">QQ", ms, seq)
+
+
+def _array(*elements: bytes, count=None, cursor: bytes = b"\x00") -> bytes:
+    return _key(28, _len(len(elements) if count is None else count) + cursor + b"".join(elements))
+
+
+def _ar(index: int, tag: int, value: bytes) -> bytes:
+    return _len(index) + _len(tag) + value
+
+
+def _group(pel=(), consumers=(), nacked=None, name=b"g") -> bytes:
+    out = _s(name) + _len(0) + _len(0) + _len(0) + _len(len(pel))
+    out += b"".join(_id16(ms) + struct.pack("<q", 5) + _len(1) for ms in pel)
+    out += _len(len(consumers))
+    for cname, ids in consumers:
+        out += _s(cname) + struct.pack("<qq", 7, 8) + _len(len(ids)) + b"".join(map(_id16, ids))
+    if nacked is not None:
+        out += _len(len(nacked)) + b"".join(map(_id16, nacked))
+    return out
+
+
+_NO_IDMP = _len(100) + _len(100) + _len(0) + _len(0) + _len(0)
+
+
+def _stream(code: int, *groups: bytes, idmp: bytes = _NO_IDMP) -> bytes:
+    body = _len(0) + _len(0) + _len(0) * 2 + _len(0) * 4 + _len(0) + _len(len(groups))
+    return _key(code, body + b"".join(groups) + (idmp if code >= 26 else b""))
+
+
+def _tmpl(tid: int, *fields: bytes) -> bytes:
+    return b"\xf2" + _len(tid) + _len(len(fields)) + b"".join(map(_s, fields))
+
+
+_USER = _tmpl(0, b"age", b"name", b"email")
+_KM = struct.pack("<I", 0x28C4F509)  # class KMT1, version 1, ALLOW_IGNORE (OBSERVED bytes)
+
+
+def _key_meta(*classes: bytes, count=None) -> bytes:
+    return b"\xf3" + _len(len(classes) if count is None else count) + b"".join(classes)
+
+
+_STR = _key(0, _s(b"v"))
+
+CRAFTED = {
+    # arrays
+    "array ok": _file(_array(_ar(0, 1, struct.pack("<q", -5)), _ar(3, 2, struct.pack("<d", 2.5)),
+                             _ar(9, 3, _s(b"small")), _ar(2**64 - 2, 0, _s(b"a long one")),
+                             cursor=b"\x01" + _len(9))),
+    "array empty": _file(_array(count=0)),
+    "array cursor flag 2": _file(_array(_ar(0, 3, _s(b"x")), cursor=b"\x02")),
+    "array cursor at the end": _file(_array(_ar(0, 3, _s(b"x")), cursor=b"\x01" + _len(2**64 - 1))),
+    "array index 2**64-1": _file(_array(_ar(2**64 - 1, 3, _s(b"x")))),
+    "array index encoded": _file(_array(b"\xc0\x05" + _len(3) + _s(b"x"))),
+    "array indexes descending": _file(_array(_ar(5, 3, _s(b"x")), _ar(4, 3, _s(b"y")))),
+    "array index twice": _file(_array(_ar(5, 3, _s(b"x")), _ar(5, 3, _s(b"y")))),
+    "array tag 4": _file(_array(_ar(0, 4, _s(b"x")))),
+    "array small string of 8": _file(_array(_ar(0, 3, _s(b"12345678")))),
+    "array float cut": _file(_array(_ar(0, 2, b"\x00" * 7))),
+    "array count beyond": _file(_array(_ar(0, 3, _s(b"x")), count=3)),
+    # template hashes
+    "template ok": _file(_USER, _key(30, _s(build_listpack([0, 30, b"alice", b"a@x"])))),
+    "template array ok": _file(_USER, _key(32, _len(0) + _s(b"1") + _s(b"n") + _s(b"e"))),
+    "template unknown": _file(_USER, _key(30, _s(build_listpack([7, 30, b"alice", b"a@x"])))),
+    "template unknown 32": _file(_USER, _key(32, _len(3) + _s(b"1") + _s(b"n") + _s(b"e"))),
+    "template too few values": _file(_USER, _key(30, _s(build_listpack([0, 30, b"alice"])))),
+    "template too many values": _file(_USER, _key(30, _s(build_listpack([0, 1, b"a", b"b", b"c"])))),
+    "template id as text": _file(_USER, _key(30, _s(build_listpack([b"x", 30, b"a", b"b"])))),
+    "template id negative": _file(_USER, _key(30, _s(build_listpack([-1, 30, b"a", b"b"])))),
+    "template before its record": _file(_key(30, _s(build_listpack([0, 1, b"a", b"b"]))), _USER),
+    "template 32 cut": _file(_USER, _key(32, _len(0) + _s(b"1"))),
+    "dump template lp": _file(_key(29, _len(0) + _s(build_listpack([b"a", b"bb"]))
+                                   + _s(build_listpack([9, b"1", b"2"])))),
+    "dump template array": _file(_key(31, _len(1) + _len(2) + _s(b"a") + _s(b"bb")
+                                      + _s(b"1") + _s(b"2"))),
+    "dump template unsorted": _file(_key(31, _len(1) + _len(2) + _s(b"bb") + _s(b"a")
+                                         + _s(b"1") + _s(b"2"))),
+    "dump template no fields": _file(_key(31, _len(1) + _len(0))),
+    "dump template fields format 2": _file(_key(31, _len(2) + _len(1) + _s(b"a") + _s(b"1"))),
+    "dump template count": _file(_key(29, _len(0) + _s(build_listpack([b"a", b"bb"]))
+                                      + _s(build_listpack([9, b"1"])))),
+    # streams 26 / 27
+    "stream 26 ok": _file(_stream(26, _group(pel=[1], consumers=[(b"c", [1])]), idmp=(
+        _len(50) + _len(7) + _len(2) + _s(b"p1") + _len(1) + _s(b"i1") + _len(1) + _len(0)
+        + _s(b"p2") + _len(0) + _len(3) + _len(1)))),
+    "stream 27 ok": _file(_stream(27, _group(pel=[1, 2, 3], consumers=[(b"c", [2])],
+                                             nacked=[3, 1]))),
+    "stream 27 nacked twice": _file(_stream(27, _group(pel=[1], nacked=[1, 1]))),
+    "stream 27 nacked unknown": _file(_stream(27, _group(pel=[1], nacked=[1, 2]))),
+    "stream 27 nacked owned": _file(_stream(27, _group(pel=[1], consumers=[(b"c", [1])],
+                                                       nacked=[1]))),
+    "stream 27 unowned outside": _file(_stream(27, _group(pel=[1, 2], nacked=[1]))),
+    "stream 26 unowned": _file(_stream(26, _group(pel=[1]))),
+    "stream 27 claimed twice": _file(_stream(27, _group(pel=[1], consumers=[(b"a", [1]), (b"b", [1])],
+                                                        nacked=[]))),
+    "stream idmp duration 0": _file(_stream(26, idmp=_len(0) + _NO_IDMP[1:])),
+    "stream idmp duration 86401": _file(_stream(26, idmp=_len(86401) + _NO_IDMP[1:])),
+    "stream idmp max size 0": _file(_stream(26, idmp=_len(100) + _len(0) + _NO_IDMP[2:])),
+    "stream idmp max size 10001": _file(_stream(26, idmp=_len(100) + _len(10001) + _NO_IDMP[2:])),
+    "stream idmp cut": _file(_stream(26, idmp=_NO_IDMP[:3])),
+    "stream idmp producer twice": _file(_stream(26, idmp=(
+        _len(50) + _len(7) + _len(2) + (_s(b"p") + _len(1) + _s(b"i") + _len(1) + _len(0)) * 2
+        + _len(3) + _len(1)))),
+    "stream idmp empty producer twice": _file(_stream(26, idmp=(
+        _len(50) + _len(7) + _len(2) + (_s(b"p") + _len(0)) * 2 + _len(3) + _len(1)))),
+    # key metadata
+    "key meta ok": _file(_key_meta(_KM + b"\x05" + _s(b"v") + b"\x02\x01\x03" + bytes(4)
+                                   + b"\x04" + bytes(8) + b"\x00",
+                                   struct.pack("<I", 0x28C4F619) + b"\x00") + _STR),
+    "key meta after expire": _file(b"\xfc" + struct.pack("<q", 4102444800000)
+                                   + _key_meta(_KM + b"\x00") + _STR),
+    "key meta no classes": _file(_key_meta() + _STR),
+    "key meta 8 classes": _file(_key_meta(*[_KM + b"\x00"] * 8) + _STR),
+    "key meta bad opcode": _file(_key_meta(_KM + b"\x06\x00") + _STR),
+    "key meta then opcode": _file(_key_meta(_KM + b"\x00") + b"\xfe\x00" + _STR),
+    "key meta twice": _file(_key_meta(_KM + b"\x00") + _key_meta(_KM + b"\x00") + _STR),
+    "key meta cut": _file(_key_meta(_KM + b"\x05\x05ab")),
+    "key meta on a template": _file(_USER, _key_meta(_KM + b"\x00")
+                                    + _key(30, _s(build_listpack([0, 1, b"a", b"b"])))),
+    "key meta in valkey": _file(_key_meta(_KM + b"\x00") + _STR, header=b"VALKEY080"),
+    # GCRA (compiled out of every default build: decoded from the spec)
+    "gcra ok": _file(_key(33, _len(1_700_000_000_000_000))),
+    "gcra beyond LLONG_MAX": _file(_key(33, _len(2**63))),
+    # the new types in files that cannot hold them
+    "array in valkey": _file(_array(_ar(0, 3, _s(b"x"))), header=b"VALKEY080"),
+    "stream 27 in valkey": _file(_stream(27), header=b"VALKEY080"),
+    "array in RDB 12": _file(_array(_ar(0, 3, _s(b"x"))), header=b"REDIS0012"),
+    "template in RDB 13": _file(_USER, _key(30, _s(build_listpack([0, 1, b"a", b"b"]))),
+                                header=b"REDIS0013"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CRAFTED))
+@pytest.mark.parametrize("mode", ["full", "sizes", "raw"])
+def test_crafted_new_records(pure, case, mode):
+    data = CRAFTED[case]
+    assert_same_reads(pure, data, mode)
+    outcome_ = read_all(data, mode)[-1]
+    if case.endswith((" ok", "after expire")):
+        assert outcome_[0] == "end", outcome_
+
+
+@pytest.mark.parametrize("case, changes", [
+    ("array ok", {}), ("array ok", {"field_expire_at_ms": {b"f": 1}}),
+    ("array ok", {"array_next_insert_index": None, "idle_s": 3, "freq": 4}),
+    ("stream 26 ok", {}), ("stream 27 ok", {}), ("gcra ok", {}),
+    ("key meta ok", {"idle_s": 1, "freq": 2}), ("template ok", {})])
+def test_json_of_crafted_new_records(case, changes):
+    """Key order and the derived IDMP counts (a producer without IIDs is not tracked)."""
+    with open_rdb(CRAFTED[case]) as rdb:
+        entry = next(rdb.iter_entries())
+    for name, value in changes.items():
+        setattr(entry, name, value)
+    assert _speedups.json_entry(entry) == _dump._json_fallback(_dump.entry_to_dict(entry))
+
+
+@pytest.mark.parametrize("case", sorted(c for c in CRAFTED if c.endswith(" ok")))
+def test_crafted_new_records_are_read_compiled(monkeypatch, case):
+    """The valid crafted records do not fall back to the pure loop."""
+    compiled = []
+
+    def spy(*args):
+        result = _speedups.read_records(*args)
+        compiled.extend(result[0])
+        return result
+
+    monkeypatch.setattr(_accel, "read_records", spy)
+    with open_rdb(CRAFTED[case]) as rdb:
+        entries = list(rdb.iter_entries())
+    assert entries and [e.key for e in compiled] == [e.key for e in entries]
+
+
+_finite_or_not = st.one_of(st.floats(), st.sampled_from(
+    [0.0, -0.0, 1.0, -1.0, 0.1, 1e-6, 1e-7, 1e16, 1e17, 1e21, 1e22, 2.0**62, 2.0**62 + 2048,
+     -(2.0**62), 4.611686018427388e18, 5e-324, 1.7976931348623157e308, 123456789.125]))
+
+
+@settings(FAST, suppress_health_check=[*FAST.suppress_health_check,
+                                       HealthCheck.function_scoped_fixture])  # `pure`: no state
+@given(st.lists(st.one_of(
+    st.tuples(st.just(1), st.integers(-(2**63), 2**63 - 1).map(lambda v: struct.pack("<q", v))),
+    st.tuples(st.just(2), _finite_or_not.map(lambda d: struct.pack("<d", d))),
+    st.tuples(st.just(3), st.binary(max_size=7).map(_s)),
+    st.tuples(st.just(0), st.binary(max_size=40).map(_s))), min_size=1, max_size=8),
+    st.one_of(st.none(), st.integers(0, 2**64 - 2)))
+def test_arrays_equal_python(pure, elements, cursor):
+    """INT elements as decimal text, FLOAT ones as the server prints them (arFormatFloat)."""
+    data = _file(_array(*(_ar(3 * i, tag, v) for i, (tag, v) in enumerate(elements)),
+                        cursor=b"\x00" if cursor is None else b"\x01" + _len(cursor)))
+    assert_same_reads(pure, data, "full")

@@ -39,23 +39,29 @@
 PyObject *FormatError;          /* rdbtools.errors.FormatError */
 PyObject *py_blobs;             /* rdbtools.rdb.blobs (fallbacks) */
 PyObject *py_lzf;               /* rdbtools.format.lzf (fallback) */
-PyObject *type_names[22];       /* rdb type code -> model type name */
+PyObject *type_names[RDB_TYPE_CODES]; /* rdb type code -> model type name */
 
 /* the model classes (slotclass_t in speedups.h), checked and completed by setup_class() */
-slotclass_t C_Entry = {"Entry", 12, {"db", "key", "type", "value", "expire_at_ms",
-    "rdb_type", "idle_s", "freq", "field_expire_at_ms", "length", "offset", "size"}};
-slotclass_t C_Stream = {"Stream", 7, {"entries", "length", "last_id", "first_id",
-    "max_deleted_id", "entries_added", "groups"}};
+slotclass_t C_Entry = {"Entry", 14, {"db", "key", "type", "value", "expire_at_ms",
+    "rdb_type", "idle_s", "freq", "field_expire_at_ms", "length", "offset", "size",
+    "array_next_insert_index", "key_meta"}};
+slotclass_t C_Stream = {"Stream", 8, {"entries", "length", "last_id", "first_id",
+    "max_deleted_id", "entries_added", "groups", "idmp"}};
 slotclass_t C_StreamEntry = {"StreamEntry", 2, {"id", "fields"}};
-slotclass_t C_StreamGroup = {"StreamGroup", 5, {"name", "last_id", "entries_read",
-    "pending", "consumers"}};
+slotclass_t C_StreamGroup = {"StreamGroup", 6, {"name", "last_id", "entries_read",
+    "pending", "consumers", "nacked"}};
 slotclass_t C_StreamPending = {"StreamPendingEntry", 4, {"id", "consumer",
     "delivery_time_ms", "delivery_count"}};
 slotclass_t C_StreamConsumer = {"StreamConsumer", 4, {"name", "seen_time_ms",
     "active_time_ms", "pending"}};
 slotclass_t C_RawValue = {"RawValue", 1, {"data"}};
+slotclass_t C_StreamIdmp = {"StreamIdmp", 5, {"duration_s", "max_size", "producers",
+    "iids_added", "iids_duplicates"}};
+slotclass_t C_StreamIdmpProducer = {"StreamIdmpProducer", 2, {"pid", "iids"}};
+slotclass_t C_KeyMeta = {"KeyMeta", 4, {"class_name", "version", "flags", "raw"}};
 static slotclass_t *slotclasses[] = {&C_Entry, &C_Stream, &C_StreamEntry, &C_StreamGroup,
-                                     &C_StreamPending, &C_StreamConsumer, &C_RawValue};
+                                     &C_StreamPending, &C_StreamConsumer, &C_RawValue,
+                                     &C_StreamIdmp, &C_StreamIdmpProducer, &C_KeyMeta};
 
 /* ---------------------------------------------------------------------------------------- */
 /* shared glue (speedups.h)                                                                  */
@@ -158,11 +164,13 @@ setup_model(void)
 {
     int k;
     PyObject *model = PyImport_ImportModule("rdbtools.model");
-    static const char *type_attr[22] = {
+    /* the codes records.c reads (22-25, hashes with field TTLs, are left to Python) */
+    static const char *type_attr[RDB_TYPE_CODES] = {
         "TYPE_STRING", "TYPE_LIST", "TYPE_SET", "TYPE_ZSET", "TYPE_HASH", "TYPE_ZSET", NULL,
         NULL, NULL, "TYPE_HASH", "TYPE_LIST", "TYPE_SET", "TYPE_ZSET", "TYPE_HASH",
         "TYPE_LIST", "TYPE_STREAM", "TYPE_HASH", "TYPE_ZSET", "TYPE_LIST", "TYPE_STREAM",
-        "TYPE_SET", "TYPE_STREAM"};
+        "TYPE_SET", "TYPE_STREAM", NULL, NULL, NULL, NULL, "TYPE_STREAM", "TYPE_STREAM",
+        "TYPE_ARRAY", "TYPE_HASH", "TYPE_HASH", "TYPE_HASH", "TYPE_HASH", "TYPE_GCRA"};
     if (model == NULL)
         return -1;
     for (k = 0; k < (int)(sizeof(slotclasses) / sizeof(slotclasses[0])); k++) {
@@ -171,7 +179,7 @@ setup_model(void)
             return -1;
         }
     }
-    for (k = 0; k < 22; k++) {
+    for (k = 0; k < RDB_TYPE_CODES; k++) {
         type_names[k] = type_attr[k] ? PyObject_GetAttrString(model, type_attr[k]) : NULL;
         if (type_attr[k] && type_names[k] == NULL) {
             Py_DECREF(model);

@@ -7,7 +7,10 @@
  * (_read_len, _read_string, _skip_string, _read_blob, _sized_blob, _pairs, _read_stream,
  * _read_stream_group, _stream_node_entries, the read_size decoders of values="sizes"; Redis
  * rdb.c rdbLoadObject), building the same model objects (rdbtools/model.py).  The blobs are
- * walked by walkers.c.
+ * walked by walkers.c.  The Redis 8.6-8.10 records (RDB 13-15) are read too: module key
+ * metadata before the type byte (opcode 243, Redis magic only), streams with IDMP state and
+ * NACK zones (types 26, 27), arrays (28), template hashes (29-32, against the file's opcode
+ * 242 templates, which the Python loop reads and hands in) and GCRA values (33).
  *
  * It never raises for bad input: it stops at the start of the record it cannot read completely
  * (another opcode, a type it leaves to Python, bytes missing, anything malformed), and the
@@ -75,6 +78,12 @@ typedef struct {
     Py_ssize_t pos;
     int starved; /* a read ran past the end of buf: more bytes might let it through */
 } cur_t;
+
+/* What a value decoder needs beyond the cursor, and what it reports besides the value. */
+typedef struct {
+    PyObject *templates;   /* the file's hash templates so far: tid -> field names, or NULL */
+    PyObject *next_insert; /* out: an array's Entry.array_next_insert_index (new ref) or NULL */
+} rec_t;
 
 /* n more bytes available at pos? */
 static inline int
@@ -548,7 +557,10 @@ fail:
 }
 
 static int c_stream(cur_t *c, unsigned t, int decode, PyObject **out, uint64_t *length);
+static int c_array(cur_t *c, rec_t *r, PyObject **out, uint64_t *length);
+static int c_template_hash(cur_t *c, unsigned t, rec_t *r, PyObject **out, uint64_t *length);
 
+/* the type codes this file reads (the Python loop may still know fewer in a given file) */
 static int
 type_handled(unsigned t)
 {
@@ -556,6 +568,7 @@ type_handled(unsigned t)
     case 0: case 1: case 2: case 3: case 4: case 5:
     case 9: case 10: case 11: case 12: case 13: case 14:
     case 15: case 16: case 17: case 18: case 19: case 20: case 21:
+    case 26: case 27: case 28: case 29: case 30: case 31: case 32: case 33:
         return 1;
     default:
         return 0;
@@ -564,7 +577,7 @@ type_handled(unsigned t)
 
 /* The value of a key record in full mode: *value and *length, or STOP/FAIL. */
 static int
-c_full_value(cur_t *c, unsigned t, PyObject **value, uint64_t *length)
+c_full_value(cur_t *c, unsigned t, rec_t *r, PyObject **value, uint64_t *length)
 {
     items_t it;
     uint8_t *heap = NULL;
@@ -578,8 +591,20 @@ c_full_value(cur_t *c, unsigned t, PyObject **value, uint64_t *length)
         if (rc == GO)
             *length = (uint64_t)PyBytes_GET_SIZE(*value);
         return rc;
-    case 15: case 19: case 21:
+    case 15: case 19: case 21: case 26: case 27:
         return c_stream(c, t, 1, value, length);
+    case 28:
+        return c_array(c, r, value, length);
+    case 29: case 30: case 31: case 32:
+        return c_template_hash(c, t, r, value, length);
+    case 33: /* GCRA: the theoretical arrival time, µs; Redis refuses more than LLONG_MAX */
+        if ((rc = c_len(c, &n)) != GO)
+            return rc;
+        if (n > (uint64_t)LLONG_MAX)
+            return STOP;
+        *value = PyLong_FromUnsignedLongLong(n);
+        *length = 1;
+        return *value == NULL ? FAIL : GO;
     case 1: case 2: /* N strings */
     case 4:         /* N (field, value) */
     case 3: case 5: /* N (member, score) */
@@ -731,14 +756,22 @@ out:
 
 /* The element count of a key record in sizes mode (the reader's read_size decoders). */
 static int
-c_size_value(cur_t *c, unsigned t, uint64_t *length)
+c_size_value(cur_t *c, unsigned t, rec_t *r, uint64_t *length)
 {
     uint64_t n, k, len, count;
     int rc;
     switch (t) {
     case 0:
         return c_skip_string(c, length);
-    case 15: case 19: case 21: {
+    case 28: case 29: case 30: case 31: case 32: case 33: {
+        /* read (and checked) as in full mode: their elements carry no count to skip by */
+        PyObject *value;
+        rc = c_full_value(c, t, r, &value, length);
+        if (rc == GO)
+            Py_DECREF(value);
+        return rc;
+    }
+    case 15: case 19: case 21: case 26: case 27: {
         PyObject *stream;
         rc = c_stream(c, t, 0, &stream, length);
         if (rc == GO)
@@ -1041,11 +1074,70 @@ node_entries(const items_t *it, uint64_t master_ms, uint64_t master_seq, PyObjec
     return rc;
 }
 
+/* the consumer of a pending entry (borrowed; NULL when the slot cannot be read directly) */
+static PyObject *
+pending_owner(PyObject *pe)
+{
+    PyObject *f[4];
+    return model_slots(pe, &C_StreamPending, f) ? f[1] : NULL;
+}
+
+/* After the consumers of a group: type 27's NACK zone (Redis 8.8 XNACK: IDs of pending entries
+ * that no consumer owns, in zone order) into *nacked, and for types 26 and 27 the check Redis
+ * makes with deep sanitization, that every other pending entry has a consumer.  Anything
+ * else (an ID outside the PEL, owned, listed twice, an unowned entry outside the zone) is
+ * left to Python. */
+static int
+c_nack_zone(cur_t *c, unsigned t, PyObject *pending, PyObject **nacked)
+{
+    uint64_t n = 0, k;
+    Py_ssize_t pos = 0;
+    PyObject *zone = NULL, *pid, *pe;
+    int rc = GO;
+    if (t >= 27) {
+        if ((rc = c_len(c, &n)) != GO)
+            return rc;
+        if (!have(c, n) || !have(c, 16 * n))
+            return STOP;
+        if ((*nacked = PyList_New(0)) == NULL || (zone = PySet_New(NULL)) == NULL) {
+            Py_CLEAR(*nacked);
+            return FAIL;
+        }
+        for (k = 0; k < n && rc == GO; k++) {
+            if ((rc = c_raw_id(c, &pid)) != GO)
+                break;
+            pe = PyDict_GetItemWithError(pending, pid); /* borrowed */
+            if (pe == NULL || pending_owner(pe) != Py_None) {
+                rc = PyErr_Occurred() ? FAIL : STOP;
+            }
+            else {
+                int seen = PySet_Contains(zone, pid);
+                if (seen < 0 || (!seen && (PySet_Add(zone, pid) < 0
+                                           || PyList_Append(*nacked, pid) < 0)))
+                    rc = FAIL;
+                else if (seen)
+                    rc = STOP;
+            }
+            Py_DECREF(pid);
+        }
+    }
+    while (rc == GO && PyDict_Next(pending, &pos, &pid, &pe)) {
+        if (pending_owner(pe) == Py_None) {
+            int in_zone = zone != NULL ? PySet_Contains(zone, pid) : 0;
+            rc = in_zone < 0 ? FAIL : in_zone ? GO : STOP;
+        }
+    }
+    Py_XDECREF(zone);
+    if (rc != GO)
+        Py_CLEAR(*nacked);
+    return rc;
+}
+
 static int
 c_stream_group(cur_t *c, unsigned t, PyObject **out)
 {
     PyObject *name = NULL, *last_id = NULL, *entries_read = NULL, *pending = NULL;
-    PyObject *consumers = NULL, *fields[5];
+    PyObject *consumers = NULL, *nacked = NULL, *fields[6];
     uint64_t n, k, m, j, u;
     int rc;
     if ((rc = c_string(c, &name)) != GO || (rc = c_id_lens(c, &last_id)) != GO)
@@ -1123,9 +1215,10 @@ c_stream_group(cur_t *c, unsigned t, PyObject **out)
             if ((rc = c_raw_id(c, &pid)) != GO)
                 break;
             nack = PyDict_GetItemWithError(pending, pid); /* borrowed */
-            if (nack == NULL) {
+            if (nack == NULL || pending_owner(nack) != Py_None) {
                 Py_DECREF(pid);
-                rc = PyErr_Occurred() ? FAIL : STOP; /* not in the PEL: Python reports it */
+                /* not in the PEL, or claimed twice: Python reports it */
+                rc = PyErr_Occurred() ? FAIL : STOP;
                 break;
             }
             if (make_set(&C_StreamPending, nack, 1, Py_NewRef(cname)) < 0
@@ -1153,11 +1246,14 @@ c_stream_group(cur_t *c, unsigned t, PyObject **out)
         }
         Py_DECREF(consumer);
     }
+    if (t >= 26 && (rc = c_nack_zone(c, t, pending, &nacked)) != GO)
+        goto bad;
     fields[0] = name;
     fields[1] = last_id;
     fields[2] = entries_read;
     fields[3] = PyDict_Values(pending);
     fields[4] = consumers;
+    fields[5] = nacked != NULL ? nacked : Py_NewRef(Py_None);
     Py_DECREF(pending);
     *out = make(&C_StreamGroup, fields);
     return *out == NULL ? FAIL : GO;
@@ -1170,11 +1266,102 @@ bad:
     return rc;
 }
 
-/* types 15, 19, 21; with decode == 0 (sizes) the node listpacks are skipped unread */
+/* Type 26's IDMP state (Redis 8.6 idempotent XADD; rdbLoadStreamIdmpEntries): the XCFGSET
+ * duration (1..86400 s) and max size (1..10000), the producers, each with its (iid, stream ID)
+ * pairs, and the all-time counters.  A producer without IIDs (8.10 writes one when all of them
+ * expired; Redis skips it on load) is kept as written. */
+static int
+c_stream_idmp(cur_t *c, PyObject **out)
+{
+    uint64_t duration, max_size, nprod, n, k, j, added, duplicates;
+    PyObject *producers, *tracked, *pid = NULL, *iids = NULL, *f[5];
+    int rc;
+    if ((rc = c_len(c, &duration)) != GO || (rc = c_len(c, &max_size)) != GO)
+        return rc;
+    if (duration < 1 || duration > 86400 || max_size < 1 || max_size > 10000)
+        return STOP; /* outside what Redis loads: Python reports it */
+    if ((rc = c_len(c, &nprod)) != GO)
+        return rc;
+    if (!have(c, nprod))
+        return STOP;
+    if ((producers = PyList_New(0)) == NULL)
+        return FAIL;
+    if ((tracked = PySet_New(NULL)) == NULL) {
+        Py_DECREF(producers);
+        return FAIL;
+    }
+    for (k = 0; k < nprod; k++) {
+        PyObject *pf[2], *producer;
+        if ((rc = c_string(c, &pid)) != GO || (rc = c_len(c, &n)) != GO)
+            goto bad;
+        if (!have(c, n)) {
+            rc = STOP;
+            goto bad;
+        }
+        if ((iids = PyList_New(0)) == NULL) {
+            rc = FAIL;
+            goto bad;
+        }
+        for (j = 0; j < n; j++) {
+            PyObject *iid, *id, *pair;
+            if ((rc = c_string(c, &iid)) != GO)
+                goto bad;
+            if ((rc = c_id_lens(c, &id)) != GO) {
+                Py_DECREF(iid);
+                goto bad;
+            }
+            pair = PyTuple_Pack(2, iid, id);
+            Py_DECREF(iid);
+            Py_DECREF(id);
+            if (pair == NULL || PyList_Append(iids, pair) < 0) {
+                Py_XDECREF(pair);
+                rc = FAIL;
+                goto bad;
+            }
+            ATOMIC_TUPLE(pair);
+            Py_DECREF(pair);
+        }
+        if (n > 0) { /* a producer twice: raxTryInsert fails, and so does the load */
+            int seen = PySet_Contains(tracked, pid);
+            if (seen != 0 || PySet_Add(tracked, pid) < 0) {
+                rc = seen > 0 ? STOP : FAIL;
+                goto bad;
+            }
+        }
+        pf[0] = pid;
+        pf[1] = iids;
+        pid = iids = NULL;
+        producer = make(&C_StreamIdmpProducer, pf);
+        if (producer == NULL || PyList_Append(producers, producer) < 0) {
+            Py_XDECREF(producer);
+            rc = FAIL;
+            goto bad;
+        }
+        Py_DECREF(producer);
+    }
+    if ((rc = c_len(c, &added)) != GO || (rc = c_len(c, &duplicates)) != GO)
+        goto bad;
+    Py_DECREF(tracked);
+    f[0] = PyLong_FromUnsignedLongLong(duration);
+    f[1] = PyLong_FromUnsignedLongLong(max_size);
+    f[2] = producers;
+    f[3] = PyLong_FromUnsignedLongLong(added);
+    f[4] = PyLong_FromUnsignedLongLong(duplicates);
+    *out = make(&C_StreamIdmp, f);
+    return *out == NULL ? FAIL : GO;
+bad:
+    Py_XDECREF(pid);
+    Py_XDECREF(iids);
+    Py_DECREF(producers);
+    Py_DECREF(tracked);
+    return rc;
+}
+
+/* types 15, 19, 21, 26, 27; with decode == 0 (sizes) the node listpacks are skipped unread */
 static int
 c_stream(cur_t *c, unsigned t, int decode, PyObject **out, uint64_t *length)
 {
-    PyObject *entries, *f[7] = {NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+    PyObject *entries, *f[8] = {NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
     uint64_t nodes, k, u, ngroups;
     items_t it;
     int rc = GO;
@@ -1259,6 +1446,13 @@ c_stream(cur_t *c, unsigned t, int decode, PyObject **out, uint64_t *length)
         }
         Py_DECREF(g);
     }
+    if (t >= 26) {
+        if ((rc = c_stream_idmp(c, &f[7])) != GO)
+            goto bad;
+    }
+    else {
+        f[7] = Py_NewRef(Py_None);
+    }
     items_free(&it);
     f[0] = entries;
     *out = make(&C_Stream, f);
@@ -1266,8 +1460,431 @@ c_stream(cur_t *c, unsigned t, int decode, PyObject **out, uint64_t *length)
 bad:
     items_free(&it);
     Py_DECREF(entries);
-    for (k = 1; k < 7; k++)
+    for (k = 1; k < 8; k++)
         Py_XDECREF(f[k]);
+    return rc;
+}
+
+/* -- arrays (type 28, Redis 8.8; rdb.c rdbLoadObject, sparsearray.c) ----------------------- */
+
+/* An array FLOAT element as the server replies with it (sparsearray.c arFormatFloat: util.c
+ * d2string, then ".0" for integer-looking finite values): "nan", "inf", "-inf", "0.0", "-0.0";
+ * integral values within +-LLONG_MAX/2 in plain decimal; everything else as fpconv_dtoa writes
+ * the shortest round-trip digits (emit_digits: plain up to 7 zeros past the digits, decimals
+ * down to 1e-6, else d[.ddd]e+N / e-N with no exponent padding). */
+static int
+ar_format_float(double d, char *out)
+{
+    int n;
+    long long ll;
+    if (isnan(d))
+        return (memcpy(out, "nan", 3), 3);
+    if (isinf(d))
+        return d > 0 ? (memcpy(out, "inf", 3), 3) : (memcpy(out, "-inf", 4), 4);
+    if (d == 0) {
+        n = signbit(d) ? (memcpy(out, "-0", 2), 2) : (out[0] = '0', 1);
+    }
+    else if (d >= (double)(-LLONG_MAX / 2) && d <= (double)(LLONG_MAX / 2)
+             && (double)(ll = (long long)d) == d) { /* d2string's double2ll() */
+        n = put_ll(out, ll);
+    }
+    else {
+        /* the shortest round-trip digits (Python's repr, as Grisu gives them) and K, the
+         * decimal exponent of their last digit */
+        char *text = PyOS_double_to_string(fabs(d), 'r', 0, 0, NULL), digits[24], *p;
+        int nd = 0, frac = 0, seen_dot = 0, K, e;
+        if (text == NULL)
+            return -1;
+        for (p = text; *p && *p != 'e'; p++) {
+            if (*p == '.') {
+                seen_dot = 1;
+                continue;
+            }
+            if (nd == 0 && *p == '0') { /* leading zeros of 0.000ddd */
+                frac += seen_dot;
+                continue;
+            }
+            if (nd < 20)
+                digits[nd++] = *p;
+            frac += seen_dot;
+        }
+        K = (*p == 'e' ? atoi(p + 1) : 0) - frac;
+        PyMem_Free(text);
+        while (nd > 1 && digits[nd - 1] == '0') {
+            nd--;
+            K++;
+        }
+        n = 0;
+        if (d < 0)
+            out[n++] = '-';
+        e = K + nd - 1 < 0 ? -(K + nd - 1) : K + nd - 1;
+        if (K >= 0 && e < nd + 7) { /* plain integer */
+            memcpy(out + n, digits, (size_t)nd);
+            memset(out + n + nd, '0', (size_t)K);
+            n += nd + K;
+        }
+        else if (K < 0 && (K > -7 || e < 4)) { /* decimal without exponent */
+            int offset = nd + K;
+            if (offset <= 0) {
+                out[n++] = '0';
+                out[n++] = '.';
+                memset(out + n, '0', (size_t)-offset);
+                n += -offset;
+                memcpy(out + n, digits, (size_t)nd);
+                n += nd;
+            }
+            else {
+                memcpy(out + n, digits, (size_t)offset);
+                n += offset;
+                out[n++] = '.';
+                memcpy(out + n, digits + offset, (size_t)(nd - offset));
+                n += nd - offset;
+            }
+        }
+        else { /* scientific */
+            out[n++] = digits[0];
+            if (nd > 1) {
+                out[n++] = '.';
+                memcpy(out + n, digits + 1, (size_t)(nd - 1));
+                n += nd - 1;
+            }
+            out[n++] = 'e';
+            out[n++] = K + nd - 1 < 0 ? '-' : '+';
+            if (e > 99) {
+                out[n++] = (char)('0' + e / 100);
+                e %= 100;
+                out[n++] = (char)('0' + e / 10);
+            }
+            else if (e > 9) {
+                out[n++] = (char)('0' + e / 10);
+            }
+            out[n++] = (char)('0' + e % 10);
+        }
+    }
+    if (memchr(out, '.', (size_t)n) == NULL && memchr(out, 'e', (size_t)n) == NULL) {
+        out[n++] = '.';
+        out[n++] = '0';
+    }
+    return n;
+}
+
+/* count elements, each (len index, len tag, value) in ascending index order, after the insert
+ * cursor (has_insert_idx 0/1, then insert_idx): Entry.value [(index, bytes)], the cursor + 1 in
+ * r->next_insert.  INT elements come back as their decimal text, FLOAT ones as the server
+ * prints them, SMALLSTR (at most 7 bytes) and SDS as stored. */
+static int
+c_array(cur_t *c, rec_t *r, PyObject **out, uint64_t *length)
+{
+    uint64_t count, has_cursor, cursor = 0, k, index, tag, prev = 0;
+    PyObject *list;
+    int rc;
+    if ((rc = c_len(c, &count)) != GO || (rc = c_len(c, &has_cursor)) != GO)
+        return rc;
+    if (count == 0 || has_cursor > 1) /* "Empty array", a bad insert_idx flag */
+        return STOP;
+    if (has_cursor && ((rc = c_len(c, &cursor)) != GO || cursor == UINT64_MAX))
+        return rc != GO ? rc : STOP;
+    if (!have(c, count) || !have(c, 2 * count))
+        return STOP; /* every element takes at least three bytes */
+    if ((list = PyList_New((Py_ssize_t)count)) == NULL)
+        return FAIL;
+    for (k = 0; k < count; k++) {
+        PyObject *value = NULL, *idx, *pair;
+        if ((rc = c_len(c, &index)) != GO || (rc = c_len(c, &tag)) != GO)
+            goto bad;
+        if (index == UINT64_MAX || (k > 0 && index <= prev)) {
+            rc = STOP; /* not an index, or out of order */
+            goto bad;
+        }
+        prev = index;
+        if (tag == 1 || tag == 2) { /* ARRAY_TAG_INT: int64 LE; ARRAY_TAG_FLOAT: double LE */
+            char text[48];
+            int n;
+            if (!have(c, 8)) {
+                rc = STOP;
+                goto bad;
+            }
+            if (tag == 1) {
+                n = put_ll(text, (long long)rd64le(c->buf + c->pos));
+            }
+            else {
+                double dv;
+                memcpy(&dv, c->buf + c->pos, 8);
+                if ((n = ar_format_float(dv, text)) < 0) {
+                    rc = FAIL;
+                    goto bad;
+                }
+            }
+            c->pos += 8;
+            value = PyBytes_FromStringAndSize(text, n);
+            if (value == NULL) {
+                rc = FAIL;
+                goto bad;
+            }
+        }
+        else if (tag == 0 || tag == 3) { /* ARRAY_TAG_SDS, ARRAY_TAG_SMALLSTR (<= 7 bytes) */
+            if ((rc = c_string(c, &value)) != GO)
+                goto bad;
+            if (tag == 3 && PyBytes_GET_SIZE(value) > 7) {
+                Py_DECREF(value);
+                rc = STOP;
+                goto bad;
+            }
+        }
+        else {
+            rc = STOP;
+            goto bad;
+        }
+        idx = PyLong_FromUnsignedLongLong(index);
+        pair = idx == NULL ? NULL : PyTuple_New(2);
+        if (pair == NULL) {
+            Py_XDECREF(idx);
+            Py_DECREF(value);
+            rc = FAIL;
+            goto bad;
+        }
+        PyTuple_SET_ITEM(pair, 0, idx);
+        PyTuple_SET_ITEM(pair, 1, value);
+        ATOMIC_TUPLE(pair);
+        PyList_SET_ITEM(list, (Py_ssize_t)k, pair);
+    }
+    if (has_cursor && (r->next_insert = PyLong_FromUnsignedLongLong(cursor + 1)) == NULL) {
+        rc = FAIL;
+        goto bad;
+    }
+    *out = list;
+    *length = count;
+    return GO;
+bad:
+    Py_DECREF(list); /* unset items are NULL: list_dealloc skips them */
+    return rc;
+}
+
+/* -- template hashes (types 29-32, Redis 8.10 "compact hashes"; rdb.c rdbLoadObject) ------- */
+
+/* field names are strictly in template order: shorter first, then bytewise (sdscmplen) */
+static int
+tmpl_ordered(PyObject *a, PyObject *b)
+{
+    Py_ssize_t na = PyBytes_GET_SIZE(a), nb = PyBytes_GET_SIZE(b);
+    return na != nb ? na < nb : memcmp(PyBytes_AS_STRING(a), PyBytes_AS_STRING(b), (size_t)na) < 0;
+}
+
+/* The field names of template `tid` from the file's opcode 242 records (a new reference to a
+ * list of bytes), or NULL (STOP: no such template). */
+static PyObject *
+tmpl_lookup(rec_t *r, uint64_t tid)
+{
+    PyObject *key, *fields;
+    if (r->templates == NULL)
+        return NULL;
+    if ((key = PyLong_FromUnsignedLongLong(tid)) == NULL)
+        return NULL;
+    fields = PyDict_GetItemWithError(r->templates, key); /* borrowed */
+    Py_DECREF(key);
+    if (fields == NULL)
+        return NULL;
+    fields = PyList_CheckExact(fields) ? Py_NewRef(fields) /* or a HashTemplate record */
+                                       : PyObject_GetAttrString(fields, "fields");
+    if (fields != NULL && !PyList_CheckExact(fields))
+        Py_CLEAR(fields);
+    return fields;
+}
+
+/* The self-contained field names of types 29 and 31 (DUMP payloads; rdbLoadTemplateFields):
+ * fields_fmt 0 = one listpack of names, 1 = a count and that many strings. */
+static int
+c_inline_fields(cur_t *c, PyObject **out)
+{
+    uint64_t fmt, n, k;
+    int rc;
+    if ((rc = c_len(c, &fmt)) != GO)
+        return rc;
+    if (fmt == 0) {
+        items_t it;
+        uint8_t *heap = NULL;
+        items_init(&it);
+        rc = c_blob_items(c, K_LISTPACK, &it, &heap);
+        if (rc == GO && (*out = texts_list(&it)) == NULL)
+            rc = FAIL;
+        if (heap != NULL)
+            PyMem_Free(heap);
+        items_free(&it);
+        return rc;
+    }
+    if (fmt != 1)
+        return STOP;
+    if ((rc = c_len(c, &n)) != GO)
+        return rc;
+    if (!have(c, n))
+        return STOP;
+    if ((*out = PyList_New((Py_ssize_t)n)) == NULL)
+        return FAIL;
+    for (k = 0; k < n; k++) {
+        PyObject *name;
+        if ((rc = c_string(c, &name)) != GO) {
+            Py_CLEAR(*out);
+            return rc;
+        }
+        PyList_SET_ITEM(*out, (Py_ssize_t)k, name);
+    }
+    return GO;
+}
+
+/* Types 30 (listpack [tid][v0]..[vN-1]) and 32 (len tid, N strings) refer to an opcode 242
+ * template; 29 (listpack [source tid][v0]..) and 31 (N strings) carry their field names first.
+ * The value is an ordinary hash: (field, value) pairs in template order. */
+static int
+c_template_hash(cur_t *c, unsigned t, rec_t *r, PyObject **out, uint64_t *length)
+{
+    PyObject *fields = NULL, *list = NULL;
+    items_t it;
+    uint8_t *heap = NULL;
+    Py_ssize_t n, k, first = 0;
+    uint64_t tid;
+    int rc = GO;
+    items_init(&it);
+    if (t == 29 || t == 31) {
+        if ((rc = c_inline_fields(c, &fields)) != GO)
+            return rc;
+        n = PyList_GET_SIZE(fields);
+        for (k = 1; k < n && rc == GO; k++)
+            if (!tmpl_ordered(PyList_GET_ITEM(fields, k - 1), PyList_GET_ITEM(fields, k)))
+                rc = STOP;
+        if (n == 0)
+            rc = STOP; /* "template with zero fields" */
+        if (rc != GO)
+            goto done;
+    }
+    if (t == 29 || t == 30) {
+        if ((rc = c_blob_items(c, K_LISTPACK, &it, &heap)) != GO)
+            goto done;
+        if (it.n < 1 || it.a[0].s != NULL || it.a[0].v < 0) {
+            rc = STOP; /* no integer template id first */
+            goto done;
+        }
+        if (t == 30 && (fields = tmpl_lookup(r, (uint64_t)it.a[0].v)) == NULL) {
+            rc = PyErr_Occurred() ? FAIL : STOP;
+            goto done;
+        }
+        if (it.n - 1 != PyList_GET_SIZE(fields)) {
+            rc = STOP;
+            goto done;
+        }
+        first = 1;
+    }
+    else if (t == 32) {
+        if ((rc = c_len(c, &tid)) != GO)
+            goto done;
+        if ((fields = tmpl_lookup(r, tid)) == NULL) {
+            rc = PyErr_Occurred() ? FAIL : STOP;
+            goto done;
+        }
+    }
+    n = PyList_GET_SIZE(fields);
+    if (first == 0 && !have(c, (uint64_t)n)) {
+        rc = STOP;
+        goto done;
+    }
+    if ((list = PyList_New(n)) == NULL) {
+        rc = FAIL;
+        goto done;
+    }
+    for (k = 0; k < n; k++) {
+        PyObject *value, *pair;
+        if (first) {
+            value = item_text(&it.a[k + 1]);
+        }
+        else if ((rc = c_string(c, &value)) != GO) {
+            goto done;
+        }
+        pair = value == NULL ? NULL : PyTuple_Pack(2, PyList_GET_ITEM(fields, k), value);
+        Py_XDECREF(value);
+        if (pair == NULL) {
+            rc = FAIL;
+            goto done;
+        }
+        ATOMIC_TUPLE(pair);
+        PyList_SET_ITEM(list, k, pair);
+    }
+    *out = list;
+    list = NULL;
+    *length = (uint64_t)n;
+done:
+    if (heap != NULL)
+        PyMem_Free(heap);
+    items_free(&it);
+    Py_XDECREF(fields);
+    Py_XDECREF(list);
+    return rc;
+}
+
+/* -- module key metadata (opcode 243 before the type byte, Redis 8.6; rdbLoadKeyMetadata) -- */
+
+static const char keymeta_charset[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-";
+
+/* len num_classes (1..7), then per class its 4-byte class spec (u32 LE: 4 name characters of 6
+ * bits, first in the top bits; version, 5 bits; flags, 3 bits) and module-typed values up to
+ * their EOF: a list of KeyMeta, each with the bytes from its class spec through the EOF. */
+static int
+c_key_meta(cur_t *c, PyObject **out)
+{
+    uint64_t n, k, opcode, v;
+    int rc = GO;
+    if ((rc = c_len(c, &n)) != GO)
+        return rc;
+    if (n < 1 || n > 7) /* "Too many metadata classes"; none at all is not written */
+        return STOP;
+    if ((*out = PyList_New(0)) == NULL)
+        return FAIL;
+    for (k = 0; k < n && rc == GO; k++) {
+        Py_ssize_t start = c->pos;
+        uint32_t spec;
+        char name[4];
+        PyObject *f[4], *meta;
+        int i;
+        if (!have(c, 4)) {
+            rc = STOP;
+            break;
+        }
+        spec = rd32le(c->buf + c->pos);
+        c->pos += 4;
+        for (;;) { /* rdbLoadCheckModuleValue's opcodes */
+            if ((rc = c_len(c, &opcode)) != GO)
+                break;
+            if (opcode == 0) /* RDB_MODULE_OPCODE_EOF */
+                break;
+            if (opcode == 1 || opcode == 2) /* SINT, UINT */
+                rc = c_len(c, &v);
+            else if (opcode == 3 || opcode == 4) { /* FLOAT, DOUBLE */
+                if (have(c, opcode == 3 ? 4 : 8))
+                    c->pos += opcode == 3 ? 4 : 8;
+                else
+                    rc = STOP;
+            }
+            else if (opcode == 5) /* STRING */
+                rc = c_skip_string(c, &v);
+            else
+                rc = STOP;
+            if (rc != GO)
+                break;
+        }
+        if (rc != GO)
+            break;
+        for (i = 0; i < 4; i++)
+            name[i] = keymeta_charset[(spec >> (26 - 6 * i)) & 63];
+        f[0] = PyUnicode_FromStringAndSize(name, 4);
+        f[1] = PyLong_FromLong((long)((spec >> 3) & 31));
+        f[2] = PyLong_FromLong((long)(spec & 7));
+        f[3] = PyBytes_FromStringAndSize((const char *)c->buf + start, c->pos - start);
+        meta = make(&C_KeyMeta, f);
+        if (meta == NULL || PyList_Append(*out, meta) < 0)
+            rc = FAIL;
+        Py_XDECREF(meta);
+    }
+    if (rc != GO)
+        Py_CLEAR(*out);
     return rc;
 }
 
@@ -1278,15 +1895,15 @@ bad:
 #define MAX_BATCH 64
 #endif
 
-/* raw_types (an iterable of type codes, or None) as a 256-entry mask: 0 ok, -1 error */
+/* codes (an iterable of type codes, or None) as a 256-entry mask: 0 ok, -1 error */
 static int
-raw_mask(PyObject *raw_types, unsigned char *mask)
+code_mask(PyObject *codes, unsigned char *mask)
 {
     PyObject *it, *item;
     memset(mask, 0, 256);
-    if (raw_types == Py_None)
+    if (codes == Py_None)
         return 0;
-    it = PyObject_GetIter(raw_types);
+    it = PyObject_GetIter(codes);
     if (it == NULL)
         return -1;
     while ((item = PyIter_Next(it)) != NULL) {
@@ -1301,7 +1918,35 @@ raw_mask(PyObject *raw_types, unsigned char *mask)
     return PyErr_Occurred() ? -1 : 0;
 }
 
-/* read_records(buf, pos, base, db, sizes, expire, idle, freq, record_start[, raw_types])
+/* The type codes read here: those this file handles that the Python loop also reads in this
+ * file (`types`; None: the codes every RDB and VALKEY version shares, 0-21).  The loop passes
+ * the same frozenset on every call, so the mask of the last one is kept. */
+static int
+known_mask(PyObject *types, unsigned char *mask)
+{
+    static PyObject *last = NULL;
+    static unsigned char last_mask[256];
+    unsigned t;
+    if (types == Py_None) {
+        for (t = 0; t < 256; t++)
+            mask[t] = t <= 21 && type_handled(t);
+        return 0;
+    }
+    if (types != last || !PyFrozenSet_CheckExact(types)) {
+        if (code_mask(types, last_mask) < 0) {
+            Py_CLEAR(last);
+            return -1;
+        }
+        for (t = 0; t < 256; t++)
+            last_mask[t] = last_mask[t] && type_handled(t);
+        Py_XSETREF(last, Py_NewRef(types));
+    }
+    memcpy(mask, last_mask, 256);
+    return 0;
+}
+
+/* read_records(buf, pos, base, db, sizes, expire, idle, freq, record_start[, raw_types
+ *              [, types, templates, key_meta]])
  *   -> (entries, pos, expire, idle, freq, record_start, starved)
  *
  * Reads the key records (with their EXPIRETIME/EXPIRETIME_MS/IDLE/FREQ opcodes) that lie
@@ -1309,7 +1954,14 @@ raw_mask(PyObject *raw_types, unsigned char *mask)
  * else (or a record it cannot read) with the pending per-key state as the Python loop keeps it.
  * `starved`: it stopped because the record at pos runs past the end of buf (a larger buffer may
  * let it through).  Values of the type codes in `raw_types` are read as in sizes mode and kept
- * as RawValue(the bytes after the key), as the Python loop's raw_types does. */
+ * as RawValue(the bytes after the key), as the Python loop's raw_types does.
+ *
+ * The file's own context, for RDB 13-15: `types`, the type codes the Python loop reads in this
+ * file (a frozenset; None: 0-21 only); `templates`, its hash templates so far (a dict tid ->
+ * list of field names, filled by the loop from opcode 242), for types 30 and 32; `key_meta`,
+ * whether opcode 243 is KEY_META (Redis magic; Valkey's 243 is SLOT_IMPORT).  A KEY_META
+ * prefix is read as part of the key record that follows it: if that record stops here, so
+ * does the prefix, and the Python loop reads both. */
 PyObject *
 sp_read_records(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -1321,13 +1973,24 @@ sp_read_records(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     int sizes, has_rs, has_expire, has_idle, has_freq, rc = GO, gc_was_on;
     PyObject *dbobj;
     cur_t c;
-    unsigned char raw[256];
+    rec_t rec;
+    unsigned char raw[256], known[256];
+    int key_meta;
 
-    if (nargs != 9 && nargs != 10) {
-        PyErr_SetString(PyExc_TypeError, "read_records() takes 9 or 10 arguments");
+    if (nargs != 9 && nargs != 10 && nargs != 13) {
+        PyErr_SetString(PyExc_TypeError, "read_records() takes 9, 10 or 13 arguments");
         return NULL;
     }
-    if (raw_mask(nargs == 10 ? args[9] : Py_None, raw) < 0)
+    if (code_mask(nargs >= 10 ? args[9] : Py_None, raw) < 0
+        || known_mask(nargs == 13 ? args[10] : Py_None, known) < 0)
+        return NULL;
+    rec.templates = nargs == 13 && args[11] != Py_None ? args[11] : NULL;
+    if (rec.templates != NULL && !PyDict_Check(rec.templates)) {
+        PyErr_SetString(PyExc_TypeError, "read_records(): templates must be a dict or None");
+        return NULL;
+    }
+    key_meta = nargs == 13 ? PyObject_IsTrue(args[12]) : 0;
+    if (key_meta < 0)
         return NULL;
     bufobj = args[0];
     if (!PyBytes_CheckExact(bufobj)) {
@@ -1382,16 +2045,26 @@ sp_read_records(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         start = has_rs ? rs : base + pos;
         c.pos = pos + 1;
         c.starved = 0;
-        if (op < 0xF0) {
-            PyObject *key, *value = Py_None, *fields[ENTRY_NFIELDS], *entry;
+        if (op < 0xF0 || (op == 0xF3 && key_meta)) {
+            PyObject *key, *value = Py_None, *meta = NULL, *fields[ENTRY_NFIELDS], *entry;
             uint64_t length = 0;
-            if (!type_handled(op))
+            if (op == 0xF3) { /* KEY_META, then the key's real type byte */
+                if ((rc = c_key_meta(&c, &meta)) != GO)
+                    break;
+                if (!have(&c, 1)) {
+                    Py_DECREF(meta);
+                    break;
+                }
+                op = c.buf[c.pos++];
+            }
+            if (!known[op] || (rc = c_string(&c, &key)) != GO) {
+                Py_XDECREF(meta);
                 break;
-            if ((rc = c_string(&c, &key)) != GO)
-                break;
+            }
+            rec.next_insert = NULL;
             if (raw[op]) {
                 Py_ssize_t value_start = c.pos;
-                rc = c_size_value(&c, op, &length);
+                rc = c_size_value(&c, op, &rec, &length);
                 if (rc == GO) {
                     PyObject *data = PyBytes_FromStringAndSize(
                         (const char *)c.buf + value_start, c.pos - value_start);
@@ -1401,14 +2074,16 @@ sp_read_records(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
                 }
             }
             else if (sizes) {
-                rc = c_size_value(&c, op, &length);
+                rc = c_size_value(&c, op, &rec, &length);
                 Py_INCREF(Py_None);
             }
             else {
-                rc = c_full_value(&c, op, &value, &length);
+                rc = c_full_value(&c, op, &rec, &value, &length);
             }
             if (rc != GO) {
                 Py_DECREF(key);
+                Py_XDECREF(meta);
+                Py_XDECREF(rec.next_insert);
                 if (sizes && !raw[op])
                     Py_DECREF(Py_None);
                 break;
@@ -1427,6 +2102,8 @@ sp_read_records(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
             fields[9] = PyLong_FromUnsignedLongLong(length);
             fields[10] = PyLong_FromLongLong(start);
             fields[11] = PyLong_FromLongLong(base + c.pos - start);
+            fields[12] = rec.next_insert != NULL ? rec.next_insert : Py_NewRef(Py_None);
+            fields[13] = meta != NULL ? meta : Py_NewRef(Py_None);
             entry = make(&C_Entry, fields);
             if (entry == NULL) {
                 rc = FAIL;

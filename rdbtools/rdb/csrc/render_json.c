@@ -325,7 +325,7 @@ jb_consumer(rbuf_t *b, PyObject *o)
 static int
 jb_group(rbuf_t *b, PyObject *o)
 {
-    PyObject *f[5];
+    PyObject *f[6];
     if (!model_slots(o, &C_StreamGroup, f))
         return RENDER_FALLBACK;
     TRY(JB_LIT(b, "{\"name\":"));
@@ -338,6 +338,68 @@ jb_group(rbuf_t *b, PyObject *o)
     TRY(jb_list(b, f[3], jb_pending));
     TRY(JB_LIT(b, ",\"consumers\":"));
     TRY(jb_list(b, f[4], jb_consumer));
+    if (f[5] != Py_None) { /* the NACK zone, Redis 8.8 */
+        TRY(JB_LIT(b, ",\"nacked\":"));
+        TRY(jb_list(b, f[5], jb_stream_id));
+    }
+    return JB_LIT(b, "}");
+}
+
+static int
+jb_idmp_producer(rbuf_t *b, PyObject *o)
+{
+    PyObject *f[2];
+    Py_ssize_t i, n;
+    if (!model_slots(o, &C_StreamIdmpProducer, f) || !PyList_CheckExact(f[1]))
+        return RENDER_FALLBACK;
+    TRY(JB_LIT(b, "{\"pid\":"));
+    TRY(jb_bytes(b, f[0]));
+    TRY(JB_LIT(b, ",\"iids\":["));
+    n = PyList_GET_SIZE(f[1]);
+    for (i = 0; i < n; i++) {
+        PyObject *pair = PyList_GET_ITEM(f[1], i);
+        if (!PyTuple_CheckExact(pair) || PyTuple_GET_SIZE(pair) != 2)
+            return RENDER_FALLBACK;
+        TRY(i ? JB_LIT(b, ",[") : JB_LIT(b, "["));
+        TRY(jb_bytes(b, PyTuple_GET_ITEM(pair, 0)));
+        TRY(JB_LIT(b, ","));
+        TRY(jb_stream_id(b, PyTuple_GET_ITEM(pair, 1)));
+        TRY(JB_LIT(b, "]"));
+    }
+    return JB_LIT(b, "]}");
+}
+
+/* a stream's IDMP state (Redis 8.6), with the counts XINFO STREAM shows */
+static int
+jb_idmp(rbuf_t *b, PyObject *o)
+{
+    PyObject *f[5];
+    Py_ssize_t i, n, pids = 0, iids = 0;
+    if (!model_slots(o, &C_StreamIdmp, f) || !PyList_CheckExact(f[2]))
+        return RENDER_FALLBACK;
+    n = PyList_GET_SIZE(f[2]);
+    for (i = 0; i < n; i++) { /* producers without IIDs are not tracked after a load */
+        PyObject *p[2];
+        if (!model_slots(PyList_GET_ITEM(f[2], i), &C_StreamIdmpProducer, p)
+            || !PyList_CheckExact(p[1]))
+            return RENDER_FALLBACK;
+        pids += PyList_GET_SIZE(p[1]) > 0;
+        iids += PyList_GET_SIZE(p[1]);
+    }
+    TRY(JB_LIT(b, "{\"duration\":"));
+    TRY(jb_int(b, f[0], 0));
+    TRY(JB_LIT(b, ",\"max_size\":"));
+    TRY(jb_int(b, f[1], 0));
+    TRY(JB_LIT(b, ",\"pids_tracked\":"));
+    TRY(jb_ll(b, (long long)pids));
+    TRY(JB_LIT(b, ",\"iids_tracked\":"));
+    TRY(jb_ll(b, (long long)iids));
+    TRY(JB_LIT(b, ",\"iids_added\":"));
+    TRY(jb_int(b, f[3], 0));
+    TRY(JB_LIT(b, ",\"iids_duplicates\":"));
+    TRY(jb_int(b, f[4], 0));
+    TRY(JB_LIT(b, ",\"producers\":"));
+    TRY(jb_list(b, f[2], jb_idmp_producer));
     return JB_LIT(b, "}");
 }
 
@@ -345,7 +407,7 @@ jb_group(rbuf_t *b, PyObject *o)
 static int
 jb_stream(rbuf_t *b, PyObject *o)
 {
-    PyObject *f[7];
+    PyObject *f[8];
     if (!model_slots(o, &C_Stream, f))
         return RENDER_FALLBACK;
     TRY(JB_LIT(b, "{\"entries\":"));
@@ -362,6 +424,53 @@ jb_stream(rbuf_t *b, PyObject *o)
     TRY(jb_int(b, f[5], 0));
     TRY(JB_LIT(b, ",\"groups\":"));
     TRY(jb_list(b, f[6], jb_group));
+    if (f[7] != Py_None) {
+        TRY(JB_LIT(b, ",\"idmp\":"));
+        TRY(jb_idmp(b, f[7]));
+    }
+    return JB_LIT(b, "}");
+}
+
+/* an array (Redis 8.8): [[index, B], ...] */
+static int
+jb_array(rbuf_t *b, PyObject *list)
+{
+    if (!PyList_CheckExact(list))
+        return RENDER_FALLBACK;
+    Py_ssize_t i, n = PyList_GET_SIZE(list);
+    TRY(JB_LIT(b, "["));
+    for (i = 0; i < n; i++) {
+        PyObject *it = PyList_GET_ITEM(list, i);
+        if (!PyTuple_CheckExact(it) || PyTuple_GET_SIZE(it) != 2)
+            return RENDER_FALLBACK;
+        TRY(i ? JB_LIT(b, ",[") : JB_LIT(b, "["));
+        TRY(jb_int(b, PyTuple_GET_ITEM(it, 0), 0));
+        TRY(JB_LIT(b, ","));
+        TRY(jb_bytes(b, PyTuple_GET_ITEM(it, 1)));
+        TRY(JB_LIT(b, "]"));
+    }
+    return JB_LIT(b, "]");
+}
+
+/* module key metadata (Redis 8.6): {"class", "version", "flags", "raw": {"b64"}} */
+static int
+jb_key_meta(rbuf_t *b, PyObject *o)
+{
+    PyObject *f[4];
+    if (!model_slots(o, &C_KeyMeta, f) || !PyUnicode_CheckExact(f[0]) || !PyBytes_CheckExact(f[3]))
+        return RENDER_FALLBACK;
+    Py_ssize_t n;
+    const char *name = PyUnicode_AsUTF8AndSize(f[0], &n);
+    if (name == NULL)
+        return -1;
+    TRY(JB_LIT(b, "{\"class\":"));
+    TRY(jb_str(b, name, (size_t)n));
+    TRY(JB_LIT(b, ",\"version\":"));
+    TRY(jb_int(b, f[1], 0));
+    TRY(JB_LIT(b, ",\"flags\":"));
+    TRY(jb_int(b, f[2], 0));
+    TRY(JB_LIT(b, ",\"raw\":"));
+    TRY(jb_b64(b, (const unsigned char *)PyBytes_AS_STRING(f[3]), (size_t)PyBytes_GET_SIZE(f[3])));
     return JB_LIT(b, "}");
 }
 
@@ -381,6 +490,10 @@ jb_value(rbuf_t *b, const char *type, PyObject *value)
         return jb_items(b, value, 2);
     if (strcmp(type, "stream") == 0)
         return jb_stream(b, value);
+    if (strcmp(type, "array") == 0)
+        return jb_array(b, value);
+    if (strcmp(type, "gcra") == 0)
+        return jb_int(b, value, 0);
     return RENDER_FALLBACK; /* modules and anything else */
 }
 
@@ -389,7 +502,7 @@ static int
 jb_entry(rbuf_t *b, PyObject *entry)
 {
     /* Entry slots: db key type value expire_at_ms rdb_type idle_s freq field_expire_at_ms
-     * length offset size */
+     * length offset size array_next_insert_index key_meta */
     PyObject *f[ENTRY_NFIELDS];
     if (!model_slots(entry, &C_Entry, f) || !PyUnicode_CheckExact(f[2]))
         return RENDER_FALLBACK;
@@ -429,6 +542,14 @@ jb_entry(rbuf_t *b, PyObject *entry)
             }
             TRY(JB_LIT(b, "]"));
         }
+    }
+    if (f[12] != Py_None) {
+        TRY(JB_LIT(b, ",\"array_next_insert_index\":"));
+        TRY(jb_int(b, f[12], 0));
+    }
+    if (f[13] != Py_None) {
+        TRY(JB_LIT(b, ",\"key_meta\":"));
+        TRY(jb_list(b, f[13], jb_key_meta));
     }
     if (f[6] != Py_None) {
         TRY(JB_LIT(b, ",\"idle_s\":"));

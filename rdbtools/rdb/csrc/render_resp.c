@@ -1,12 +1,13 @@
 /* rdbtools/rdb/csrc/render_resp.c: RESP output in rdbtools.rdb._speedups.
  *
- *   resp_entry(type, key, value, expire_at_ms, field_ttls, streams_v2)
+ *   resp_entry(type, key, value, expire_at_ms, field_ttls, streams_v2[, array_next_insert_index])
  *       the RESP commands that rebuild one key: the same bytes as entry_resp() in
  *       rdbtools/output/commands.py (entry_to_commands + encode_resp; Redis aof.c
  *       rewriteAppendOnlyFileRio) for strings, lists, sets, sorted sets, hashes (with their
- *       field TTLs) and streams.  Returns None for anything else (modules, lazily read values,
- *       NaN scores, unexpected Python types): the caller then takes the Python path, which also
- *       raises the errors.
+ *       field TTLs), streams without Redis 8.6+ state (IDMP, NACK zones) and arrays (Redis 8.8,
+ *       given their insert cursor).  Returns None for anything else (modules, GCRA, lazily read
+ *       values, NaN scores, unexpected Python types): the caller then takes the Python path,
+ *       which also raises the errors.
  *   encode_resp(args)
  *       one command as a RESP array of bulk strings, encode_resp() of rdbtools/format/resp.py.
  */
@@ -139,10 +140,12 @@ rb_score(rbuf_t *b, double score)
 static int
 rb_batches(rbuf_t *b, const char *name, PyObject *key, PyObject *list, int kind)
 {
-    /* kind 0: single items; 1: (field, value) pairs; 2: (member, score) -> score member */
+    /* kind 0: single items; 1: (field, value) pairs; 2: (member, score) -> score member;
+     * 3: array (index, value) pairs, half as many per command (aof.c aofEmitArrayElement) */
     Py_ssize_t i, j, n = PyList_GET_SIZE(list);
-    for (i = 0; i < n; i += ITEMS_PER_CMD) {
-        Py_ssize_t m = n - i < ITEMS_PER_CMD ? n - i : ITEMS_PER_CMD;
+    Py_ssize_t per = kind == 3 ? ITEMS_PER_CMD / 2 : ITEMS_PER_CMD;
+    for (i = 0; i < n; i += per) {
+        Py_ssize_t m = n - i < per ? n - i : per;
         if (rb_command(b, 2 + (kind ? 2 : 1) * m, name, key) < 0)
             return -1;
         for (j = i; j < i + m; j++) {
@@ -153,14 +156,37 @@ rb_batches(rbuf_t *b, const char *name, PyObject *key, PyObject *list, int kind)
             else if (kind == 1)
                 rc = rb_bulk_obj(b, PyTuple_GET_ITEM(it, 0)) < 0
                          ? -1 : rb_bulk_obj(b, PyTuple_GET_ITEM(it, 1));
-            else
+            else if (kind == 2)
                 rc = rb_score(b, PyFloat_AS_DOUBLE(PyTuple_GET_ITEM(it, 1))) < 0
                          ? -1 : rb_bulk_obj(b, PyTuple_GET_ITEM(it, 0));
+            else
+                rc = rb_bulk_int(b, PyTuple_GET_ITEM(it, 0)) != 0
+                         ? -1 : rb_bulk_obj(b, PyTuple_GET_ITEM(it, 1));
             if (rc < 0)
                 return -1;
         }
     }
     return 0;
+}
+
+/* 1 when every item is an (index, bytes) pair with an index of 0 .. 2**64 - 1 */
+static int
+array_items_ok(PyObject *list)
+{
+    Py_ssize_t i, n = PyList_GET_SIZE(list);
+    for (i = 0; i < n; i++) {
+        PyObject *it = PyList_GET_ITEM(list, i);
+        if (!PyTuple_CheckExact(it) || PyTuple_GET_SIZE(it) != 2
+            || !PyLong_CheckExact(PyTuple_GET_ITEM(it, 0))
+            || !PyBytes_CheckExact(PyTuple_GET_ITEM(it, 1)))
+            return 0;
+        PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(it, 0));
+        if (PyErr_Occurred()) {
+            PyErr_Clear();
+            return 0;
+        }
+    }
+    return 1;
 }
 
 /* encode_resp() (rdbtools/format/resp.py): one command as a RESP array of bulk strings */
@@ -217,9 +243,10 @@ rb_xclaim(rbuf_t *b, PyObject *key, PyObject *group, PyObject *consumer, PyObjec
 static int
 rb_stream_group(rbuf_t *b, PyObject *key, PyObject *group, int v2)
 {
-    PyObject *g[5], *c[4], *p[4];
+    PyObject *g[6], *c[4], *p[4];
     Py_ssize_t i, j;
     if (!model_slots(group, &C_StreamGroup, g) || !PyBytes_CheckExact(g[0])
+        || (g[5] != Py_None && (!PyList_CheckExact(g[5]) || PyList_GET_SIZE(g[5]) != 0))
         || !PyList_CheckExact(g[3]) || !PyList_CheckExact(g[4]))
         return RENDER_FALLBACK;
     TRY(rb_command(b, v2 ? 7 : 5, "XGROUP", NULL));
@@ -287,14 +314,33 @@ rb_stream_group(rbuf_t *b, PyObject *key, PyObject *group, int v2)
     return rc;
 }
 
-/* _stream_commands() in rdbtools/output/commands.py (rewriteStreamObject() in aof.c) */
+/* 1 for IDMP state the rewrite writes nothing for: none, or the default XCFGSET settings
+ * (stream-idmp-duration and -maxsize, 100 and 100) without producers */
+static int
+idmp_is_blank(PyObject *idmp)
+{
+    PyObject *f[5];
+    if (idmp == Py_None)
+        return 1;
+    if (!model_slots(idmp, &C_StreamIdmp, f) || !PyList_CheckExact(f[2]) || PyList_GET_SIZE(f[2])
+        || !PyLong_CheckExact(f[0]) || !PyLong_CheckExact(f[1]))
+        return 0;
+    return PyLong_AsLong(f[0]) == 100 && PyLong_AsLong(f[1]) == 100 && !PyErr_Occurred();
+}
+
+/* _stream_commands() in rdbtools/output/commands.py (rewriteStreamObject() in aof.c), for
+ * streams without Redis 8.6+ state to write (IDMP producers or settings, NACK zones) */
 static int
 rb_stream(rbuf_t *b, PyObject *key, PyObject *stream, int v2)
 {
-    PyObject *f[7], *e[2];
+    PyObject *f[8], *e[2];
     Py_ssize_t i, j;
     if (!model_slots(stream, &C_Stream, f) || !PyList_CheckExact(f[0]) || !PyList_CheckExact(f[6]))
         return RENDER_FALLBACK;
+    if (!idmp_is_blank(f[7])) {
+        PyErr_Clear();
+        return RENDER_FALLBACK;
+    }
     Py_ssize_t n = PyList_GET_SIZE(f[0]);
     for (i = 0; i < n; i++) {
         if (!model_slots(PyList_GET_ITEM(f[0], i), &C_StreamEntry, e) || !PyList_CheckExact(e[1]))
@@ -335,13 +381,13 @@ rb_stream(rbuf_t *b, PyObject *key, PyObject *stream, int v2)
 PyObject *
 sp_resp_entry(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 6) {
-        PyErr_SetString(PyExc_TypeError,
-                        "resp_entry(type, key, value, expire_at_ms, field_ttls, streams_v2)");
+    if (nargs != 6 && nargs != 7) {
+        PyErr_SetString(PyExc_TypeError, "resp_entry(type, key, value, expire_at_ms, field_ttls, "
+                        "streams_v2[, array_next_insert_index])");
         return NULL;
     }
     PyObject *type = args[0], *key = args[1], *value = args[2], *expire = args[3],
-             *ttls = args[4];
+             *ttls = args[4], *next_insert = nargs == 7 ? args[6] : NULL;
     int streams_v2 = PyObject_IsTrue(args[5]);
     if (streams_v2 < 0)
         return NULL;
@@ -417,6 +463,18 @@ sp_resp_entry(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     }
     else if (strcmp(t, "stream") == 0)
         rc = rb_stream(&b, key, value, streams_v2);
+    else if (strcmp(t, "array") == 0) {
+        /* rewriteArrayObject(): ARMSET batches, then ARSEEK to the insert cursor, if any */
+        if (next_insert == NULL || !PyList_CheckExact(value) || !array_items_ok(value)
+            || (next_insert != Py_None && !PyLong_CheckExact(next_insert)))
+            Py_RETURN_NONE;
+        rc = rb_batches(&b, "ARMSET", key, value, 3);
+        if (rc == 0 && next_insert != Py_None) {
+            rc = rb_command(&b, 3, "ARSEEK", key);
+            if (rc == 0)
+                rc = rb_bulk_int(&b, next_insert);
+        }
+    }
     else
         Py_RETURN_NONE;
     if (rc == RENDER_FALLBACK) {

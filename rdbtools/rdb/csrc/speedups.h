@@ -40,7 +40,8 @@
 RDB_INTERNAL extern PyObject *FormatError;      /* rdbtools.errors.FormatError */
 RDB_INTERNAL extern PyObject *py_blobs;         /* rdbtools.rdb.blobs (fallbacks) */
 RDB_INTERNAL extern PyObject *py_lzf;           /* rdbtools.format.lzf (fallback) */
-RDB_INTERNAL extern PyObject *type_names[22];   /* rdb type code -> model type name */
+#define RDB_TYPE_CODES 34                        /* 0 .. 33 (GCRA, Redis 8.10 source) */
+RDB_INTERNAL extern PyObject *type_names[RDB_TYPE_CODES]; /* rdb type code -> model type name */
 
 /* The model classes are slots dataclasses whose __init__ only stores its arguments: objects are
  * made by filling the slots directly when every field is a plain object slot (checked at import),
@@ -48,15 +49,15 @@ RDB_INTERNAL extern PyObject *type_names[22];   /* rdb type code -> model type n
 typedef struct {
     const char *name;
     int nfields;
-    const char *fields[12];
+    const char *fields[16];
     PyTypeObject *type;
     int direct;
-    Py_ssize_t offsets[12];
+    Py_ssize_t offsets[16];
 } slotclass_t;
 
 RDB_INTERNAL extern slotclass_t C_Entry, C_Stream, C_StreamEntry, C_StreamGroup, C_StreamPending,
-    C_StreamConsumer, C_RawValue;
-#define ENTRY_NFIELDS 12
+    C_StreamConsumer, C_RawValue, C_StreamIdmp, C_StreamIdmpProducer, C_KeyMeta;
+#define ENTRY_NFIELDS 14
 
 /* ---------------------------------------------------------------------------------------- */
 /* shared helpers                                                                            */
