@@ -20,8 +20,8 @@ import re
 from itertools import chain
 from typing import BinaryIO, Iterable
 
-from ..output.commands import write_resp
-from ..model import Entry
+from ..output.commands import STREAM_IDMP_DEFAULTS, write_resp
+from ..model import TYPE_ARRAY, TYPE_STREAM, Entry, Stream
 from ..rdb.targets import TARGETS, Target
 from ..rdb.writer import RdbWriter, WriteResult
 from .reader import AofReader
@@ -67,10 +67,47 @@ def aof_target(reader: AofReader) -> Target | None:
 
 
 def default_target(reader: AofReader, engine: Replayer) -> Target:
-    """:func:`aof_target`, else the target of the replay's server profile (``--server``, or the
-    replay's guess: Redis 7.4 rules)."""
-    return aof_target(reader) or target_for_server(engine.profile.name,
-                                                   ".".join(map(str, engine.profile.version)))
+    """:func:`aof_target`, else the oldest Redis release that holds the replayed data (a Valkey
+    profile: its own release).
+
+    An AOF without an RDB part does not name the server that wrote it, and a server refuses an
+    RDB version above its own: an RDB for Redis 7.4 made from a Redis 6.2 AOF would not load
+    where the AOF came from.  The oldest release that can hold the data loads on the writer and
+    on every newer release: a multi-part AOF was written by Redis 7.0 or newer, a single file
+    may be older (6.2 rules); function libraries need 7.0, hash field TTLs 7.4, stream IDMP
+    state and key metadata 8.6, arrays and NACK zones 8.8.
+    """
+    named = aof_target(reader)
+    if named is not None:
+        return named
+    if engine.profile.name == "valkey":
+        return target_for_server("valkey", ".".join(map(str, engine.profile.version)))
+    needed = max((7, 0) if reader.layout == "multi-part" else (6, 2),
+                 (7, 0) if engine.functions else (6, 2))
+    for entry in engine.iter_entries():
+        needed = max(needed, _release_needed(entry))
+    return target_for_server("redis", ".".join(map(str, needed)))
+
+
+def _release_needed(entry: Entry) -> tuple[int, int]:
+    """The oldest Redis release line whose RDB holds everything of ``entry``."""
+    if entry.type == TYPE_ARRAY:
+        return (8, 8)
+    if entry.type == TYPE_STREAM and any(g.nacked for g in entry.value.groups):
+        return (8, 8)
+    if entry.key_meta or (entry.type == TYPE_STREAM and _idmp_state(entry.value)):
+        return (8, 6)
+    if entry.field_expire_at_ms:
+        return (7, 4)
+    return (6, 2)
+
+
+def _idmp_state(stream: Stream) -> bool:
+    """Whether a stream carries IDMP state a file before RDB 13 would lose: producers, counters,
+    or settings other than the server defaults."""
+    idmp = stream.idmp
+    return idmp is not None and bool(idmp.producers or idmp.iids_added or idmp.iids_duplicates
+                                     or (idmp.duration_s, idmp.max_size) != STREAM_IDMP_DEFAULTS)
 
 
 def resp_rdb_version(reader: AofReader, target: Target | None) -> int:

@@ -2,7 +2,7 @@
 """Offline AOF rewrite (compaction): what ``BGREWRITEAOF`` does, without a server.
 
 Mirrors aof.c ``rewriteAppendOnlyFileBackground()``, ``backgroundRewriteDoneHandler()``,
-``persistAofManifest()`` and ``aofDelHistoryFiles()`` (Redis 7.0 - 8.2, Valkey 8.1 - 9.1;
+``persistAofManifest()`` and ``aofDelHistoryFiles()`` (Redis 7.0 - 8.10, Valkey 8.1 - 9.1;
 FORMATS.md §6.4).  The AOF is replayed (:mod:`.replay`) and its dataset written as a new base
 (:mod:`.base`: an RDB for the server that wrote the AOF, or the rewrite's commands).
 
@@ -265,8 +265,15 @@ def rewrite_aof(path: str | os.PathLike, dest: str | os.PathLike | None = None, 
     if progress is not None:
         entries = _counting(entries, progress, sum(len(keys) for keys in engine.dbs.values()))
 
+    # the command forms of a RESP base: the target's; without one, those of the server the
+    # replay was told it imitates (XCFGSET, XNACK, ARMSET ... need Redis 8.6 / 8.8), else the
+    # layout's
+    rdb_version = resp_rdb_version(aof, chosen)
+    if chosen is None and profile is not None:
+        rdb_version = profile.rdb_version
+
     def write(fp: BinaryIO) -> WriteResult:
-        return write_base(engine, fp, form, chosen, rdb_version=resp_rdb_version(aof, chosen),
+        return write_base(engine, fp, form, chosen, rdb_version=rdb_version,
                           timestamp=last_timestamp(aof) if form == "aof" else None,
                           entries=entries)
 

@@ -29,6 +29,10 @@ VARIANTS = sorted({p for p in CORPUS.glob("**/aof/*") if p.is_dir()}) if CORPUS.
 SEEN_TIME_TOLERANCE_MS = 5000
 
 NOACK = "group b'g3' consumers [] != [[b'dave',"
+# Redis 8.6+: a RESP rewrite writes a stream's IIDs (XIDMPRECORD), not its all-time counters, so
+# a server loading it counts only those and the later XADD ... IDMPs (FORMATS-RDB13-15.md §9)
+IDMP_COUNTERS = [("key b'stream:idmp': stream IDMP iids_duplicates 0 != 2", "RESP rewrite"),
+                 ("key b'stream:idmp-maxsize': stream IDMP iids_added 3 != 6", "RESP rewrite")]
 # (variant path suffix, substring of the one expected problem, why)
 EXPECTED = {
     "redis-6.0.9/aof/aof-nopreamble": [(NOACK, "6.0 does not log an idle NOACK consumer")],
@@ -41,6 +45,10 @@ EXPECTED = {
     # live server; the rewrite writes a plain HMSET, so every replay builds a listpack hash.
     "redis-8.2.3/aof/aof-nopreamble": [("key b'hfe:persisted': rdb_type 16 != 25", "rewrite")],
     "valkey-9.1.2/aof/aof-nopreamble": [("key b'hfe:persisted': rdb_type 16 != 4", "rewrite")],
+    "redis-8.6.2/aof/aof-nopreamble": [("key b'hfe:persisted': rdb_type 16 != 25", "rewrite"),
+                                       *IDMP_COUNTERS],
+    "redis-8.10.2/aof/aof-nopreamble": [("key b'hfe:persisted': rdb_type 16 != 25", "rewrite"),
+                                        *IDMP_COUNTERS],
 }
 MODULE_TYPES = {"ReJSON-RL", "TSDB-TYPE", "MBbloom--", "MBbloomCF", "CMSk-TYPE", "TopK-TYPE",
                 "TDIS-TYPE", "trietype0", "vectorset"}

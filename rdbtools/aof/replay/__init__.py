@@ -2,8 +2,8 @@
 """The replay engine: applies AOF commands to an in-memory keyspace and yields the result as
 model records (:class:`~rdbtools.model.Entry`, :class:`~rdbtools.model.Function`).
 
-Mirrors the write paths of Redis 6.2-8.2 and Valkey 8-9 (t_string.c, t_list.c, t_set.c,
-t_zset.c, t_hash.c, t_stream.c, hyperloglog.c, bitops.c, db.c, expire.c, cluster.c RESTORE,
+Mirrors the write paths of Redis 6.2-8.10 and Valkey 8-9 (t_string.c, t_list.c, t_set.c,
+t_zset.c, t_hash.c, t_stream.c, t_array.c, hyperloglog.c, bitops.c, db.c, expire.c, cluster.c RESTORE,
 functions.c) for the command forms servers put into an AOF: since 7.0 the AOF is the
 replication stream (relative expiries already turned into PEXPIREAT / SET PXAT, scripts into
 their effects inside MULTI/EXEC, blocking pops into plain pops, SPOP into SREM, INCRBYFLOAT into
@@ -30,7 +30,7 @@ Layout (one module per data type, as the server has one t_*.c file per type): :m
 (:class:`ServerProfile`, :func:`profile_for`), :mod:`.keyspace` (the key objects and their
 conversion to and from the model), :mod:`.args` (argument parsing, ranges, errors), and the
 command mixins :mod:`.keys`, :mod:`.strings`, :mod:`.hyperloglog`, :mod:`.lists`, :mod:`.sets`,
-:mod:`.zsets`, :mod:`.hashes`, :mod:`.streams`, :mod:`.geo`, :mod:`.sort`, :mod:`.scripting`.
+:mod:`.zsets`, :mod:`.hashes`, :mod:`.streams`, :mod:`.arrays`, :mod:`.geo`, :mod:`.sort`, :mod:`.scripting`.
 """
 
 from __future__ import annotations

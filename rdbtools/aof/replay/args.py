@@ -21,12 +21,26 @@ U64_MAX = 2**64 - 1
 
 class ReplayError(AofFormatError):
     """A command's arguments are not what the server would have accepted (a server never writes
-    such a command into its AOF, so the file is damaged or was not written by a server)."""
+    such a command into its AOF, so the file is damaged or was not written by a server).
+    ``needs_release`` is the (major, minor) Redis release the command first appeared in, when
+    that is why it was refused."""
+
+    needs_release: tuple[int, int] | None = None
 
 
 class _CmdError(Exception):
     """A command the server would have refused; the engine raises it again as a
     :class:`ReplayError` naming the command and its offset."""
+
+    release: tuple[int, int] | None = None
+
+
+class _NeedsRelease(_CmdError):
+    """A command of a later Redis release than the replay's profile."""
+
+    def __init__(self, release: tuple[int, int], profile) -> None:
+        super().__init__(f"needs Redis {release[0]}.{release[1]} or later (replaying as {profile.label()})")
+        self.release = release
 
 
 def _strict_int(b: bytes) -> int | None:

@@ -5,7 +5,8 @@ and gives the keyspace back as model records; :func:`replay` runs it over an AOF
 
 The handlers are the ``c_<name>`` methods (``c_<cmd>__<sub>`` for subcommands) of the per-type
 mixins (:mod:`.keys`, :mod:`.strings`, :mod:`.hyperloglog`, :mod:`.lists`, :mod:`.sets`,
-:mod:`.zsets`, :mod:`.hashes`, :mod:`.streams`, :mod:`.geo`, :mod:`.sort`, :mod:`.scripting`);
+:mod:`.zsets`, :mod:`.hashes`, :mod:`.streams`, :mod:`.arrays`, :mod:`.geo`, :mod:`.sort`,
+:mod:`.scripting`);
 the engine collects them into one table of bound methods, so a command costs one dict lookup.
 Mirrors the command dispatch of server.c (lookupCommand, call) and the AOF loading loop of
 aof.c (loadSingleAppendOnlyFile), and db.c's database selection and key lookup.
@@ -23,6 +24,7 @@ from ...errors import FormatError, UnknownCommandError
 from ...model import TYPE_MODULE, TYPE_STREAM, TYPE_STRING, Entry, Function
 from ..reader import AofCommand, AofReader, CommandBatch
 from .args import ReplayError, _CmdError
+from .arrays import ArraysMixin
 from .geo import GeoMixin
 from .hashes import HashesMixin
 from .hyperloglog import HyperLogLogMixin
@@ -43,11 +45,11 @@ _first = itemgetter(0)
 
 
 class Replayer(KeysMixin, StringsMixin, HyperLogLogMixin, ListsMixin, SetsMixin, ZSetsMixin,
-               HashesMixin, StreamsMixin, GeoMixin, SortMixin, ScriptingMixin):
+               HashesMixin, StreamsMixin, ArraysMixin, GeoMixin, SortMixin, ScriptingMixin):
     """Applies commands to an in-memory keyspace.
 
     Accessible attributes: ``dbs`` ({db: {key: _Key}}), ``functions`` ({library name: code}),
-    ``profile``, ``skipped`` (Counter of skipped command names, with ``skip_unknown``),
+    ``himport_fieldsets`` (the AOF client's HIMPORT fieldsets: {name: fields}), ``profile``, ``skipped`` (Counter of skipped command names, with ``skip_unknown``),
     ``histogram`` (Counter of every command name applied), ``commands`` (count).
     """
 
@@ -60,6 +62,7 @@ class Replayer(KeysMixin, StringsMixin, HyperLogLogMixin, ListsMixin, SetsMixin,
         self.dbs: dict[int, dict[bytes, _Key]] = {0: {}}
         self.keys: dict[bytes, _Key] = self.dbs[0]  # always self.dbs[self.db]
         self.functions: dict[bytes, bytes] = {}
+        self.himport_fieldsets: dict[bytes, list[bytes]] = {}
         self.db = 0
         self.skipped: Counter = Counter()
         self.skipped_at: list[tuple[str, int, bytes]] = []
@@ -115,8 +118,10 @@ class Replayer(KeysMixin, StringsMixin, HyperLogLogMixin, ListsMixin, SetsMixin,
                 try:
                     fn(args)
                 except _CmdError as e:
-                    raise ReplayError(f"{name.decode('utf-8', 'replace')}: {e}", rec.offset,
-                                      file=rec.file) from None
+                    error = ReplayError(f"{name.decode('utf-8', 'replace')}: {e}", rec.offset,
+                                        file=rec.file)
+                    error.needs_release = e.release
+                    raise error from None
                 except (IndexError, ValueError, KeyError) as e:
                     if isinstance(e, FormatError):
                         raise
@@ -155,7 +160,9 @@ class Replayer(KeysMixin, StringsMixin, HyperLogLogMixin, ListsMixin, SetsMixin,
                 name = args[0].upper().decode("utf-8", "replace")
                 why = str(e) if isinstance(e, _CmdError) else \
                     f"malformed command ({e.__class__.__name__}: {e})"
-                raise ReplayError(f"{name}: {why}", batch.offset(i), file=batch.file) from None
+                error = ReplayError(f"{name}: {why}", batch.offset(i), file=batch.file)
+                error.needs_release = e.release if isinstance(e, _CmdError) else None
+                raise error from None
             raise
         self._count_fast(cmds, slow > 0)
 
@@ -274,9 +281,26 @@ def replay(reader: AofReader, *, profile: ServerProfile | None = None, skip_unkn
     """Replay every record of ``reader`` (see :class:`Replayer`) and return the engine.
 
     The profile: the one named by an RDB preamble wins over ``profile`` (the file says which
-    server wrote it); without either, :func:`profile_for` guesses.  ``progress`` is called with
-    the offset reached (over the loaded parts in load order) after each batch of commands.
+    server wrote it); without either, :func:`profile_for` guesses, and a command of a later
+    release (XCFGSET: 8.6, ARSET: 8.8, HIMPORT: 8.10) proves the guess too old: the replay
+    starts again with that release's rules (a stream created before the first such command must
+    already have its 8.6 IDMP state).  ``progress`` is called with the offset reached (over the
+    loaded parts in load order) after each batch of commands.
     """
+    guessing = profile is None
+    while True:
+        try:
+            return _replay_once(reader, profile, skip_unknown, now_ms, upto_timestamp,
+                                upto_offset, progress)
+        except ReplayError as e:
+            if not (guessing and e.needs_release and not reader.server_version):
+                raise
+            profile = ServerProfile.for_version("redis", (*e.needs_release, 0))
+
+
+def _replay_once(reader: AofReader, profile: ServerProfile | None, skip_unknown: bool,
+                 now_ms: int | None, upto_timestamp: int | None, upto_offset: int | None,
+                 progress: Callable[[int], None] | None) -> Replayer:
     engine = Replayer(profile, skip_unknown=skip_unknown, now_ms=now_ms)
     records = reader.iter_raw(upto_timestamp=upto_timestamp, upto_offset=upto_offset)
     if progress is not None:

@@ -2,18 +2,22 @@
 """The hash commands of the replay: HSET/HMSET, HSETNX, HDEL, HINCRBY(FLOAT), and the field
 TTLs of Redis 7.4+ / Valkey 9.0+: HEXPIRE/HPEXPIRE/HEXPIREAT/HPEXPIREAT, HPERSIST, and Redis
 8.0's HSETEX, HGETEX and HGETDEL (propagated as HPEXPIREAT/HPERSIST/HDEL, accepted raw too),
-with the encoding a server picks: listpack while small, listpackex once a field has a TTL
-(Valkey: hashtable), else hashtable.
+and 8.10's HIMPORT PREPARE / SET, with the encoding a server picks: listpack while small,
+listpackex once a field has a TTL (Valkey: hashtable), else hashtable; a template hash (8.10,
+HIMPORT or RESTORE of a type 29/31 payload) stays template-encoded through HSET and HDEL,
+moving from template-listpack to template-array when a value or the field count outgrows a
+listpack, and becomes an ordinary hash once a field gets a TTL.
 
-Mirrors t_hash.c (hashTypeTryConversion, hashTypeSet, hashTypeSetEx).
+Mirrors t_hash.c (hashTypeTryConversion, hashTypeSet, hashTypeSetEx, himportPrepareCommand,
+himportSetCommand, hashTypeConvertTmplToListpackOrHT @8.10.2).
 """
 
 from __future__ import annotations
 
 from ...model import TYPE_HASH
 from .args import (I64_MAX, I64_MIN, _CmdError, _deadline, _expire_refused, _float, _fmt_ll,
-                   _fmt_long_double, _ll)
-from .keyspace import _Key
+                   _fmt_long_double, _ll, _NeedsRelease)
+from .keyspace import _Key, template_order
 
 
 class HashesMixin:
@@ -40,13 +44,25 @@ class HashesMixin:
 
     def _hset(self, k: _Key, field: bytes, value: bytes) -> None:
         v = k.value
+        enc = k.enc
+        if enc == "template-listpack":
+            p = self.profile
+            if len(value) > p.hash_max_listpack_value or \
+                    (field not in v and len(v) + 1 > p.hash_max_listpack_entries):
+                k.enc = "template-array"
         v[field] = value
         if k.fttl:
             k.fttl.pop(field, None)
-        enc = k.enc
         if (enc == "listpack" or enc == "listpackex") and \
                 len(v) > self.profile.hash_max_listpack_entries:
             k.enc = "hashtable"
+
+    def _fits_listpack(self, items) -> bool:
+        """hashTypeSdsArrayFitsLp(): at most hash-max-listpack-entries entries, none longer than
+        hash-max-listpack-value."""
+        p = self.profile
+        return len(items) <= p.hash_max_listpack_entries and \
+            all(len(x) <= p.hash_max_listpack_value for x in items)
 
     def c_hset(self, a):
         if len(a) < 4 or len(a) % 2:
@@ -135,6 +151,11 @@ class HashesMixin:
         k.fttl[field] = when
         if k.enc == "listpack":
             k.enc = "hashtable" if p.is_valkey else "listpackex"
+        elif k.enc.startswith("template-"):
+            # templates hold no field TTLs: listpackex if the fields and values fit, else
+            # hashtable
+            fits = self._fits_listpack(k.value) and self._fits_listpack(list(k.value.values()))
+            k.enc = "listpackex" if fits else "hashtable"
 
     def _hexpire(self, a, unit: int, absolute: bool):
         k = self._hash(a[1], False)
@@ -250,3 +271,30 @@ class HashesMixin:
                 k.fttl.pop(f, None)
             elif when is not None:
                 self._set_field_ttl(k, f, when)
+
+    def c_himport__prepare(self, a):
+        """HIMPORT PREPARE fieldset field [field ...] (Redis 8.10): a fieldset of the client
+        (here: of the AOF), its fields in template order."""
+        if not self.profile.hash_templates:
+            raise _NeedsRelease((8, 10), self.profile)
+        fields = a[3:]
+        if not fields:
+            raise _CmdError("wrong number of arguments")
+        if len(set(fields)) != len(fields):
+            raise _CmdError("duplicate field name in fieldset")
+        self.himport_fieldsets[a[2]] = fields
+
+    def c_himport__set(self, a):
+        """HIMPORT SET key fieldset value [value ...] (Redis 8.10): replaces the key with a
+        template hash of the fieldset's fields and these values (propagated as RESTORE)."""
+        key = a[2]
+        self._get(key, TYPE_HASH)
+        fields = self.himport_fieldsets.get(a[3])
+        if fields is None:
+            raise _CmdError("no such fieldset")
+        values = a[4:]
+        if len(values) != len(fields):
+            raise _CmdError("value count does not match fieldset field count")
+        pairs = sorted(zip(fields, values), key=lambda fv: template_order(fv[0]))
+        enc = "template-listpack" if self._fits_listpack(values) else "template-array"
+        self.keys[key] = _Key(TYPE_HASH, dict(pairs), enc)

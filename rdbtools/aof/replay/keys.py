@@ -10,8 +10,9 @@ PERSIST) and cluster.c (RESTORE, DUMP payloads).
 from __future__ import annotations
 
 from ...model import Entry
-from .args import _CmdError, _expire_refused, _ll
+from .args import _CmdError, _expire_refused, _ll, _NeedsRelease
 from .keyspace import _from_entry
+from .profile import redis_release_writing
 
 
 class KeysMixin:
@@ -125,6 +126,14 @@ class KeysMixin:
         opts = [x.upper() for x in a[4:]]
         if key in self.keys and b"REPLACE" not in opts:
             raise _CmdError("BUSYKEY: target key name already exists")
+        if len(payload) >= 10 and not self.profile.is_valkey:
+            # verifyDumpPayload(): a payload of a later RDB version than the server's is refused
+            version = int.from_bytes(payload[-10:-8], "little")
+            if self.profile.rdb_version < version < 80:  # 80+: Valkey's, judged by the reader
+                release = redis_release_writing(version)
+                if release is None:
+                    raise _CmdError("DUMP payload version or checksum are wrong")
+                raise _NeedsRelease(release, self.profile)
         entry = decode_dump_payload(key, payload)
         k = _from_entry(entry, self.profile)
         if ttl:

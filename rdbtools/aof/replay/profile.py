@@ -14,10 +14,24 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ...output.commands import STREAM_IDMP_DEFAULTS
 from ...rdb.targets import DEFAULT_THRESHOLDS
 
 if TYPE_CHECKING:
     from ..reader import AofReader
+
+
+# The RDB version each Redis release line writes, newest first (rdb.h RDB_VERSION).
+_REDIS_RDB_VERSIONS = (((8, 10, 0), 15), ((8, 8, 0), 14), ((8, 6, 0), 13), ((7, 4, 0), 12),
+                       ((7, 2, 0), 11), ((7, 0, 0), 10))
+
+
+def redis_release_writing(rdb_version: int) -> tuple[int, int] | None:
+    """The first Redis release line that writes (and so reads) ``rdb_version``, from RDB 10 on."""
+    for since, rdb in reversed(_REDIS_RDB_VERSIONS):
+        if rdb >= rdb_version:
+            return since[:2]
+    return None
 
 
 @dataclass
@@ -40,6 +54,10 @@ class ServerProfile:
     zset_max_listpack_entries: int = DEFAULT_THRESHOLDS.zset_max_listpack_entries
     zset_max_listpack_value: int = DEFAULT_THRESHOLDS.zset_max_listpack_value
     hll_sparse_max_bytes: int = 3000
+    # stream-idmp-duration / stream-idmp-maxsize (config.c, Redis 8.6): what a new stream's
+    # IDMP settings start from, and what the AOF rewrite compares them with
+    stream_idmp_duration: int = STREAM_IDMP_DEFAULTS[0]
+    stream_idmp_maxsize: int = STREAM_IDMP_DEFAULTS[1]
 
     @classmethod
     def parse(cls, text: str) -> "ServerProfile":
@@ -71,6 +89,35 @@ class ServerProfile:
     @property
     def field_ttls(self) -> bool:
         return self.version >= (9, 0, 0) if self.is_valkey else self.version >= (7, 4, 0)
+
+    @property
+    def stream_idmp(self) -> bool:
+        """Streams keep idempotent-XADD state (XADD IDMP, XCFGSET; RDB stream type 26): Redis 8.6."""
+        return not self.is_valkey and self.version >= (8, 6, 0)
+
+    @property
+    def nack_zones(self) -> bool:
+        """Consumer groups keep a NACK zone (XNACK; stream type 27) and arrays exist (AR*,
+        type 28): Redis 8.8."""
+        return not self.is_valkey and self.version >= (8, 8, 0)
+
+    arrays = nack_zones
+
+    @property
+    def hash_templates(self) -> bool:
+        """Template-encoded hashes (HIMPORT; types 30/32 in an RDB): Redis 8.10."""
+        return not self.is_valkey and self.version >= (8, 10, 0)
+
+    @property
+    def rdb_version(self) -> int:
+        """The RDB version this server writes (its DUMP payloads' version; the command forms
+        of its AOF rewrite follow it)."""
+        if self.is_valkey:
+            return 80 if self.version >= (9, 0, 0) else 11
+        for since, rdb in _REDIS_RDB_VERSIONS:
+            if self.version >= since:
+                return rdb
+        return 9
 
     def label(self) -> str:
         return f"{self.name}-{'.'.join(map(str, self.version))}"

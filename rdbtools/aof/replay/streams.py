@@ -1,10 +1,11 @@
 # rdbtools: aof/replay/streams.py
-"""The stream commands of the replay: XADD (with trimming, NOMKSTREAM and 8.2's deletion
-policies), XDEL, XTRIM, XDELEX, XSETID, the XGROUP subcommands (CREATE, SETID, DESTROY,
-CREATECONSUMER, DELCONSUMER), XCLAIM (what XREADGROUP and XAUTOCLAIM reach the AOF as), XACK
-and XACKDEL, keeping entries, groups, PELs and consumers as the server keeps them.
+"""The stream commands of the replay: XADD (with trimming, NOMKSTREAM, 8.2's deletion
+policies and 8.6's idempotent IDMP / IDMPAUTO), XDEL, XTRIM, XDELEX, XSETID, the XGROUP
+subcommands (CREATE, SETID, DESTROY, CREATECONSUMER, DELCONSUMER), XCLAIM (what XREADGROUP and
+XAUTOCLAIM reach the AOF as), XACK, XACKDEL, 8.6's XCFGSET and XIDMPRECORD and 8.8's XNACK,
+keeping entries, groups, PELs, NACK zones, consumers and IDMP producers as the server keeps them.
 
-Mirrors t_stream.c.
+Mirrors t_stream.c (@8.10.2 for IDMP and the NACK zone).
 """
 
 from __future__ import annotations
@@ -12,8 +13,38 @@ from __future__ import annotations
 from typing import Iterable
 
 from ...model import TYPE_STREAM
-from .args import _CmdError, _ll, _sid
-from .keyspace import _Group, _Key, _Stream
+from .args import _CmdError, _ll, _NeedsRelease, _sid
+from .keyspace import _Group, _Idmp, _Key, _new_idmp, _Stream
+
+LLONG_MAX = (1 << 63) - 1
+# t_stream.c / server.h CONFIG_STREAM_IDMP_{MIN,MAX}_{DURATION,MAXSIZE} (Redis 8.6)
+IDMP_DURATION_RANGE = (1, 86400)
+IDMP_MAXSIZE_RANGE = (1, 10000)
+
+
+def idempotency_hash(fields: list[bytes]) -> bytes:
+    """The IID of ``XADD ... IDMPAUTO`` (createIdempotencyHash(), t_stream.c @8.6): per
+    field/value pair an XXH3-128 of field, the field length (8-byte long) and value; the pair
+    hashes combined order-independently (sums and xors of the two halves, the xors rotated
+    left by one) into the 16 bytes of an XXH128_hash_t (low64, high64, little-endian)."""
+    try:
+        import xxhash
+    except ImportError:  # an optional extra: servers never write IDMPAUTO into an AOF
+        raise _CmdError("XADD IDMPAUTO: computing its IID needs the xxhash package "
+                        "(pip install 'rdbtools-suite[idmpauto]')") from None
+    mask = (1 << 64) - 1
+    sum_lo = sum_hi = xor_lo = xor_hi = 0
+    for f, v in zip(fields[0::2], fields[1::2]):
+        d = xxhash.xxh3_128_intdigest(f + len(f).to_bytes(8, "little") + v)
+        lo, hi = d & mask, d >> 64
+        sum_lo, sum_hi = (sum_lo + lo) & mask, (sum_hi + hi) & mask
+        xor_lo, xor_hi = xor_lo ^ lo, xor_hi ^ hi
+
+    def rotl1(x: int) -> int:
+        return ((x << 1) | (x >> 63)) & mask
+
+    return ((sum_lo ^ rotl1(xor_hi)).to_bytes(8, "little")
+            + (sum_hi ^ rotl1(xor_lo)).to_bytes(8, "little"))
 
 
 class StreamsMixin:
@@ -23,7 +54,7 @@ class StreamsMixin:
     def _stream(self, key: bytes, create: bool) -> _Key | None:
         k = self._get(key, TYPE_STREAM)
         if k is None and create:
-            k = self.keys[key] = _Key(TYPE_STREAM, _Stream(), "stream")
+            k = self.keys[key] = _Key(TYPE_STREAM, _Stream(_new_idmp(self.profile)), "stream")
         return k
 
     # Redis 8.2 deletion policies (XADD/XTRIM options, XDELEX, XACKDEL): KEEPREF deletes
@@ -38,12 +69,16 @@ class StreamsMixin:
 
     @staticmethod
     def _ack(g: _Group, sid: tuple) -> None:
-        """Drop ``sid`` from the group's PEL and from its consumer's pending IDs."""
+        """Drop ``sid`` from the group's PEL and from its consumer's pending IDs (or the NACK
+        zone)."""
         nack = g.pel.pop(sid, None)
         if nack is not None:
-            c = g.consumers.get(nack[0])
-            if c is not None:
-                c[2].discard(sid)
+            if nack[0] is None:
+                g.nacked.pop(sid, None)
+            else:
+                c = g.consumers.get(nack[0])
+                if c is not None:
+                    c[2].discard(sid)
 
     @staticmethod
     def _unreference(s: _Stream, sid: tuple) -> None:
@@ -119,11 +154,24 @@ class StreamsMixin:
         nomk = False
         trim = None
         policy = b"KEEPREF"
+        pid = iid = None
         while True:
             opt = a[i].upper()
             if opt == b"NOMKSTREAM":
                 nomk = True
                 i += 1
+            elif opt == b"IDMP" and pid is None and self.profile.stream_idmp:  # Redis 8.6
+                pid, iid = a[i + 1], a[i + 2]
+                if not pid or not iid:
+                    raise _CmdError("syntax error, IDMP requires a non-empty producer ID "
+                                    "and idempotent ID")
+                i += 3
+            elif opt == b"IDMPAUTO" and pid is None and self.profile.stream_idmp:
+                pid = a[i + 1]
+                if not pid:
+                    raise _CmdError("syntax error, IDMPAUTO requires a non-empty producer ID")
+                i += 2
+                iid = b""  # computed from the fields below
             elif opt in (b"MAXLEN", b"MINID"):
                 strategy, threshold, i = self._trim_args(a, i)
                 trim = (strategy, threshold)
@@ -142,6 +190,16 @@ class StreamsMixin:
                 return
             k = self._stream(key, True)
         s: _Stream = k.value
+        producer = None
+        if pid is not None:
+            # explicit IDs with IDMP come only from the AOF / a master (mustObeyClient())
+            if not iid:
+                iid = idempotency_hash(fields)
+            producer = s.idmp.producers.setdefault(pid, {})
+            if iid in producer:
+                # a duplicate: the existing ID is the reply, nothing is added
+                s.idmp.duplicates += 1
+                return
         if idarg == b"*":
             ms = max(self.now(), s.last_id[0])
             new = (ms, s.last_id[1] + 1) if ms == s.last_id[0] else (ms, 0)
@@ -161,8 +219,81 @@ class StreamsMixin:
         s.added += 1
         if len(s.entries) == 1:
             s.first_id = new
+        if producer is not None:
+            self._idmp_insert(s.idmp, producer, iid, new)
         if trim is not None:
             self._trim(s, *trim, policy)
+
+    @staticmethod
+    def _idmp_insert(idmp: _Idmp, producer: dict, iid: bytes, sid: tuple) -> None:
+        """idmpInsertEntry(): record ``iid`` -> ``sid``; past the stream's max size the
+        producer's oldest entry goes.  (Entries older than the duration are dropped by the
+        server's cron, not by commands; like expired keys, the replay keeps them.)"""
+        producer[iid] = sid
+        idmp.added += 1
+        if len(producer) > idmp.max_size:
+            del producer[next(iter(producer))]
+
+    def _idmp_stream(self, key: bytes) -> _Stream:
+        if not self.profile.stream_idmp:
+            raise _NeedsRelease((8, 6), self.profile)
+        k = self._stream(key, False)
+        if k is None:
+            raise _CmdError("no such key")
+        return k.value
+
+    def c_xcfgset(self, a):
+        """XCFGSET key [IDMP-DURATION s] [IDMP-MAXSIZE n] (Redis 8.6): a changed setting clears
+        every IDMP entry of the stream; setting the current value changes nothing."""
+        s = self._idmp_stream(a[1])
+        duration = maxsize = None
+        i = 2
+        while i < len(a):
+            opt = a[i].upper()
+            if i + 1 >= len(a):
+                raise _CmdError("syntax error")
+            if opt == b"IDMP-DURATION" and duration is None:
+                duration = _ll(a[i + 1])
+                lo, hi = IDMP_DURATION_RANGE
+                if not lo <= duration <= hi:
+                    raise _CmdError(f"IDMP-DURATION must be between {lo} and {hi} seconds")
+            elif opt == b"IDMP-MAXSIZE" and maxsize is None:
+                maxsize = _ll(a[i + 1])
+                lo, hi = IDMP_MAXSIZE_RANGE
+                if not lo <= maxsize <= hi:
+                    raise _CmdError(f"IDMP-MAXSIZE must be between {lo} and {hi} entries")
+            else:
+                raise _CmdError("syntax error")
+            i += 2
+        if duration is None and maxsize is None:
+            raise _CmdError("At least one parameter must be specified")
+        idmp = s.idmp
+        if duration is not None and duration != idmp.duration:
+            idmp.duration = duration
+            idmp.producers.clear()
+        if maxsize is not None and maxsize != idmp.max_size:
+            idmp.max_size = maxsize
+            idmp.producers.clear()
+
+    def c_xidmprecord(self, a):
+        """XIDMPRECORD key pid iid id (Redis 8.6, written by the AOF rewrite): record an IID for
+        an existing entry."""
+        key, pid, iid = a[1], a[2], a[3]
+        sid = _sid(a[4])
+        if not pid:
+            raise _CmdError("producer ID must be non-empty")
+        if not iid:
+            raise _CmdError("idempotent ID must be non-empty")
+        s = self._idmp_stream(key)
+        if sid not in s.entries:
+            raise _CmdError("No such message in stream")
+        producer = s.idmp.producers.setdefault(pid, {})
+        if iid in producer:
+            if producer[iid] != sid:
+                raise _CmdError("IID already exists for this producer with a different "
+                                "stream ID")
+            return
+        self._idmp_insert(s.idmp, producer, iid, sid)
 
     def c_xdel(self, a):
         k = self._stream(a[1], False)
@@ -345,14 +476,16 @@ class StreamsMixin:
                 continue
             if c is None:
                 c = self._consumer(g, consumer)
-            if nack[0] is not None and nack[0] != consumer:
+            if nack[0] is None:
+                g.nacked.pop(sid, None)  # claimed out of the NACK zone (8.8)
+            elif nack[0] != consumer:
                 old = g.consumers.get(nack[0])
                 if old is not None:
                     old[2].discard(sid)
             nack[1] = when
             if retry is not None:
                 nack[2] = retry
-            elif not justid:
+            elif not justid and nack[2] != LLONG_MAX:  # saturates (8.8; XNACK FATAL)
                 nack[2] += 1
             nack[0] = consumer
             c[2].add(sid)
@@ -362,6 +495,70 @@ class StreamsMixin:
             c = g.consumers.get(consumer)
             if c is not None:
                 c[0] = stamp
+
+    def c_xnack(self, a):
+        """XNACK key group SILENT|FAIL|FATAL IDS n id... [RETRYCOUNT c] [FORCE] (Redis 8.8):
+        each pending ID leaves its consumer and moves to the end of the group's NACK zone with
+        delivery time 0 and its delivery count set by the mode (SILENT one less, FAIL the
+        same, FATAL LLONG_MAX) or RETRYCOUNT; FORCE makes an unowned entry (count 0 before the
+        mode rule) for an existing stream entry that is not pending."""
+        if not self.profile.nack_zones:
+            raise _NeedsRelease((8, 8), self.profile)
+        found = self._group(a[1], a[2])
+        if found is None:
+            raise _CmdError("NOGROUP No such key or consumer group")
+        s, g = found
+        mode = a[3].upper()
+        if mode not in (b"SILENT", b"FAIL", b"FATAL"):
+            raise _CmdError("mode must be SILENT, FAIL, or FATAL")
+        ids = None
+        force = False
+        retry = -1
+        i = 4
+        while i < len(a):
+            opt = a[i].upper()
+            more = len(a) - 1 - i
+            if opt == b"IDS" and more:
+                n = _ll(a[i + 1])
+                if not 1 <= n <= 2**31 - 1:
+                    raise _CmdError("numids must be a positive integer")
+                if n > len(a) - (i + 2):
+                    raise _CmdError("number of IDs doesn't match numids")
+                ids = a[i + 2 : i + 2 + n]
+                i += 2 + n
+                continue
+            if opt == b"FORCE":
+                force = True
+            elif opt == b"RETRYCOUNT" and more:
+                retry = _ll(a[i + 1])
+                if retry < 0:
+                    raise _CmdError("Invalid RETRYCOUNT value, must be >= 0")
+                i += 1
+            else:
+                raise _CmdError(f"Unrecognized XNACK option {opt[:40]!r}")
+            i += 1
+        if ids is None:
+            raise _CmdError("syntax error, expected IDS keyword")
+        for sid in [_sid(x) for x in ids]:
+            nack = g.pel.get(sid)
+            if nack is None:
+                if not force or sid not in s.entries:
+                    continue
+                nack = g.pel[sid] = [None, 0, 0]
+            elif nack[0] is not None:
+                c = g.consumers.get(nack[0])
+                if c is not None:
+                    c[2].discard(sid)
+                nack[0] = None
+            if retry >= 0:  # nackSetDeliveryCount()
+                nack[2] = retry
+            elif mode == b"SILENT":
+                nack[2] = max(nack[2] - 1, 0)
+            elif mode == b"FATAL":
+                nack[2] = LLONG_MAX
+            nack[1] = 0  # pelListInsertNacked()
+            g.nacked.pop(sid, None)
+            g.nacked[sid] = None
 
     def c_xautoclaim(self, a):
         raise _CmdError("XAUTOCLAIM is propagated as XCLAIM by every server; a raw XAUTOCLAIM "
