@@ -9,7 +9,7 @@ Format errors also subclass :class:`ValueError`, so callers that catch ``ValueEr
 from __future__ import annotations
 
 __all__ = ["RdbToolsError", "FormatError", "TruncatedError", "ChecksumError",
-           "UnsupportedVersionError", "UnsupportedCompressionError", "UnknownOpcodeError", "EncodeError", "UnsafeOutputError",
+           "UnsupportedVersionError", "UnsupportedCompressionError", "UnknownOpcodeError", "EncodeError", "UnsafeOutputError", "LiveServerError",
            "AofFormatError",
            "AofTruncatedError", "UnknownCommandError", "AofFixRefusedError"]
 
@@ -102,6 +102,11 @@ class UnsafeOutputError(RdbToolsError):
     symlink or hard link) or lies inside an input directory, a symlink or a file that the
     operation did not create has the output's name, or a live server is using the files.
     Nothing was written."""
+
+
+class LiveServerError(RdbToolsError):
+    """A running server (or another process) writes the AOF an in-place operation would change
+    (``aoftool check --fix``, ``aoftool rewrite``): refused, nothing changed."""
 
 
 class AofFormatError(FormatError):

@@ -29,7 +29,7 @@ import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..errors import AofFixRefusedError, AofFormatError
+from ..errors import AofFixRefusedError, AofFormatError, LiveServerError
 from ..files import create_new, fsync_directory
 from ..format.resp import RespError, RespIncomplete, parse_record
 from .live import LIVE_SERVER_ADVICE, Fingerprint, writers_of
@@ -168,7 +168,7 @@ def check_aof(path: str | os.PathLike) -> AofCheck:
 def _refuse_live(paths: list) -> None:
     writers = writers_of(paths)
     if writers:
-        raise AofFixRefusedError(f"{writers[0]}: {LIVE_SERVER_ADVICE}. Nothing was changed.")
+        raise LiveServerError(f"{writers[0]}: {LIVE_SERVER_ADVICE}. Nothing was changed.")
 
 
 def _commands_after(path: Path, offset: int) -> tuple[int, int | None]:
@@ -213,6 +213,7 @@ def fix_aof(path: str | os.PathLike, backup: str | os.PathLike | None = None) ->
     file to ``backup`` (default: ``<file>.bak``, or ``.bak.1`` ... when that exists) and
     fsyncing the copy.  An AOF without damage is left alone (``result.file`` is None).
 
+    :raises LiveServerError: a process holds the AOF open for writing, or it changed meanwhile.
     :raises AofFixRefusedError: damage that is not a tail of the last file's RESP part (a file
         before the last one, the RDB part, a base file); nothing is changed.
     """
@@ -263,7 +264,7 @@ def fix_aof(path: str | os.PathLike, backup: str | os.PathLike | None = None) ->
         _refuse_live(watched)
         changed = before.changed()
         if changed:
-            raise AofFixRefusedError(
+            raise LiveServerError(
                 f"{', '.join(changed)} changed while being checked: something else is writing "
                 f"this AOF ({LIVE_SERVER_ADVICE}). Nothing was changed (a copy is in {copy}).")
         os.ftruncate(src, last.ok_up_to)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import AofFormatError
-from ..files import fsync_directory
+from ..files import create_new, fsync_directory
 from ..format.manifest import (ManifestLine, ManifestSyntaxError, format_manifest_line,
                                parse_manifest_line)
 
@@ -123,7 +123,8 @@ def write_manifest(directory: str | os.PathLike, appendfilename: str, manifest: 
     directory = Path(directory)
     final = directory / (appendfilename + MANIFEST_SUFFIX)
     temp = directory / (TEMP_FILE_PREFIX + appendfilename + MANIFEST_SUFFIX)
-    with open(temp, "wb") as f:
+    temp.unlink(missing_ok=True)  # a crashed writer's leftover; unlinking a symlink is safe
+    with os.fdopen(create_new(temp), "wb") as f:  # never through a symlink planted meanwhile
         f.write(format_manifest(manifest))
         f.flush()
         os.fsync(f.fileno())

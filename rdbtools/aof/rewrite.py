@@ -28,7 +28,11 @@ file gets ``startoffset`` = where the last incr file ended (its ``endoffset``, e
 ``startoffset`` plus its size), what the server computes on load (``updateReplOffsetAndResetEndOffset()``).
 
 A single-file AOF (Redis 6.x) is rewritten to one compact file, atomically.  The server must not
-be running on the AOF being rewritten.
+be running on the AOF being rewritten: an in-place rewrite is refused while a process holds one
+of its files open for writing, or when the files change between the replay and the manifest
+switch (:mod:`.live`; the advice is the server's own ``BGREWRITEAOF``).  Every file it creates
+is created new (``O_EXCL | O_NOFOLLOW``): a symlink planted under the name of the next incr file
+or of a temporary file is never written through.
 """
 
 from __future__ import annotations
@@ -44,7 +48,9 @@ from typing import BinaryIO, Callable, Iterator
 from ..format.manifest import ManifestLine
 from ..model import Entry
 from ..rdb.targets import Target, get_target
-from ..files import atomic_output, fsync_directory
+from ..errors import LiveServerError
+from ..files import atomic_output, create_new, fsync_directory
+from .live import LIVE_SERVER_ADVICE, Fingerprint, writers_of
 from ..rdb.writer import WriteResult
 from .base import BASE_FORMS, aof_target, last_timestamp, resp_rdb_version, write_base
 from .manifest import (MANIFEST_SUFFIX, Manifest, base_file_name,
@@ -122,6 +128,14 @@ def _repl_offset(aof: AofReader) -> int | None:
     return (last.start_offset or 0) + last.size
 
 
+def _files_of(aof: AofReader) -> list[Path]:
+    """The files a server writes while it runs on this AOF: its parts and its manifest."""
+    files = [part.path for part in aof.parts]
+    if aof.manifest is not None and aof.manifest.path is not None:
+        files.append(aof.manifest.path)
+    return files
+
+
 def _as_history(line: ManifestLine) -> ManifestLine:
     return ManifestLine(line.file, line.seq, "h", line.start_offset, line.end_offset,
                         list(line.extra))
@@ -129,22 +143,26 @@ def _as_history(line: ManifestLine) -> ManifestLine:
 
 def _write_base_and_incr(directory: Path, base_name: str, incr_name: str,
                          write: Callable[[BinaryIO], WriteResult]) -> WriteResult:
-    """Steps 1 and 2 of the module docstring."""
+    """Steps 1 and 2 of the module docstring.  The new incr file is created first: a file
+    already under its name (a planted symlink included) stops the rewrite before anything is
+    written, and it is removed again if writing the base fails."""
+    fd = create_new(directory / incr_name)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
     temp = directory / f"temp-rewriteaof-bg-{os.getpid()}.aof"
     try:
-        with open(temp, "wb") as f:
+        temp.unlink(missing_ok=True)  # a crashed run's leftover (unlinking a symlink is safe)
+        with os.fdopen(create_new(temp), "wb") as f:
             result = write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(temp, directory / base_name)
     except BaseException:
         temp.unlink(missing_ok=True)
+        (directory / incr_name).unlink(missing_ok=True)
         raise
-    fd = os.open(directory / incr_name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
     fsync_directory(directory)
     return result
 
@@ -154,7 +172,8 @@ def _name(line: ManifestLine) -> str:
 
 
 def _rewrite_directory(aof: AofReader, dest: Path | None, form: str, keep_history: bool,
-                       write: Callable[[BinaryIO], WriteResult], out: RewriteResult) -> WriteResult:
+                       write: Callable[[BinaryIO], WriteResult], out: RewriteResult,
+                       watched: Fingerprint | None) -> WriteResult:
     old = aof.manifest
     assert old is not None and old.path is not None
     appendfilename = old.path.name[: -len(MANIFEST_SUFFIX)]
@@ -185,6 +204,12 @@ def _rewrite_directory(aof: AofReader, dest: Path | None, form: str, keep_histor
         return result
     directory = old.path.parent
     result = _write_base_and_incr(directory, base_name, incr_name, write)
+    changed = watched.changed() if watched is not None else []
+    if changed or writers_of(_files_of(aof)):
+        for name in (base_name, incr_name):  # the manifest never named them: nothing else changes
+            (directory / name).unlink(missing_ok=True)
+        raise LiveServerError(f"{', '.join(changed) or directory}: written to during the "
+                                 f"rewrite ({LIVE_SERVER_ADVICE}). Nothing was changed.")
     # backgroundRewriteDoneHandler(): the old base, then each old incr file, is put at the
     # head of the history list
     retired = [_as_history(ln) for ln in reversed(old.incr)]
@@ -253,6 +278,12 @@ def rewrite_aof(path: str | os.PathLike, dest: str | os.PathLike | None = None, 
         profile = ServerProfile.parse(f"{explicit.server}-{explicit.version}")
     with open_aof(path, strict=True) as aof:
         total = aof.total_size
+        watched = None
+        if dest is None:
+            writers = writers_of(_files_of(aof))
+            if writers:
+                raise LiveServerError(f"{writers[0]}: {LIVE_SERVER_ADVICE}. Nothing was changed.")
+            watched = Fingerprint.of(_files_of(aof))
         engine = replay(aof, profile=profile, progress=None if progress is None else
                         (lambda done: progress("replay", done, total)))
     chosen = explicit or aof_target(aof)
@@ -269,8 +300,8 @@ def rewrite_aof(path: str | os.PathLike, dest: str | os.PathLike | None = None, 
     # replay was told it imitates (XCFGSET, XNACK, ARMSET ... need Redis 8.6 / 8.8), else the
     # layout's
     rdb_version = resp_rdb_version(aof, chosen)
-    if chosen is None and profile is not None:
-        rdb_version = profile.rdb_version
+    if chosen is None and (profile is not None or engine.profile_proven):
+        rdb_version = engine.profile.rdb_version
 
     def write(fp: BinaryIO) -> WriteResult:
         return write_base(engine, fp, form, chosen, rdb_version=rdb_version,
@@ -282,7 +313,7 @@ def rewrite_aof(path: str | os.PathLike, dest: str | os.PathLike | None = None, 
     out.size_before = total + sum(h.size for h in aof.history)
     dest_path = None if dest is None else Path(dest)
     if aof.layout == "multi-part":
-        result = _rewrite_directory(aof, dest_path, form, keep_history, write, out)
+        result = _rewrite_directory(aof, dest_path, form, keep_history, write, out, watched)
     else:
         result = _rewrite_file(aof, dest_path, write, out)
     out.keys, out.functions = result.keys, result.functions

@@ -372,3 +372,49 @@ def test_rewrite_forms_of_new_state_are_the_servers(variant: Path):
                     list(entry_to_commands(e, rdb_version=12))
     assert checked
 
+
+
+@pytest.mark.parametrize("name", ["redis-7.0.15", "redis-8.2.3", "valkey-8.1.8"])
+def test_in_place_rewrite_refuses_a_live_servers_aof(tmp_path: Path, name: str):
+    """The server appends to its incr file and rewrites its manifest itself: an offline rewrite
+    in place would race it.  Refused, naming the process, advising BGREWRITEAOF."""
+    from rdbtools.errors import LiveServerError
+
+    spec = spec_by_name(name)
+    reason = skip_reason(spec)
+    if reason:
+        pytest.skip(reason)
+    with RedisServer(spec, {"appendonly": "yes"}, workdir=tmp_path / "srv") as srv:
+        for i in range(30):
+            srv.execute("RPUSH", "l", i)
+        aof = srv.dir / "appendonlydir"
+        before = {p.name: p.read_bytes() for p in aof.iterdir()}
+        with pytest.raises(LiveServerError, match=rf"pid {srv.pid} .*BGREWRITEAOF"):
+            rewrite_aof(aof)
+        assert {p.name: p.read_bytes() for p in aof.iterdir()} == before
+        assert srv.execute("LLEN", "l") == 30
+
+
+def test_rewrite_never_writes_through_a_planted_symlink(tmp_path: Path):
+    """A symlink planted under the name the next incr file will get: the rewrite stops before
+    writing anything, the link's target and the AOF stay as they were."""
+    from rdbtools.errors import UnsafeOutputError
+
+    aof = writable_copy(aof_of(CORPUS / "redis-7.0.15/aof/aof-nopreamble"), tmp_path / "a")
+    manifest = read_manifest(next(aof.glob("*.manifest")))
+    next_incr = f"appendonly.aof.{manifest.incr[-1].seq + 1}.incr.aof"
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"precious")
+    (aof / next_incr).symlink_to(victim)
+    before = {p.name: (p.is_symlink(), p.read_bytes()) for p in aof.iterdir()}
+    with pytest.raises(UnsafeOutputError, match="symlink"):
+        rewrite_aof(aof)
+    assert victim.read_bytes() == b"precious"
+    assert {p.name: (p.is_symlink(), p.read_bytes()) for p in aof.iterdir()} == before
+    (aof / next_incr).unlink()
+    temp_manifest = aof / "temp-appendonly.aof.manifest"
+    temp_manifest.symlink_to(victim)  # planted where the manifest is staged
+    rewrite_aof(aof)
+    assert victim.read_bytes() == b"precious" and not temp_manifest.exists()
+    assert sorted(e.key for e in read_aof(aof)) == sorted(e.key for e in read_aof(
+        aof_of(CORPUS / "redis-7.0.15/aof/aof-nopreamble")))

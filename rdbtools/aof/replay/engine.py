@@ -56,6 +56,8 @@ class Replayer(KeysMixin, StringsMixin, HyperLogLogMixin, ListsMixin, SetsMixin,
     def __init__(self, profile: ServerProfile | None = None, *, skip_unknown: bool = False,
                  now_ms: int | None = None) -> None:
         self.profile = profile or ServerProfile()
+        # True when replay() raised its guessed profile because a command proved a later release
+        self.profile_proven = False
         self.skip_unknown = skip_unknown
         self.fixed_now = now_ms
         self.clock_ms: int | None = None
@@ -290,12 +292,15 @@ def replay(reader: AofReader, *, profile: ServerProfile | None = None, skip_unkn
     guessing = profile is None
     while True:
         try:
-            return _replay_once(reader, profile, skip_unknown, now_ms, upto_timestamp,
-                                upto_offset, progress)
+            engine = _replay_once(reader, profile, skip_unknown, now_ms, upto_timestamp,
+                                  upto_offset, progress)
         except ReplayError as e:
             if not (guessing and e.needs_release and not reader.server_version):
                 raise
             profile = ServerProfile.for_version("redis", (*e.needs_release, 0))
+            continue
+        engine.profile_proven = guessing and profile is not None
+        return engine
 
 
 def _replay_once(reader: AofReader, profile: ServerProfile | None, skip_unknown: bool,
