@@ -334,3 +334,28 @@ def test_guessed_profile_rises_to_the_release_the_commands_prove(server, release
     expected = sorted((int(db), truth_bytes(k["key"])) for db, v in truth["dbs"].items()
                       for k in (v["keys"] if isinstance(v, dict) else v))
     assert keys == expected
+
+
+@pytest.mark.parametrize("commands,error", [
+    ([[b"SELECT", b"-1"]], "SELECT: DB index is out of range"),
+    ([[b"SWAPDB", b"0", b"-3"]], "SWAPDB: DB index is out of range"),
+    ([[b"SET", b"k", b"v"], [b"MOVE", b"k", b"-1"]], "MOVE: DB index is out of range"),
+    ([[b"SETRANGE", b"k", b"4000000000", b"v"]], "string exceeds maximum allowed size"),
+    ([[b"SETRANGE", b"k", b"-1", b"v"]], "offset is out of range"),
+    ([[b"SETBIT", b"k", b"4294967296", b"1"]], "bit offset is not an integer or out of range"),
+    ([[b"BITFIELD", b"k", b"SET", b"u8", b"#999999999999", b"1"]],
+     "bit offset is not an integer or out of range"),
+    ([[b"BITFIELD", b"k", b"SET", b"u64", b"0", b"1"]], "Invalid bitfield type"),
+], ids=["select", "swapdb", "move", "setrange-huge", "setrange-negative", "setbit", "bitfield-offset",
+        "bitfield-type"])
+def test_commands_no_server_accepts_are_errors_with_bounded_memory(tmp_path, commands, error):
+    """Negative databases, and strings past proto-max-bulk-len (512 MB): a 4 GB SETRANGE used to
+    allocate 4 GB before failing with MemoryError; now it is refused in the server's words."""
+    from rdbtools.aof.replay.args import ReplayError
+    from rdbtools.output.commands import encode_resp
+
+    path = tmp_path / "appendonly.aof"
+    path.write_bytes(b"".join(encode_resp(c) for c in commands))
+    with open_aof(path) as aof:
+        with pytest.raises(ReplayError, match=error):
+            replay(aof)

@@ -20,7 +20,7 @@ class KeysMixin:
     ``keys``, ``dbs``, ``db``, ``profile``, ``now()``, ``_get()`` and ``_use_db()``."""
 
     def c_select(self, a):
-        self.db = _ll(a[1])
+        self.db = _db_index(a[1])
         self._use_db()
 
     def c_multi(self, a):
@@ -41,7 +41,7 @@ class KeysMixin:
         self._use_db()
 
     def c_swapdb(self, a):
-        x, y = _ll(a[1]), _ll(a[2])
+        x, y = _db_index(a[1]), _db_index(a[2])
         dx, dy = self.dbs.get(x, {}), self.dbs.get(y, {})
         self.dbs[x], self.dbs[y] = dy, dx
         self._use_db()
@@ -91,7 +91,7 @@ class KeysMixin:
         self.c_rename(a, nx=True)
 
     def c_move(self, a):
-        key, db = a[1], _ll(a[2])
+        key, db = a[1], _db_index(a[2])
         k = self.keys.get(key)
         target = self.dbs.setdefault(db, {})
         if k is None or key in target or db == self.db:
@@ -106,7 +106,7 @@ class KeysMixin:
         while i < len(a):
             opt = a[i].upper()
             if opt == b"DB":
-                db = _ll(a[i + 1])
+                db = _db_index(a[i + 1])
                 i += 1
             elif opt == b"REPLACE":
                 replace = True
@@ -139,6 +139,15 @@ class KeysMixin:
         if ttl:
             k.expire = ttl if b"ABSTTL" in opts else self.now() + ttl
         self.keys[key] = k
+
+
+def _db_index(text: bytes) -> int:
+    """A database number of SELECT, SWAPDB, MOVE, COPY ... DB: an int, not negative
+    (selectDb(); the server's configured ``databases`` bounds it further, unknown here)."""
+    db = _ll(text)
+    if not 0 <= db < 2**31:
+        raise _CmdError("DB index is out of range")
+    return db
 
 
 def decode_dump_payload(key: bytes, payload: bytes) -> Entry:

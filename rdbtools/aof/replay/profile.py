@@ -54,6 +54,9 @@ class ServerProfile:
     zset_max_listpack_entries: int = DEFAULT_THRESHOLDS.zset_max_listpack_entries
     zset_max_listpack_value: int = DEFAULT_THRESHOLDS.zset_max_listpack_value
     hll_sparse_max_bytes: int = 3000
+    # proto-max-bulk-len (config.c, 512mb since Redis 4.0): the longest string SETRANGE, APPEND,
+    # SETBIT and BITFIELD may build (checkStringLength(), getBitOffsetFromArgument())
+    proto_max_bulk_len: int = 512 * 1024 * 1024
     # stream-idmp-duration / stream-idmp-maxsize (config.c, Redis 8.6): what a new stream's
     # IDMP settings start from, and what the AOF rewrite compares them with
     stream_idmp_duration: int = STREAM_IDMP_DEFAULTS[0]

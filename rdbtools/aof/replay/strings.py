@@ -115,15 +115,36 @@ class StringsMixin:
             return
         self.c_mset(a)
 
+    def _check_string_length(self, size: int) -> None:
+        """checkStringLength() (t_string.c): the server refuses to grow a string past it."""
+        if size > self.profile.proto_max_bulk_len:
+            raise _CmdError("string exceeds maximum allowed size (proto-max-bulk-len)")
+
+    def _bit_offset(self, text: bytes, bits: int = 1) -> int:
+        """getBitOffsetFromArgument() (bitops.c): ``N`` or ``#N`` (times ``bits``), within the
+        longest string the server may build."""
+        try:
+            offset = int(text[1:]) * bits if text.startswith(b"#") else int(text)
+        except ValueError:
+            offset = -1
+        if offset < 0 or (offset >> 3) >= self.profile.proto_max_bulk_len or len(text) > 20:
+            raise _CmdError("bit offset is not an integer or out of range")
+        return offset
+
     def c_append(self, a):
         k = self._get(a[1], TYPE_STRING)
         if k is None:
             self._set(a[1], a[2])
         else:
+            self._check_string_length(len(k.value) + len(a[2]))
             k.value = k.value + a[2]
 
     def c_setrange(self, a):
         key, offset, data = a[1], _ll(a[2]), a[3]
+        if offset < 0:
+            raise _CmdError("offset is out of range")
+        if data:
+            self._check_string_length(offset + len(data))
         k = self._get(key, TYPE_STRING)
         if k is None:
             if not data:
@@ -172,9 +193,9 @@ class StringsMixin:
 
     # -- bitmaps (bitops.c) -------------------------------------------------------------------
     def c_setbit(self, a):
-        key, offset, bit = a[1], _ll(a[2]), _ll(a[3])
-        if bit not in (0, 1) or offset < 0 or offset >= 2**32:
-            raise _CmdError("bit or offset out of range")
+        key, offset, bit = a[1], self._bit_offset(a[2]), _ll(a[3])
+        if bit not in (0, 1):
+            raise _CmdError("bit is not an integer or out of range")
         k = self._get(key, TYPE_STRING)
         byte = offset >> 3
         v = bytearray(k.value if k is not None else b"")
@@ -258,11 +279,11 @@ class StringsMixin:
             typ, off, arg = a[i + 1], a[i + 2], _ll(a[i + 3])
             i += 4
             signed = typ[:1] in (b"i", b"I")
-            bits = int(typ[1:])
-            if off.startswith(b"#"):
-                offset = int(off[1:]) * bits
-            else:
-                offset = int(off)
+            bits = int(typ[1:]) if typ[1:].isdigit() and len(typ) <= 3 else 0
+            if typ[:1] not in (b"i", b"I", b"u", b"U") or not 1 <= bits <= (64 if signed else 63):
+                raise _CmdError("Invalid bitfield type. Use something like i16 u8. Note that u64 "
+                                "is not supported but i64 is.")
+            offset = self._bit_offset(off, bits)
             end_byte = (offset + bits - 1) >> 3
             if len(v) <= end_byte:
                 v += bytes(end_byte + 1 - len(v))
