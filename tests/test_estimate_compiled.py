@@ -82,7 +82,10 @@ def test_corpus_compiled_equals_pure(server):
         assert fast == pure, path
         total += len(pure)
         answered += n
-    assert answered > total // 2  # the compiled code really answered most keys
+    if PROFILES[server].accounting == "alloc":
+        assert answered > total // 2  # the compiled code really answered most keys
+    else:  # Redis 8.6+'s tracked accounting is sized by Python only (docs/memory.md, Speed)
+        assert answered == 0
 
 
 # -- hypothesis: files written for every target, estimated for random profiles and thresholds --
@@ -185,6 +188,9 @@ def test_corpus_raw_equals_decoded(server, decline, monkeypatch):
     for path in files:
         assert _file_rows(path, server, True) == decoded[path], path
         total += len(decoded[path])
+    if PROFILES[server].accounting != "alloc":  # Redis 8.6+: no raw types (raw_types_for)
+        assert count.answered == count.decoded == 0
+        return
     assert count.answered > total // (4 if decline else 2)  # the raw path really answered most keys
     if decline:
         assert count.decoded > total // 4  # ... and the reader decoded what it handed back

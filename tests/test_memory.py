@@ -113,6 +113,9 @@ _GOALS = {  # server -> types expected within median 1 % / p90 5 % (docs/memory.
     "redis-6.2.5": _ALL_TYPES,
     "redis-7.0.15": _ALL_TYPES,
     "redis-8.2.3": _ALL_TYPES,
+    # streams of 8.6+ (tracked alloc_size with groups) are not modelled yet (docs/memory.md)
+    "redis-8.6.2": ("string", "list", "set", "zset", "hash"),
+    "redis-8.10.2": ("string", "list", "set", "zset", "hash"),
     "valkey-8.1.8": _ALL_TYPES,
     "valkey-9.1.2": _ALL_TYPES,
 }

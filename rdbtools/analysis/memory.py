@@ -105,6 +105,12 @@ class ServerProfile:
     zset_dict_entry: int = 24     # Redis 8: the zset dict stores no values (16-byte entries)
     stream_lp_alloc: bool = True  # listpacks counted by allocation size (7.0+), not lpBytes (6.x)
     hfe_listpack_ex: int = 32     # listpackEx struct allocation (7.4+)
+    #: "alloc": every allocation by its allocator size (objectComputeSize, up to 8.2);
+    #: "tracked": Redis 8.6 kvobjAllocSize, the kvobj by its allocator size and the value by the
+    #: counters each type keeps (listpacks by lpBytes, sds by header + length + 1, dict entries
+    #: by struct size, skiplist nodes and quicklist nodes by allocator size);
+    #: "requested": Redis 8.10, the same with the kvobj by its requested size too
+    accounting: str = "alloc"
     thresholds: dict = field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))
 
     def alloc(self, n: int) -> int:
@@ -133,12 +139,20 @@ _R70 = ServerProfile("redis-7.0", allocator="jemalloc16", list_listpack=False, s
 _R72 = ServerProfile("redis-7.2")
 _R74 = ServerProfile("redis-7.4", hash_entry="mstr")
 _R8 = ServerProfile("redis-8", keyspace="kvobj", hash_entry="entry", stream=112, stream_nack=32,
-                  zset_dict_entry=16, hash_volatile=18)
+                  zset_dict_entry=16, hash_volatile=18, hfe_listpack_ex=24)
 _V8 = ServerProfile("valkey-8", allocator="libc", keyspace="embkey", set_table="hashtable",
                     embed_counts_expire=False, zset_extra=589, stream_rax="alloc")
 _V9 = ServerProfile("valkey-9", allocator="libc", keyspace="embkey", set_table="hashtable",
                     embstr_robj=8, embed_limit=128, embstr_limit=1 << 30, hashtable_struct=80,
                     hash_table_meta=8, hash_volatile=10, zset_node="embedded", zset_extra=542, stream_rax="alloc")
+
+_R86 = replace(_R8, name="redis-8.6", accounting="tracked", stream_rax="alloc",
+               stream_lp_alloc=False, hfe_listpack_ex=24, quicklist=48, stream=160,
+               zset_dict_entry=24)  # 8.6 dictMemUsage charges every entry as a dictEntry
+# 8.10 dictMemUsage charges a no-value dict (sets, zset index, hashes) 16-byte entries; the
+# stream struct (measured) is 8 bytes larger
+_R810 = replace(_R86, name="redis-8.10", accounting="requested", dict_entry=16,
+                zset_dict_entry=16, stream=168)
 
 PROFILES: dict[str, ServerProfile] = {
     "redis-6.0": replace(_R6, name="redis-6.0"),
@@ -148,6 +162,9 @@ PROFILES: dict[str, ServerProfile] = {
     "redis-7.4": _R74,
     "redis-8.0": replace(_R8, name="redis-8.0"),
     "redis-8.2": replace(_R8, name="redis-8.2"),
+    "redis-8.6": _R86,
+    "redis-8.8": replace(_R810, name="redis-8.8"),  # no 8.8 tree here: taken as 8.10 (INFERRED)
+    "redis-8.10": _R810,
     "valkey-7.2": replace(_R72, name="valkey-7.2"),
     "valkey-8.0": replace(_V8, name="valkey-8.0"),
     "valkey-8.1": replace(_V8, name="valkey-8.1"),
@@ -189,7 +206,8 @@ def profile_from_aux(aux: dict[bytes, bytes], magic: str = "REDIS", rdb_version:
         return "valkey-9.0"
     if b"redis-ver" in aux:
         return "redis-" + aux[b"redis-ver"].decode("ascii", "replace")
-    return {9: "redis-6.2", 10: "redis-7.0", 11: "redis-7.2", 12: "redis-7.4"}.get(rdb_version, "redis-7.2")
+    return {9: "redis-6.2", 10: "redis-7.0", 11: "redis-7.2", 12: "redis-7.4", 13: "redis-8.6",
+            14: "redis-8.8", 15: "redis-8.10"}.get(rdb_version, "redis-7.2")
 
 
 # -- the result -----------------------------------------------------------------------------------
@@ -402,9 +420,84 @@ class MemoryEstimator:
             enc, value_size, n, largest = self._stream(entry, shape)
         else:
             enc, value_size, n, largest = "raw", 16 + len(getattr(entry.value, "raw", b"")), 1, 0
-        total = value_size + self._key_overhead(entry, enc)
+        if self.p.accounting != "alloc":
+            total = self._tracked_header(entry, enc) + self._tracked_value(entry, shape, enc, value_size)
+        else:
+            total = value_size + self._key_overhead(entry, enc)
         return KeyMemory(entry.db, entry.key, t, enc, n, int(total), largest, entry.expire_at_ms,
                          entry.idle_s, entry.freq, len(entry.key), entry.rdb_type)
+
+    # -- Redis 8.6+ kvobjAllocSize (object.c): counters kept per type instead of allocator sizes --
+    def _sds_req(self, n: int, type5: bool = True) -> int:
+        """sdsAllocSize (sds.h @8.6.2) of an sds made by sdsnewlen: an sdshdr5 by header +
+        length + 1, wider ones by their ``alloc`` field, which sdsnewlen sets to the whole
+        usable allocation."""
+        hdr = sds_header(n, type5=type5)
+        return n + 2 if hdr == 1 else self.p.alloc(hdr + n + 1)
+
+    def _tracked_header(self, entry: Entry, enc: str) -> int:
+        """The kvobj: robj 16, one uint64 per metadata slot (the expire, bit 0 of metabits, and
+        each module key-metadata class, 8.6+), the key's 1-byte header offset and its sds, and
+        an embstr value's sds8.  8.6 counts its allocation size, 8.10 the sum itself."""
+        n = len(entry.key)
+        meta = (entry.expire_at_ms is not None) + len(entry.key_meta or ())
+        size = 16 + 8 * meta + 1 + sds_header(n, type5=n < 32) + n + 1
+        if enc == "embstr":  # the value's sds8 takes the allocation's slack as its alloc
+            return self.p.alloc(size + 3 + len(entry.value) + 1)  # type: ignore[arg-type]
+        return size if self.p.accounting == "requested" else self.p.alloc(size)
+
+    def _tracked_value(self, entry: Entry, shape: RecordShape | None, enc: str, value_size: int) -> int:
+        """listTypeAllocSize, setTypeAllocSize, zsetAllocSize, hashTypeAllocSize, stream and
+        array ``alloc_size`` (t_*.c @8.6.2 / @8.10.2)."""
+        p = self.p
+        t = entry.type
+        v = entry.value
+        if t == TYPE_STRING:
+            return self._sds_req(len(v)) if enc == "raw" else 0  # type: ignore[arg-type]
+        if t == TYPE_LIST:
+            nodes = self._list_nodes(entry, shape)
+            if enc == "listpack":
+                return nodes[0][1]
+            return p.alloc(p.quicklist) + sum(p.alloc(p.quicklist_node) + nbytes for _, nbytes in nodes)
+        if t not in (TYPE_SET, TYPE_ZSET, TYPE_HASH):  # streams, modules: as sized above
+            return value_size - 16
+        n = len(v)  # type: ignore[arg-type]
+        if enc in ("intset", "listpack", "listpackex"):
+            blob = self._blob_len(shape, BLOB_TYPES)
+            if blob is None or enc == "listpackex" and shape.rdb_type != C.RDB_TYPE_HASH_LISTPACK_EX:  # type: ignore[union-attr]
+                blob = value_size - 16 - (p.alloc(p.hfe_listpack_ex) if enc == "listpackex" else 0)
+            return blob + (p.hfe_listpack_ex if enc == "listpackex" else 0)
+        if t == TYPE_SET:
+            return self._table(n) + n * p.dict_entry + sum(self._sds_req(len(m)) for m in v)  # type: ignore[union-attr]
+        if t == TYPE_ZSET:
+            a = p.alloc
+            nodes = sum(self._tracked_node(len(m)) for m, _ in v)  # type: ignore[misc]
+            return int(16 + a(32) + a(16 + 32 * 16) + nodes + self._table(n) + n * p.zset_dict_entry)
+        if t == TYPE_HASH:
+            ttls = entry.field_expire_at_ms or {}
+            return self._table(n, self._hash_grown_from(entry)) + n * p.dict_entry + sum(
+                self._tracked_entry(len(f), len(x), f in ttls) for f, x in v)  # type: ignore[misc]
+
+    def _tracked_node(self, n: int) -> float:
+        """zslCreateNode (t_zset.c @8.6.2): node + levels + the member's sds in one allocation,
+        by its allocator size; the level is random (expected size)."""
+        key = -1 - n
+        got = self._emb_cache.get(key)
+        if got is None:
+            a = self.p.alloc
+            sz = sds_header(n) + n + 1
+            got = self._emb_cache[key] = sum(pr * a(16 + 16 * lvl + sz) for lvl, pr in enumerate(_SKIPLIST_LEVEL_P[:12], 1))
+        return got
+
+    def _tracked_entry(self, lf: int, lv: int, volatile: bool) -> int:
+        """entryMemUsage (entry.c @8.6.2): the field's sds, the value's sds (embedded as sds8
+        when field + value + expire metadata fit 128 bytes, else behind a pointer, with the field
+        at least sds8), the pointer and the 16-byte ExpireMeta of a field with a TTL."""
+        expire = 16 if volatile else 0
+        field = sds_header(lf, type5=not volatile) + lf + 1
+        if field + expire + 3 + lv + 1 <= 128:
+            return field + expire + 3 + lv + 1
+        return sds_header(lf, type5=False) + lf + 1 + 8 + expire + self._sds_req(lv)
 
     def _key_overhead(self, entry: Entry, enc: str) -> int:
         p = self.p
@@ -574,7 +667,9 @@ class MemoryEstimator:
         if n <= th["hash-max-listpack-entries"] and (largest <= th["hash-max-listpack-value"] or from_blob) \
                 and not valkey_ttl:
             blob = self._blob_len(shape, blob_types)
-            if ttls and p.hash_entry != "sds":
+            # a LISTPACK_EX record loads as listpackex even when no field has a TTL left
+            # (rdb.c @7.4.0 keeps the encoding of type 25)
+            if (ttls or from_blob and shape.rdb_type == C.RDB_TYPE_HASH_LISTPACK_EX) and p.hash_entry != "sds":  # type: ignore[union-attr]
                 if blob is None or shape.rdb_type != C.RDB_TYPE_HASH_LISTPACK_EX:  # type: ignore[union-attr]
                     flat = []
                     for f, v in pairs:
@@ -586,12 +681,7 @@ class MemoryEstimator:
                 blob = ziplist_size(flat) if p.ziplist else listpack_size(flat)
             enc = "ziplist" if p.ziplist else "listpack"
             return enc, 16 + (blob if p.exact_blobs else p.alloc(blob)), n, largest
-        # a HASH record within the entry limit starts as a listpack and converts on its first
-        # long element: that table grew one insert at a time
-        at = None
-        if entry.rdb_type == C.RDB_TYPE_HASH and n <= th["hash-max-listpack-entries"]:
-            limit = th["hash-max-listpack-value"]
-            at = next((i for i, (f, v) in enumerate(pairs) if len(f) > limit or len(v) > limit), None)
+        at = self._hash_grown_from(entry)
         if p.set_table == "hashtable":
             size = 16 + p.hash_table_meta + self._hashtable(n) + sum(
                 self._hash_entry(f, v, f in ttls) for f, v in pairs) + p.hash_volatile * len(ttls)
@@ -599,6 +689,24 @@ class MemoryEstimator:
         elesize = sum(p.dict_entry + self._field(f, f in ttls) + self.sds(len(v)) for f, v in pairs) \
             + p.hash_volatile * len(ttls)
         return "hashtable", self._sampled(16 + self._table(n, at), elesize, n), n, largest
+
+    def _hash_grown_from(self, entry: Entry) -> int | None:
+        """Fields a hash table held when it stopped being pre-sized and grew one insert at a
+        time (``_table``'s ``converted_at``), None when loading sized it for the final count: a
+        HASH or HASH_METADATA record within the entry limit starts as a listpack and converts
+        on its first long element (up to 8.2; measured on 8.6.2 / 8.10.2: the conversion is
+        sized for the record's count); a larger HASH_METADATA record's table is created unsized
+        (measured on 8.2.3 and 8.10.2: the doubling to the final size is still being rehashed)."""
+        th = self.p.thresholds
+        pairs: list[tuple[bytes, bytes]] = entry.value  # type: ignore[assignment]
+        small = len(pairs) <= th["hash-max-listpack-entries"]
+        if entry.rdb_type == C.RDB_TYPE_HASH_METADATA and not small:
+            return 0
+        if entry.rdb_type in (C.RDB_TYPE_HASH, C.RDB_TYPE_HASH_METADATA) and small \
+                and self.p.accounting == "alloc":  # 8.6+ converts with the final count as size
+            limit = th["hash-max-listpack-value"]
+            return next((i for i, (f, v) in enumerate(pairs) if len(f) > limit or len(v) > limit), None)
+        return None
 
     def _field(self, f: bytes, volatile: bool) -> int:
         if self.p.hash_entry == "mstr":
@@ -729,7 +837,10 @@ def raw_types_for(profile: ServerProfile) -> frozenset[int]:
     """The type codes the compiled estimator sizes straight from their bytes for ``profile``
     (``Estimator.estimate_raw``): read with ``raw_types``, they are not decoded at all.  Left
     out: what it would mostly hand back (another compact format than the target's, Valkey
-    open-addressing tables and rax allocations, field TTLs, zipmaps, modules)."""
+    open-addressing tables and rax allocations, field TTLs, zipmaps, modules, and every type on
+    Redis 8.6+, whose tracked accounting only this module sizes)."""
+    if profile.accounting != "alloc":
+        return frozenset()
     types = {C.RDB_TYPE_STRING, C.RDB_TYPE_SET_INTSET, C.RDB_TYPE_SET_LISTPACK}
     if profile.ziplist:
         types |= {C.RDB_TYPE_LIST_QUICKLIST, C.RDB_TYPE_ZSET_ZIPLIST, C.RDB_TYPE_HASH_ZIPLIST}

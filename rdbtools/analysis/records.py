@@ -1,8 +1,8 @@
 """The on-disk shape of one key record that the decoded model drops: blob byte lengths, quicklist
 node boundaries, stream node keys.
 
-Mirrors the record layout read by rdbLoadObject() in src/rdb.c: optional EXPIRETIME(_MS), IDLE and
-FREQ opcodes, the type byte, the key string, then the value.  Only the framing is walked; an LZF
+Mirrors the record layout read by rdbLoadObject() in src/rdb.c: optional EXPIRETIME(_MS), IDLE,
+FREQ and (Redis 8.6+) KEY_META opcodes, the type byte, the key string, then the value.  Only the framing is walked; an LZF
 blob's uncompressed length is taken from its header without decompressing it.
 """
 
@@ -19,7 +19,8 @@ BLOB_TYPES = frozenset({C.RDB_TYPE_HASH_ZIPMAP, C.RDB_TYPE_LIST_ZIPLIST, C.RDB_T
                         C.RDB_TYPE_HASH_LISTPACK_EX})
 QUICKLIST_TYPES = frozenset({C.RDB_TYPE_LIST_QUICKLIST, C.RDB_TYPE_LIST_QUICKLIST_2})
 STREAM_TYPES = frozenset({C.RDB_TYPE_STREAM_LISTPACKS, C.RDB_TYPE_STREAM_LISTPACKS_2,
-                          C.RDB_TYPE_STREAM_LISTPACKS_3})
+                          C.RDB_TYPE_STREAM_LISTPACKS_3, C.RDB_TYPE_STREAM_LISTPACKS_4,
+                          C.RDB_TYPE_STREAM_LISTPACKS_5})
 
 
 class RecordShape:
@@ -33,6 +34,19 @@ class RecordShape:
         self.rdb_type = rdb_type
         self.blobs: list[tuple[int, int, bytes | None]] = []
         self.node_keys: list[bytes] = []
+
+
+def _skip_module_values(length, skip_string, src) -> None:
+    """Module-typed values up to their EOF opcode (rdb.c rdbLoadCheckModuleValue)."""
+    while (op := length()) != C.RDB_MODULE_OPCODE_EOF:
+        if op in (C.RDB_MODULE_OPCODE_SINT, C.RDB_MODULE_OPCODE_UINT):
+            length()
+        elif op == C.RDB_MODULE_OPCODE_FLOAT:
+            src.skip(4)
+        elif op == C.RDB_MODULE_OPCODE_DOUBLE:
+            src.skip(8)
+        else:  # RDB_MODULE_OPCODE_STRING; anything else is the reader's to reject
+            skip_string()
 
 
 def record_shape(record: bytes, *, payloads: bool = False) -> RecordShape:
@@ -57,6 +71,10 @@ def record_shape(record: bytes, *, payloads: bool = False) -> RecordShape:
             length()
         elif op == C.RDB_OPCODE_FREQ:
             src.skip(1)
+        elif op == C.RDB_OPCODE_KEY_META:  # Redis 8.6+, right before the type byte
+            for _ in range(length()):
+                src.skip(4)  # the class spec
+                _skip_module_values(length, skip_string, src)
         else:
             break
     shape = RecordShape(op)

@@ -36,13 +36,13 @@
 typedef struct {
     const char *name;
     int nfields;
-    const char *fields[12];
+    const char *fields[14];
     PyTypeObject *type;
-    Py_ssize_t offsets[12];
+    Py_ssize_t offsets[14];
 } slotclass_t;
 
 enum { E_DB, E_KEY, E_TYPE, E_VALUE, E_EXPIRE, E_RDB_TYPE, E_IDLE, E_FREQ, E_FIELD_TTLS,
-       E_LENGTH, E_OFFSET, E_SIZE };
+       E_LENGTH, E_OFFSET, E_SIZE, E_ARRAY_NEXT, E_KEY_META };
 RDB_INTERNAL extern slotclass_t C_Entry, C_KeyMemory, C_RawValue;
 
 #define SLOT(cls, obj, k) (*(PyObject **)((char *)(obj) + (cls).offsets[k]))
@@ -52,7 +52,7 @@ enum { RDB_TYPE_HASH = 4,
        RDB_TYPE_HASH_ZIPMAP = 9, RDB_TYPE_LIST_ZIPLIST = 10, RDB_TYPE_SET_INTSET = 11, RDB_TYPE_ZSET_ZIPLIST = 12,
        RDB_TYPE_HASH_ZIPLIST = 13, RDB_TYPE_LIST_QUICKLIST = 14, RDB_TYPE_HASH_LISTPACK = 16,
        RDB_TYPE_ZSET_LISTPACK = 17, RDB_TYPE_LIST_QUICKLIST_2 = 18, RDB_TYPE_SET_LISTPACK = 20,
-       RDB_TYPE_HASH_LISTPACK_EX = 25 };
+       RDB_TYPE_HASH_METADATA = 24, RDB_TYPE_HASH_LISTPACK_EX = 25 };
 
 /* module state (set once at import, in module.c) */
 RDB_INTERNAL extern PyObject *S_string, *S_list, *S_set, *S_zset, *S_hash, *S_stream;  /* model type names */
@@ -228,6 +228,7 @@ typedef struct {
     long long dict_struct, dict_entry, quicklist, quicklist_node, embstr_limit, embed_limit,
         embstr_robj, zset_dict_entry;
     int embed_counts_expire, stream_rax_estimate, stream_lp_alloc;
+    int tracked;  /* accounting "tracked" (Redis 8.6+ kvobjAllocSize): declined, Python answers */
     long long stream, stream_cg, stream_consumer, stream_nack;
     long long hash_entries, hash_value, intset_entries, set_entries, set_value, zset_entries,
         zset_value, list_fill;

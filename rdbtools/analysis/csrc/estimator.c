@@ -23,6 +23,18 @@
 
 static PyObject *key_memory(Estimator *self, PyObject *entry, const result_t *r);
 
+/* What only Python sizes: every key on a profile with Redis 8.6+'s tracked accounting, keys
+ * with module key metadata (8.6+), hashes written with field TTLs (types 24 and 25: the table
+ * of a 24 grows unsized, a 25 stays listpackex without live TTLs) and the value types of
+ * RDB 13+ (IDMP / NACK streams 26-27, arrays 28, template hashes 29-32, GCRA 33) */
+static int
+declined(const Estimator *self, PyObject *entry)
+{
+    PyObject *rt = SLOT(C_Entry, entry, E_RDB_TYPE);
+    return self->tracked || SLOT(C_Entry, entry, E_KEY_META) != Py_None
+        || PyLong_AsLongLong(rt) >= RDB_TYPE_HASH_METADATA;
+}
+
 /* Estimator.estimate(entry, buf, base): a decoded entry */
 static PyObject *
 Estimator_estimate(Estimator *self, PyObject *const *args, Py_ssize_t nargs)
@@ -43,7 +55,7 @@ Estimator_estimate(Estimator *self, PyObject *const *args, Py_ssize_t nargs)
     key = SLOT(C_Entry, entry, E_KEY);
     type = SLOT(C_Entry, entry, E_TYPE);
     rt = SLOT(C_Entry, entry, E_RDB_TYPE);
-    if (!PyBytes_CheckExact(key) || !PyLong_CheckExact(rt))
+    if (!PyBytes_CheckExact(key) || !PyLong_CheckExact(rt) || declined(self, entry))
         Py_RETURN_NONE;
     rdb_type = PyLong_AsLongLong(rt);
     if (PyBytes_CheckExact(buf) && PyLong_CheckExact(args[2])) {  /* _RecordBytes.get */
@@ -140,7 +152,7 @@ Estimator_estimate_raw(Estimator *self, PyObject *entry)
     value = SLOT(C_Entry, entry, E_VALUE);
     ttls = SLOT(C_Entry, entry, E_FIELD_TTLS);
     if (!PyBytes_CheckExact(key) || !PyLong_CheckExact(rt) || !Py_IS_TYPE(value, C_RawValue.type)
-        || ttls != Py_None)
+        || ttls != Py_None || declined(self, entry))
         Py_RETURN_NONE;
     data = SLOT(C_RawValue, value, 0);
     rdb_type = PyLong_AsLongLong(rt);
@@ -227,6 +239,9 @@ Estimator_init(Estimator *self, PyObject *args, PyObject *kw)
     if ((s = STR("stream_rax")) == NULL)
         goto fail;
     self->stream_rax_estimate = strcmp(s, "estimate") == 0;
+    if ((s = STR("accounting")) == NULL)
+        goto fail;
+    self->tracked = strcmp(s, "alloc") != 0;
     if ((th = PyObject_GetAttrString(prof, "thresholds")) == NULL)
         goto fail;
     if (!PyDict_Check(th)) {

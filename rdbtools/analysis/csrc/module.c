@@ -26,8 +26,9 @@
 /* ---------------------------------------------------------------------------------------- */
 /* module state (estimate.h)                                                                 */
 
-slotclass_t C_Entry = {"Entry", 12, {"db", "key", "type", "value", "expire_at_ms",
-    "rdb_type", "idle_s", "freq", "field_expire_at_ms", "length", "offset", "size"}};
+slotclass_t C_Entry = {"Entry", 14, {"db", "key", "type", "value", "expire_at_ms",
+    "rdb_type", "idle_s", "freq", "field_expire_at_ms", "length", "offset", "size",
+    "array_next_insert_index", "key_meta"}};
 slotclass_t C_KeyMemory = {"KeyMemory", 12, {"db", "key", "type", "encoding", "elements",
     "memory_usage", "largest_element", "expire_at_ms", "idle_s", "freq", "key_bytes", "rdb_type"}};
 
