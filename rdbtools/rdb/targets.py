@@ -8,7 +8,9 @@ take their default thresholds from here too, and keep only their own facts (memo
 replay behaviour) in their profiles.
 
 Sources: FORMATS.md §1.1 (versions and magic), §3 (type codes), §9 (thresholds), §10 (what each
-release loads), confirmed against the corpus files each server wrote.
+release loads), FORMATS-RDB13-15.md §1 (Redis 8.6 / 8.8 / 8.10: RDB 13 / 14 / 15, read from the
+8.6.2 and 8.10.2 source trees; 8.8 inferred), confirmed against the corpus files each server
+wrote.
 """
 
 from __future__ import annotations
@@ -146,7 +148,12 @@ class Target:
 
     @property
     def stream_type(self) -> int:
-        """The stream type this target writes: 15 (5.0-6.2), 19 (7.0), 21 (7.2+)."""
+        """The stream type this target writes for every stream: 15 (5.0-6.2), 19 (7.0), 21
+        (7.2-8.2, Valkey), 26 (8.6, with IDMP state), 27 (8.8+, also the NACK zones)."""
+        if self.rdb_version >= 14 and not self.valkey:
+            return C.RDB_TYPE_STREAM_LISTPACKS_5
+        if self.rdb_version == 13:
+            return C.RDB_TYPE_STREAM_LISTPACKS_4
         if self.rdb_version >= 11:
             return C.RDB_TYPE_STREAM_LISTPACKS_3
         if self.rdb_version == 10:
@@ -163,6 +170,28 @@ class Target:
         if self.rdb_version >= 12:
             return (C.RDB_TYPE_HASH_METADATA, C.RDB_TYPE_HASH_LISTPACK_EX)
         return None
+
+    @property
+    def stream_idmp(self) -> bool:
+        """Streams carry their IDMP (idempotent XADD) state: type 26+, Redis 8.6."""
+        return self.stream_type >= C.RDB_TYPE_STREAM_LISTPACKS_4
+
+    @property
+    def stream_nack(self) -> bool:
+        """Consumer groups carry a NACK zone (XNACK; PEL entries without a consumer): type 27,
+        Redis 8.8."""
+        return self.stream_type >= C.RDB_TYPE_STREAM_LISTPACKS_5
+
+    @property
+    def arrays(self) -> bool:
+        """Array values (type 28): Redis 8.8 (RDB 14, inferred; 8.10 writes RDB 15)."""
+        return self.rdb_version >= 14 and not self.valkey
+
+    @property
+    def key_meta(self) -> bool:
+        """Module key metadata (opcode 243 KEY_META): RDB 13, Redis 8.6.  Valkey's 243 is
+        SLOT_IMPORT."""
+        return self.rdb_version >= 13 and not self.valkey
 
     @property
     def functions(self) -> bool:
@@ -194,6 +223,8 @@ class Target:
             types.add(C.RDB_TYPE_SET_LISTPACK)
         if self.field_ttl_types:
             types |= set(self.field_ttl_types)
+        if self.arrays:
+            types.add(C.RDB_TYPE_ARRAY)
         return frozenset(types)
 
 
@@ -203,6 +234,11 @@ _TABLE = (
     Target("redis-7.2", "redis", "7.2.4", 11),
     Target("redis-7.4", "redis", "7.4.1", 12),
     Target("redis-8.2", "redis", "8.2.3", 12),
+    Target("redis-8.6", "redis", "8.6.2", 13),
+    # INFERRED: no 8.8 tree was available; its commands (XNACK, AR*) say "since 8.8.0" and 8.10
+    # writes RDB 15, so 8.8 is taken to write RDB 14 with stream type 27 and arrays
+    Target("redis-8.8", "redis", "8.8.0", 14),
+    Target("redis-8.10", "redis", "8.10.2", 15),
     # Valkey 8.0-8.1 rolled back to RDB 11 so Redis 7.2.4 can read their files (valkey PR #665)
     Target("valkey-8.1", "valkey", "8.1.8", 11),
     Target("valkey-9.1", "valkey", "9.1.2", 80),
@@ -212,7 +248,7 @@ TARGETS: Mapping[str, Target] = MappingProxyType({t.name: t for t in _TABLE})
 
 # Explicit RDB versions: the oldest release that writes each (Redis 5.0-6.2 all write 9)
 WRITABLE_RDB_VERSIONS = {9: "redis-6.2", 10: "redis-7.0", 11: "redis-7.2", 12: "redis-7.4",
-                         80: "valkey-9.1"}
+                         13: "redis-8.6", 14: "redis-8.8", 15: "redis-8.10", 80: "valkey-9.1"}
 
 
 def target_names() -> list[str]:

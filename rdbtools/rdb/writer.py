@@ -17,9 +17,14 @@ bytes.
 What a target cannot hold is a :class:`Loss`, reported per key:
 
 * *degraded*: the key is written without something (field TTLs before Redis 7.4 / Valkey 9,
-  stream metadata of newer stream types, LRU/LFU data);
-* *unwritable*: a module value whose module the target lacks, a function library before
-  Redis 7.0, module aux data.  ``unwritable="drop"`` leaves it out, ``"fail"`` raises.
+  stream metadata of newer stream types — IDMP state before Redis 8.6, NACKed PEL entries
+  before 8.8 —, module key metadata before 8.6, LRU/LFU data);
+* *unwritable*: a module value whose module the target lacks, an array before Redis 8.8, a
+  GCRA value (no default build loads type 33), a function library before Redis 7.0, module aux
+  data.  ``unwritable="drop"`` leaves it out, ``"fail"`` raises.
+
+Redis 8.10 template hashes (types 29-32) are written as the plain hashes they are in the model
+(8.10 loads those unchanged); their ``HashTemplate`` records are not written.
 
 ``strict=True`` makes every loss an :class:`~rdbtools.errors.EncodeError`.
 """
@@ -38,12 +43,13 @@ from ..errors import EncodeError
 from ..format import constants as C
 from ..files import atomic_output
 from ..format.primitives import encode_rdb_length
-from ..model import (Aux, Entry, Function, ModuleAux, ModuleValue, RawValue, Record, ResizeDb,
-                    SelectDb, Stream, TYPE_HASH, TYPE_LIST, TYPE_MODULE, TYPE_SET, TYPE_STREAM,
-                    TYPE_STRING, TYPE_ZSET)
+from ..model import (Aux, Entry, Function, KeyMeta, ModuleAux, ModuleValue, RawValue, Record,
+                    ResizeDb, SelectDb, Stream, StreamGroup, StreamIdmp, TYPE_ARRAY, TYPE_GCRA,
+                    TYPE_HASH, TYPE_LIST, TYPE_MODULE, TYPE_SET, TYPE_STREAM, TYPE_STRING,
+                    TYPE_ZSET)
 from ._accel import (compact, encode_intset, encode_listpack, encode_rdb_string, encode_resp,
                      encode_ziplist, stream_nodes)
-from .encoders import compact_one, listpack_element, ziplist_encoding
+from .encoders import array_tag, compact_one, listpack_element, ziplist_encoding
 from .source import crc64
 from .targets import Target, get_target
 
@@ -60,6 +66,17 @@ _OWN_AUX = frozenset({b"redis-ver", b"valkey-ver", b"redis-bits", b"ctime", b"us
                       b"aof-base", b"aof-preamble", b"repl-stream-db", b"repl-id",
                       b"repl-offset", b"slot-info"})
 _FLUSH_AT = 1 << 20
+# server.h CONFIG_STREAM_IDMP_MIN/MAX_DURATION and _MAXSIZE (Redis 8.6): the loader refuses
+# a stream whose IDMP settings are outside them
+_IDMP_DURATION = (1, 86400)
+_IDMP_MAX_SIZE = (1, 10000)
+# The IDMP state of a stream from a server before 8.6: the stream-idmp-duration and
+# stream-idmp-maxsize defaults (config.c), no producers, counters 0
+_IDMP_DEFAULT = StreamIdmp(100, 100, [], 0, 0)
+# keymeta.h KEY_META_MAX_NUM_MODULES: more classes on a key is a load error
+_KEY_META_MAX_CLASSES = 7
+# keyMetaClassEncode(): 6 bits per class-name character (the module type name charset)
+_KEY_META_CHARSET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
 
 
 # --------------------------------------------------------------------------------------------
@@ -180,8 +197,13 @@ class _ValueEncoder:
             return self._module(value)
         if kind == TYPE_STREAM:
             return self._stream(value, losses)
+        if kind == TYPE_GCRA:
+            raise _Unwritable("GCRA value (type 33 loads only in Redis builds with "
+                              "-DENABLE_GCRA)")
         if not isinstance(value, list):
             value = list(value)  # a lazily read collection
+        if kind == TYPE_ARRAY:
+            return self._array(value, entry.array_next_insert_index)
         if kind == TYPE_LIST:
             return self._list(value)
         if kind == TYPE_SET:
@@ -191,6 +213,26 @@ class _ValueEncoder:
         if kind == TYPE_HASH:
             return self._hash(value, entry.field_expire_at_ms, losses)
         raise EncodeError(f"unknown value type {kind!r}")
+
+    def key_meta(self, classes: list[KeyMeta] | None, losses: list[str]) -> bytes:
+        """The KEY_META record before a key's type byte (rdbSaveKeyMetadata(), Redis 8.6):
+        ``0xF3``, the number of classes, each class's raw spec + values + EOF; empty when the
+        key has none, or when the target cannot hold it (a loss)."""
+        if not classes:
+            return b""
+        if not self.target.key_meta:
+            losses.append(f"key metadata of {len(classes)} class(es) "
+                          f"({', '.join(m.class_name for m in classes)}; needs Redis 8.6)")
+            return b""
+        if len(classes) > _KEY_META_MAX_CLASSES:
+            raise EncodeError(f"{len(classes)} key metadata classes (Redis loads at most "
+                              f"{_KEY_META_MAX_CLASSES})")
+        for m in classes:
+            if len(m.raw) < 5 or m.raw[:4] != _key_meta_spec(m):
+                raise EncodeError(f"key metadata class {m.class_name!r}: raw bytes do not "
+                                  "start with its class spec")
+        return (bytes((C.RDB_OPCODE_KEY_META,)) + encode_rdb_length(len(classes))
+                + b"".join(m.raw for m in classes))
 
     def _module(self, value: ModuleValue) -> tuple[int, bytes]:
         if self.modules is not None and value.module_name not in self.modules:
@@ -332,6 +374,39 @@ class _ValueEncoder:
                     self.string(f), self.string(v)]
         return hashtable_type, b"".join(out)
 
+    def _array(self, elements: list[tuple[int, bytes]],
+               next_insert: int | None) -> tuple[int, bytes]:
+        """Type 28 (Redis 8.8): count, the insert cursor, then index, tag and value per element
+        in ascending index order (rdbSaveObject(), rdbSaveArrayElement())."""
+        if not self.target.arrays:
+            raise _Unwritable(f"array of {len(elements)} element(s) (arrays need Redis 8.8)")
+        if not elements:
+            raise EncodeError("an array cannot be empty (the loader refuses it)")
+        out = [encode_rdb_length(len(elements))]
+        if next_insert is None:
+            out.append(encode_rdb_length(0))
+        elif 0 < next_insert <= _U64:
+            out += [encode_rdb_length(1), encode_rdb_length(next_insert - 1)]
+        else:
+            raise EncodeError(f"array next insert index {next_insert} is outside 1..2^64-1")
+        string = self.string
+        previous = -1
+        for index, data in elements:
+            # UINT64_MAX is the loader's "no index"; out of order would overwrite silently
+            if not previous < index < _U64:
+                raise EncodeError(f"array index {index} after {previous}: indexes must ascend "
+                                  "within 0..2^64-2")
+            previous = index
+            tag = array_tag(data)
+            out.append(encode_rdb_length(index) + bytes((tag,)))
+            if tag == C.ARRAY_TAG_INT:
+                out.append(pack("<q", int(data)))
+            elif tag == C.ARRAY_TAG_FLOAT:
+                out.append(pack("<d", float(data)))
+            else:
+                out.append(string(data))
+        return C.RDB_TYPE_ARRAY, b"".join(out)
+
     def _strings(self, items: list[bytes], count: int | None = None) -> bytes:
         string = self.string
         return encode_rdb_length(len(items) if count is None else count) + b"".join(
@@ -339,10 +414,11 @@ class _ValueEncoder:
 
     # streams: nodes rebuilt as streamAppendItem() fills them
     def _stream(self, s: Stream, losses: list[str]) -> tuple[int, bytes]:
-        rdb_type = self.target.stream_type
+        target = self.target
+        rdb_type = target.stream_type
         v2 = rdb_type >= C.RDB_TYPE_STREAM_LISTPACKS_2
         v3 = rdb_type >= C.RDB_TYPE_STREAM_LISTPACKS_3
-        _stream_losses(s, v2, v3, losses)
+        _stream_losses(s, v2, v3, target.stream_idmp, losses)
         string = self.string
         nodes = stream_nodes(s.entries, self.t.stream_node_max_bytes or 2**30,
                               self.t.stream_node_max_entries)
@@ -364,6 +440,17 @@ class _ValueEncoder:
                 out.append(encode_rdb_length(_U64 if g.entries_read is None
                                              else g.entries_read & _U64))
             pel = sorted(g.pending, key=lambda p: p.id)
+            zone = _nack_zone(g, pel, target.stream_nack)
+            if zone is None:
+                unowned = len(pel)
+                pel = [p for p in pel if p.consumer is not None]
+                unowned -= len(pel)
+                if unowned:
+                    # every PEL entry needs a consumer before 8.8: deep sanitization refuses
+                    # one without, and without it the server keeps a consumer-less entry that
+                    # XCLAIM/XPENDING dereference
+                    losses.append(f"{unowned} NACKed PEL entr{'y' if unowned == 1 else 'ies'} "
+                                  f"of group {g.name[:64]!r} (no NACK zone before Redis 8.8)")
             out.append(encode_rdb_length(len(pel)))
             for p in pel:
                 out += [pack(">QQ", *p.id), pack("<q", p.delivery_time_ms),
@@ -377,10 +464,66 @@ class _ValueEncoder:
                 ids = sorted(c.pending)
                 out.append(encode_rdb_length(len(ids)))
                 out += [pack(">QQ", *i) for i in ids]
+            if zone is not None:
+                out.append(encode_rdb_length(len(zone)))
+                out += [pack(">QQ", *i) for i in zone]
+        if target.stream_idmp:
+            out.append(self._idmp(s.idmp or _IDMP_DEFAULT))
         return rdb_type, b"".join(out)
 
+    def _idmp(self, idmp: StreamIdmp) -> bytes:
+        """A stream's IDMP section (Redis 8.6): settings, producers in rax (pid byte) order,
+        each with its iids in insertion order, then the all-time counters
+        (rdbSaveStreamIdmpEntries())."""
+        for what, value, (lo, hi) in (("duration", idmp.duration_s, _IDMP_DURATION),
+                                      ("max size", idmp.max_size, _IDMP_MAX_SIZE)):
+            if not lo <= value <= hi:
+                raise EncodeError(f"stream IDMP {what} {value} is outside {lo}..{hi}")
+        producers = sorted(idmp.producers, key=lambda p: p.pid)
+        for a, b in zip(producers, producers[1:]):
+            if a.pid == b.pid:
+                raise EncodeError(f"stream IDMP producer {a.pid[:64]!r} appears twice")
+        string = self.string
+        out = [encode_rdb_length(idmp.duration_s), encode_rdb_length(idmp.max_size),
+               encode_rdb_length(len(producers))]
+        for p in producers:
+            out += [string(p.pid), encode_rdb_length(len(p.iids))]
+            for iid, (ms, seq) in p.iids:
+                out += [string(iid), encode_rdb_length(ms), encode_rdb_length(seq)]
+        out += [encode_rdb_length(idmp.iids_added), encode_rdb_length(idmp.iids_duplicates)]
+        return b"".join(out)
 
-def _stream_losses(s: Stream, v2: bool, v3: bool, losses: list[str]) -> None:
+
+def _key_meta_spec(m: KeyMeta) -> bytes:
+    """keyMetaClassEncode(): the 4-byte class spec (name in bits 31..8, version, flags)."""
+    if len(m.class_name) != 4 or not set(m.class_name) <= set(_KEY_META_CHARSET) \
+            or not 0 <= m.version <= 31 or not 0 <= m.flags <= 7:
+        raise EncodeError(f"key metadata class {m.class_name!r} version {m.version} flags "
+                          f"{m.flags} cannot be encoded")
+    spec = 0
+    for ch in m.class_name:
+        spec = spec << 6 | _KEY_META_CHARSET.index(ch)
+    return pack("<I", spec << 8 | m.version << 3 | m.flags)
+
+
+def _nack_zone(g: StreamGroup, pel: list, has_zone: bool) -> list | None:
+    """The group's NACK zone IDs for a target that has one (type 27), checked as the loader
+    checks them: each an unowned PEL entry, listed once, and no unowned entry outside the
+    zone; None for a target without."""
+    if not has_zone:
+        return None
+    zone = g.nacked or []
+    unowned = {p.id for p in pel if p.consumer is None}
+    if len(set(zone)) != len(zone) or not unowned.issuperset(zone):
+        raise EncodeError(f"NACK zone of group {g.name[:64]!r} lists an ID that is not a "
+                          "PEL entry without consumer, or one twice")
+    if len(unowned) != len(zone):
+        raise EncodeError(f"group {g.name[:64]!r} has PEL entries without consumer outside "
+                          "its NACK zone")
+    return zone
+
+
+def _stream_losses(s: Stream, v2: bool, v3: bool, idmp: bool, losses: list[str]) -> None:
     if not v2:
         # RDB stream v1 (Redis 5.0-6.2): the loader derives these; anything else is lost
         derived_first = s.entries[0].id if s.entries else (0, 0)
@@ -399,6 +542,15 @@ def _stream_losses(s: Stream, v2: bool, v3: bool, losses: list[str]) -> None:
                 if c.active_time_ms is not None and c.active_time_ms != c.seen_time_ms:
                     losses.append(f"active-time of consumer {c.name[:64]!r} in group "
                                   f"{g.name[:64]!r}")
+    state = s.idmp
+    if not idmp and state is not None and (
+            (state.duration_s, state.max_size) != (_IDMP_DEFAULT.duration_s,
+                                                   _IDMP_DEFAULT.max_size)
+            or state.producers or state.iids_added or state.iids_duplicates):
+        iids = sum(len(p.iids) for p in state.producers)
+        losses.append(f"stream IDMP state (duration {state.duration_s} s, max size "
+                      f"{state.max_size}, {len(state.producers)} producer(s), {iids} iid(s); "
+                      "needs Redis 8.6)")
 
 
 # --------------------------------------------------------------------------------------------
@@ -420,23 +572,25 @@ def encode_value(entry: Entry, target: str | int | Target = "redis-7.4", *, comp
     return rdb_type, data, losses
 
 
-def _dump_frame(rdb_type: int, data: bytes, rdb_version: int) -> bytes:
-    # createDumpPayload(): type byte, value, u16 LE RDB version, u64 LE CRC64 of all that
-    body = bytes((rdb_type,)) + data + pack("<H", rdb_version)
+def _dump_frame(rdb_type: int, data: bytes, rdb_version: int, key_meta: bytes = b"") -> bytes:
+    # createDumpPayload(): [KEY_META record (8.6+)], type byte, value, u16 LE RDB version,
+    # u64 LE CRC64 of all that
+    body = key_meta + bytes((rdb_type,)) + data + pack("<H", rdb_version)
     return body + pack("<Q", crc64(body))
 
 
 def dump_payload(entry: Entry, target: str | int | Target = "redis-7.4", *,
                  compress: bool = True, modules: Collection[str] | None = None) -> bytes:
-    """The DUMP payload of ``entry`` for ``target`` (type byte, value, u16 LE RDB version,
-    u64 LE CRC64; cluster.c createDumpPayload), what ``RESTORE`` takes.  Parts the target
-    cannot hold are left out, as :func:`write_rdb` does.
+    """The DUMP payload of ``entry`` for ``target`` (the key's metadata from Redis 8.6 on, type
+    byte, value, u16 LE RDB version, u64 LE CRC64; cluster.c createDumpPayload), what
+    ``RESTORE`` takes.  Parts the target cannot hold are left out, as :func:`write_rdb` does.
 
     :raises EncodeError: the value cannot be written for the target at all.
     """
     t = get_target(target)
-    rdb_type, data, _ = encode_value(entry, t, compress=compress, modules=modules)
-    return _dump_frame(rdb_type, data, t.rdb_version)
+    rdb_type, data, losses = encode_value(entry, t, compress=compress, modules=modules)
+    meta = _ValueEncoder(t, compress, modules, None, True).key_meta(entry.key_meta, losses)
+    return _dump_frame(rdb_type, data, t.rdb_version, meta)
 
 
 # --------------------------------------------------------------------------------------------
@@ -472,10 +626,12 @@ class _KeyWriter(ABC):
         self._values.raw_types = frozenset() if source is None else raw_copy_types(
             self.target, *source, self._reencode)
 
-    def _encode(self, entry: Entry, losses: list[str]) -> tuple[int, bytes] | None:
-        """The entry's ``(rdb_type, value bytes)``, or None when it is dropped as unwritable."""
+    def _encode(self, entry: Entry, losses: list[str]) -> tuple[int, bytes, bytes] | None:
+        """The entry's ``(rdb_type, value bytes, KEY_META record)``, or None when it is dropped
+        as unwritable."""
         try:
-            return self._values.encode(entry, losses)
+            values = self._values
+            return (*values.encode(entry, losses), values.key_meta(entry.key_meta, losses))
         except _Unwritable as e:
             self._lose(entry.db, entry.key, str(e), unwritable=True)
             return None
@@ -522,8 +678,10 @@ class _KeyWriter(ABC):
         """Switch the output to database ``db``."""
 
     @abstractmethod
-    def _write_key(self, entry: Entry, rdb_type: int, data: bytes, losses: list[str]) -> None:
-        """Write one encoded key; ``losses`` (add to it) go to :meth:`_written` before."""
+    def _write_key(self, entry: Entry, rdb_type: int, data: bytes, meta: bytes,
+                   losses: list[str]) -> None:
+        """Write one encoded key (``meta``: its KEY_META record or nothing); ``losses`` (add to
+        it) go to :meth:`_written` before."""
 
     @abstractmethod
     def write(self, record: Record) -> None:
@@ -622,7 +780,8 @@ class RdbWriter(_KeyWriter):
             self.write_function(record)  # type: ignore[arg-type]
         elif cls is ModuleAux:
             self.write_module_aux(record)  # type: ignore[arg-type]
-        # SlotInfo: per-slot counts of the input's cluster node, not data; not carried over
+        # SlotInfo: per-slot counts of the input's cluster node, not data; not carried over.
+        # HashTemplate (8.10): the hashes using it are written as plain hashes
 
     def write_function(self, function: Function) -> None:
         if not self.target.functions:
@@ -649,8 +808,10 @@ class RdbWriter(_KeyWriter):
                        + encode_rdb_length(hints.expires_size))
         self._emit(record)
 
-    def _write_key(self, entry: Entry, rdb_type: int, data: bytes, losses: list[str]) -> None:
-        """rdbSaveKeyValuePair(): the key's opcodes (expiry, LRU/LFU), type, name and value."""
+    def _write_key(self, entry: Entry, rdb_type: int, data: bytes, meta: bytes,
+                   losses: list[str]) -> None:
+        """rdbSaveKeyValuePair(): the key's opcodes (expiry, LRU/LFU, metadata), type, name and
+        value."""
         head = []
         if entry.expire_at_ms is not None:
             head.append(bytes((C.RDB_OPCODE_EXPIRETIME_MS,)) + pack("<q", entry.expire_at_ms))
@@ -662,6 +823,8 @@ class RdbWriter(_KeyWriter):
                     head.append(bytes((C.RDB_OPCODE_IDLE,)) + encode_rdb_length(entry.idle_s))
                 if entry.freq is not None:
                     head.append(bytes((C.RDB_OPCODE_FREQ, entry.freq)))
+        # KEY_META comes after the expiry and LRU/LFU opcodes, right before the type (8.6)
+        head.append(meta)
         self._written(entry, losses)
         head.append(bytes((rdb_type,)))
         head.append(self._values.string(entry.key))
@@ -732,17 +895,18 @@ class RestoreWriter(_KeyWriter):
     def _select(self, db: int) -> None:
         self._command([b"SELECT", b"%d" % db])
 
-    def _write_key(self, entry: Entry, rdb_type: int, data: bytes, losses: list[str]) -> None:
+    def _write_key(self, entry: Entry, rdb_type: int, data: bytes, meta: bytes,
+                   losses: list[str]) -> None:
         """The ``RESTORE`` of one key, with its TTL and LRU/LFU data."""
         key = entry.key
+        payload = _dump_frame(rdb_type, data, self.target.rdb_version, meta)
         if entry.expire_at_ms is None:
-            args = [b"RESTORE", key, b"0", _dump_frame(rdb_type, data, self.target.rdb_version)]
+            args = [b"RESTORE", key, b"0", payload]
         else:
             # with ABSTTL a ttl of 0 means "no expiry" and a negative one is refused: a key
             # that expired before 1970-01-01T00:00:00.001 is sent as expired at 1 ms
             ttl = max(entry.expire_at_ms, 1)
-            args = [b"RESTORE", key, b"%d" % ttl,
-                    _dump_frame(rdb_type, data, self.target.rdb_version), b"ABSTTL"]
+            args = [b"RESTORE", key, b"%d" % ttl, payload, b"ABSTTL"]
         args += self._replace
         if entry.idle_s is not None:
             args += [b"IDLETIME", b"%d" % entry.idle_s]
