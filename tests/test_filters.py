@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import fnmatch
+import json
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from rdbtools import open_rdb
 from rdbtools.rdb.filters import KeyFilter, glob_to_regex
 from rdbtools.model import Entry
+from truth import truth_bytes
 
 
 @pytest.mark.parametrize(
@@ -89,3 +93,20 @@ def test_bytes_patterns_from_non_utf8_command_line():
     # click hands undecodable argv bytes over as surrogate escapes
     f = KeyFilter(key_globs=(b"k\xff".decode("utf-8", "surrogateescape"),))
     assert f.matches(e(key=b"k\xff"))
+
+
+CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
+
+
+@pytest.mark.skipif(not CORPUS.is_dir(), reason=f"corpus not found at {CORPUS}")
+@pytest.mark.parametrize("type_", ["array", "hash", "stream"])
+def test_type_filter_on_redis_8_10(type_):
+    """`--type array` keeps exactly the arrays the 8.10.2 server held; template hashes (types
+    30/32, selected before their template is resolved) are hashes."""
+    path = CORPUS / "redis-8.10.2" / "rdb" / "dump.rdb"
+    truth = json.loads(path.with_suffix(".json").read_text())
+    want = sorted((int(db), truth_bytes(r["key"])) for db, records in truth["dbs"].items()
+                  for r in records if r["type"] == type_)
+    with open_rdb(path) as rdb:
+        kept = sorted((e.db, e.key) for e in rdb.iter_entries(KeyFilter(types={type_}).accepts))
+    assert kept == want

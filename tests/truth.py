@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import math
+import re
 from typing import Any, Iterable
 
 from rdbtools.format.module import ModuleValue as ModuleValueGrammar
@@ -86,7 +87,81 @@ def compare_value(entry: Entry, record: dict) -> list[str]:
         return []
     if kind == "stream":
         return compare_stream(ours, value)
+    if kind == "array":
+        problems = []
+        if ours != [(index, truth_bytes(v)) for index, v in value]:
+            problems.append("array elements differ")
+        # omitted in the truth when ARNEXT is 0, which is when the file stores no insert index
+        want = record.get("array_next_insert_index")
+        if entry.array_next_insert_index != want:
+            problems.append(f"array next insert index {entry.array_next_insert_index} != {want}")
+        return problems
     return [f"unexpected truth type {kind!r}"]
+
+
+def compare_key_meta(entry: Entry, record: dict) -> list[str]:
+    """Key metadata (opcode 243): every class's name, version, flags and exact bytes, in order."""
+    want = record.get("key_meta")
+    ours = entry.key_meta
+    if want is None:
+        return [] if ours is None else [f"key metadata {ours} where the truth has none"]
+    if ours is None:
+        return ["key metadata missing"]
+    expected = [(m["class"], m["version"], m["flags"], truth_bytes(m["raw"])) for m in want]
+    got = [(m.class_name, m.version, m.flags, m.raw) for m in ours]
+    return [] if got == expected else [f"key metadata {got} != {expected}"]
+
+
+_STREAM_ID = re.compile(r"\b\d+-\d+\b")
+
+
+def _note_ids(note: str | None, pid: bytes, pids: list[bytes]) -> list[str] | None:
+    """The stream IDs the truth's ``idmp_note`` lists for producer ``pid``: its part of the note
+    ("<pid>: ... for the entries <id>, <id>", up to "; <another pid>:"), or None when the note
+    says nothing of it."""
+    text = (note or "").encode()
+    start = text.find(pid + b":")
+    if start < 0:
+        return None
+    ends = [text.find(b"; " + other + b":", start) for other in pids if other != pid]
+    end = min([e for e in ends if e > start], default=len(text))
+    return _STREAM_ID.findall(text[start:end].decode())
+
+
+def compare_idmp(ours: Stream, value: dict) -> list[str]:
+    """The IDMP state of a type 26/27 stream.  Producers the file keeps with no IIDs (8.10 writes
+    them when all their IIDs expired) are not tracked by the server, so not in the truth.  A
+    truth producer with ``"iids": null`` is an IDMPAUTO one, whose 16-byte XXH128 iids no
+    command returns: there each iid must be 16 bytes and point at the entries ``idmp_note``
+    names for it, and the counts must agree with ``iids_tracked``."""
+    want = value["idmp"]
+    idmp = ours.idmp
+    if idmp is None:
+        return ["stream IDMP state missing"]
+    problems = []
+    for name, got in (("duration", idmp.duration_s), ("max_size", idmp.max_size),
+                      ("iids_added", idmp.iids_added), ("iids_duplicates", idmp.iids_duplicates)):
+        if got != want[name]:
+            problems.append(f"stream IDMP {name} {got} != {want[name]}")
+    tracked = [p for p in idmp.producers if p.iids]
+    if len(tracked) != want["pids_tracked"]:
+        problems.append(f"stream IDMP pids tracked {len(tracked)} != {want['pids_tracked']}")
+    if sum(len(p.iids) for p in tracked) != want["iids_tracked"]:
+        problems.append(f"stream IDMP iids tracked != {want['iids_tracked']}")
+    if [p.pid for p in tracked] != [truth_bytes(p["pid"]) for p in want["producers"]]:
+        return problems + ["stream IDMP producers differ"]
+    for producer, tp in zip(tracked, want["producers"]):
+        got = [(iid, _fmt_id(sid)) for iid, sid in producer.iids]
+        if tp["iids"] is not None:
+            expected = [(truth_bytes(iid), sid) for iid, sid in tp["iids"]]
+            if got != expected:
+                problems.append(f"stream IDMP producer {producer.pid!r}: {got} != {expected}")
+            continue
+        ids = _note_ids(value.get("idmp_note"), producer.pid, [p.pid for p in idmp.producers])
+        if any(len(iid) != 16 for iid, _ in got) or ids is None or [s for _, s in got] != ids:
+            problems.append(f"stream IDMP producer {producer.pid!r} (IDMPAUTO): {got} vs the "
+                            f"entries {ids}")
+    return problems
 
 
 def compare_stream(ours: Stream, value: dict) -> list[str]:
@@ -98,6 +173,8 @@ def compare_stream(ours: Stream, value: dict) -> list[str]:
     info = value.get("info_full") or {}
     if ours.length != value["length"]:
         problems.append(f"stream length {ours.length} != {value['length']}")
+    if "idmp" in value:  # type 26/27 streams (8.6.2+ truths)
+        problems += compare_idmp(ours, value)
     checks = [
         ("last-generated-id", _fmt_id(ours.last_id)),
         ("max-deleted-entry-id", _fmt_id(ours.max_deleted_id)),
@@ -118,11 +195,19 @@ def compare_stream(ours: Stream, value: dict) -> list[str]:
             problems.append(f"{where} last id")
         if "entries-read" in tg and group.entries_read != tg["entries-read"]:
             problems.append(f"{where} entries-read {group.entries_read} != {tg['entries-read']}")
-        pel = [[_fmt_id(p.id), p.consumer, p.delivery_time_ms, p.delivery_count]
-               for p in group.pending]
+        # a NACKed entry (8.10.2) is owned by no consumer; XINFO shows its consumer as ""
+        pel = [[_fmt_id(p.id), b"" if p.consumer is None else p.consumer, p.delivery_time_ms,
+                p.delivery_count] for p in group.pending]
         tpel = [[i, truth_bytes(c), t, n] for i, c, t, n in tg["pending"]]
         if sorted(pel) != sorted(tpel):
             problems.append(f"{where} PEL {pel} != {tpel}")
+        if "nacked" in tg:  # type 27 streams (8.10.2 truths): the NACK zone in zone order
+            nacked = None if group.nacked is None else [_fmt_id(i) for i in group.nacked]
+            if nacked != tg["nacked"]:
+                problems.append(f"{where} NACK zone {nacked} != {tg['nacked']}")
+            unowned = sorted(_fmt_id(p.id) for p in group.pending if p.consumer is None)
+            if unowned != sorted(tg["nacked"]):
+                problems.append(f"{where} unowned PEL entries {unowned} != the NACK zone")
         by_id = {p.id: p for p in group.pending}
         consumers = []
         for c in group.consumers:
@@ -160,7 +245,7 @@ def compare_entries(entries: Iterable[Entry], truth: dict, *, exact_idle: bool =
         where = f"db {ident[0]} key {ident[1]!r}"
         if isinstance(record["key"], str) and record["key"] in skip_raw:
             record = {**record, "_compare_module_raw": False}
-        for p in compare_value(entry, record):
+        for p in compare_value(entry, record) + compare_key_meta(entry, record):
             problems.append(f"{where}: {p}")
         if entry.rdb_type != record["rdb_type"]:
             problems.append(f"{where}: rdb_type {entry.rdb_type} != {record['rdb_type']}")

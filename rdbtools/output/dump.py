@@ -24,8 +24,10 @@ from construct import ConstructError
 
 from ..rdb import _accel
 from ..errors import FormatError
-from ..format.module import encode_module_id
+from ..format.module import decode_key_meta_class, encode_module_id
 from ..model import (
+    TYPE_ARRAY,
+    TYPE_GCRA,
     TYPE_HASH,
     TYPE_LIST,
     TYPE_MODULE,
@@ -35,11 +37,14 @@ from ..model import (
     TYPE_ZSET,
     VALUE_TYPES,
     Entry,
+    KeyMeta,
     ModuleValue,
     Stream,
     StreamConsumer,
     StreamEntry,
     StreamGroup,
+    StreamIdmp,
+    StreamIdmpProducer,
     StreamPendingEntry,
     StreamId,
 )
@@ -141,13 +146,60 @@ def module_type_id(name: str, encver: int) -> int:
 
 def _materialise(value: Any) -> Any:
     """Drain a lazily read collection (``values="lazy"``) into a list."""
-    if value is None or isinstance(value, (bytes, list, Stream, ModuleValue)):
+    if value is None or isinstance(value, (bytes, list, int, Stream, ModuleValue)):
         return value
     return list(value)
 
 
-def _stream_to_dict(s: Stream) -> dict:
+def _idmp_to_dict(idmp: StreamIdmp) -> dict:
+    # pids_tracked / iids_tracked are what XINFO reports after a load: producers without IIDs
+    # (8.10 keeps them in the file when all their IIDs expired) are not tracked
+    tracked = [p for p in idmp.producers if p.iids]
     return {
+        "duration": idmp.duration_s,
+        "max_size": idmp.max_size,
+        "pids_tracked": len(tracked),
+        "iids_tracked": sum(len(p.iids) for p in tracked),
+        "iids_added": idmp.iids_added,
+        "iids_duplicates": idmp.iids_duplicates,
+        "producers": [
+            {"pid": encode_bytes(p.pid), "iids": [[encode_bytes(iid), _encode_id(sid)] for iid, sid in p.iids]}
+            for p in idmp.producers
+        ],
+    }
+
+
+def _group_to_dict(g: StreamGroup) -> dict:
+    d = {
+        "name": encode_bytes(g.name),
+        "last_id": _encode_id(g.last_id),
+        "entries_read": g.entries_read,
+        "pending": [
+            {
+                "id": _encode_id(p.id),
+                "consumer": None if p.consumer is None else encode_bytes(p.consumer),
+                "delivery_time_ms": p.delivery_time_ms,
+                "delivery_count": p.delivery_count,
+            }
+            for p in g.pending
+        ],
+        "consumers": [
+            {
+                "name": encode_bytes(c.name),
+                "seen_time_ms": c.seen_time_ms,
+                "active_time_ms": c.active_time_ms,
+                "pending": [_encode_id(i) for i in c.pending],
+            }
+            for c in g.consumers
+        ],
+    }
+    if g.nacked is not None:
+        d["nacked"] = [_encode_id(i) for i in g.nacked]
+    return d
+
+
+def _stream_to_dict(s: Stream) -> dict:
+    d = {
         "entries": [
             [_encode_id(e.id), [encode_bytes(x) for pair in e.fields for x in pair]] for e in s.entries
         ],
@@ -156,33 +208,11 @@ def _stream_to_dict(s: Stream) -> dict:
         "first_id": _encode_id(s.first_id),
         "max_deleted_id": _encode_id(s.max_deleted_id),
         "entries_added": s.entries_added,
-        "groups": [
-            {
-                "name": encode_bytes(g.name),
-                "last_id": _encode_id(g.last_id),
-                "entries_read": g.entries_read,
-                "pending": [
-                    {
-                        "id": _encode_id(p.id),
-                        "consumer": None if p.consumer is None else encode_bytes(p.consumer),
-                        "delivery_time_ms": p.delivery_time_ms,
-                        "delivery_count": p.delivery_count,
-                    }
-                    for p in g.pending
-                ],
-                "consumers": [
-                    {
-                        "name": encode_bytes(c.name),
-                        "seen_time_ms": c.seen_time_ms,
-                        "active_time_ms": c.active_time_ms,
-                        "pending": [_encode_id(i) for i in c.pending],
-                    }
-                    for c in g.consumers
-                ],
-            }
-            for g in s.groups
-        ],
+        "groups": [_group_to_dict(g) for g in s.groups],
     }
+    if s.idmp is not None:
+        d["idmp"] = _idmp_to_dict(s.idmp)
+    return d
 
 
 def _value_to_json(type_: str, value: Any) -> Any:
@@ -200,6 +230,8 @@ def _value_to_json(type_: str, value: Any) -> Any:
             return [[m.decode(), s if s - s == 0 else _encode_score(s)] for m, s in value]
         if type_ == TYPE_HASH:
             return [[f.decode(), v.decode()] for f, v in value]
+        if type_ == TYPE_ARRAY:
+            return [[i, v.decode()] for i, v in value]
     except UnicodeDecodeError:
         pass
     if type_ in (TYPE_LIST, TYPE_SET):
@@ -208,6 +240,10 @@ def _value_to_json(type_: str, value: Any) -> Any:
         return [[encode_bytes(m), _encode_score(s)] for m, s in value]
     if type_ == TYPE_HASH:
         return [[encode_bytes(f), encode_bytes(v)] for f, v in value]
+    if type_ == TYPE_ARRAY:
+        return [[i, encode_bytes(v)] for i, v in value]
+    if type_ == TYPE_GCRA:
+        return value
     if type_ == TYPE_STREAM:
         return _stream_to_dict(value)
     if type_ == TYPE_MODULE:
@@ -238,6 +274,14 @@ def entry_to_dict(entry: Entry) -> dict:
         d["length"] = entry.length
     if entry.field_expire_at_ms:
         d["field_expire_at_ms"] = [[encode_bytes(f), ms] for f, ms in entry.field_expire_at_ms.items()]
+    if entry.array_next_insert_index is not None:
+        d["array_next_insert_index"] = entry.array_next_insert_index
+    if entry.key_meta is not None:
+        d["key_meta"] = [
+            {"class": m.class_name, "version": m.version, "flags": m.flags,
+             "raw": {"b64": base64.b64encode(m.raw).decode("ascii")}}
+            for m in entry.key_meta
+        ]
     if entry.idle_s is not None:
         d["idle_s"] = entry.idle_s
     if entry.freq is not None:
@@ -299,6 +343,7 @@ def _stream_from_dict(d: Any) -> Stream:
                 )
                 for c in _list(g["consumers"], "group consumers")
             ]
+            nacked = g.get("nacked")
             groups.append(
                 StreamGroup(
                     decode_bytes(g["name"]),
@@ -306,8 +351,10 @@ def _stream_from_dict(d: Any) -> Stream:
                     _int(g["entries_read"], "entries_read", nullable=True),
                     pending,
                     consumers,
+                    None if nacked is None else [_decode_id(i) for i in _list(nacked, "group nacked")],
                 )
             )
+        idmp = d.get("idmp")
         return Stream(
             entries=entries,
             length=_int(d["length"], "stream length"),
@@ -316,9 +363,50 @@ def _stream_from_dict(d: Any) -> Stream:
             max_deleted_id=_decode_id(d["max_deleted_id"]),
             entries_added=_int(d["entries_added"], "entries_added"),
             groups=groups,
+            idmp=None if idmp is None else _idmp_from_dict(idmp),
         )
     except (KeyError, TypeError) as e:
         raise FormatError(f"bad stream value in dump: missing or malformed {e}") from None
+
+
+def _idmp_from_dict(d: Any) -> StreamIdmp:
+    # pids_tracked / iids_tracked are derived from the producers and not read back
+    if not isinstance(d, dict):
+        raise FormatError(f"bad stream idmp in dump: {d!r:.80}")
+    producers = []
+    for p in _list(d["producers"], "idmp producers"):
+        iids = []
+        for item in _list(p["iids"], "idmp producer iids"):
+            iid, sid = _pair(item, "idmp iid")
+            iids.append((decode_bytes(iid), _decode_id(sid)))
+        producers.append(StreamIdmpProducer(decode_bytes(p["pid"]), iids))
+    return StreamIdmp(
+        duration_s=_int(d["duration"], "idmp duration"),
+        max_size=_int(d["max_size"], "idmp max_size"),
+        producers=producers,
+        iids_added=_int(d["iids_added"], "idmp iids_added"),
+        iids_duplicates=_int(d["iids_duplicates"], "idmp iids_duplicates"),
+    )
+
+
+def _key_meta_from_json(obj: Any) -> list[KeyMeta]:
+    """Key metadata classes; the class name, version and flags must be those of ``raw``'s
+    4-byte class spec, the bytes being what a writer copies."""
+    out = []
+    for m in _list(obj, "key_meta"):
+        if not isinstance(m, dict):
+            raise FormatError(f"bad key_meta class in dump: {m!r:.80}")
+        raw = decode_bytes(m.get("raw"))
+        if len(raw) < 5:
+            raise FormatError(f"key_meta raw of {len(raw)} bytes in dump (a 4-byte class spec and "
+                              "at least the EOF opcode are needed)")
+        name, version, flags = decode_key_meta_class(int.from_bytes(raw[:4], "little"))
+        if (m.get("class"), m.get("version"), m.get("flags")) != (name, version, flags):
+            raise FormatError(f"key_meta class {m.get('class')!r} version {m.get('version')!r} flags "
+                              f"{m.get('flags')!r} in dump, but its raw class spec says {name!r} "
+                              f"version {version} flags {flags}")
+        out.append(KeyMeta(name, version, flags, raw))
+    return out
 
 
 def _value_from_json(type_: str, v: Any) -> Any:
@@ -340,6 +428,14 @@ def _value_from_json(type_: str, v: Any) -> Any:
             f, val = _pair(item, "hash field")
             out.append((decode_bytes(f), decode_bytes(val)))
         return out
+    if type_ == TYPE_ARRAY:
+        out = []
+        for item in _list(v, "array value"):
+            index, val = _pair(item, "array element")
+            out.append((_int(index, "array index"), decode_bytes(val)))
+        return out
+    if type_ == TYPE_GCRA:
+        return _int(v, "gcra value")
     if type_ == TYPE_STREAM:
         return _stream_from_dict(v)
     if type_ == TYPE_MODULE:
@@ -386,6 +482,9 @@ def dict_to_entry(d: dict) -> Entry:
             freq=_int(d.get("freq"), "freq", nullable=True),
             field_expire_at_ms=field_expire,
             length=_length(type_, value) if value is not None else _int(d.get("length", 0), "length"),
+            array_next_insert_index=_int(d.get("array_next_insert_index"), "array_next_insert_index",
+                                         nullable=True),
+            key_meta=None if d.get("key_meta") is None else _key_meta_from_json(d["key_meta"]),
         )
     except KeyError as e:
         raise FormatError(f"missing field {e} in dump object") from None
@@ -396,6 +495,8 @@ def _length(type_: str, value: Any) -> int:
         return value.length
     if type_ == TYPE_MODULE:
         return len(value.raw)  # as the reader counts it
+    if type_ == TYPE_GCRA:
+        return 1  # one rate limiter state, as the reader counts it
     return len(value)
 
 
@@ -545,6 +646,8 @@ def entry_to_text(entry: Entry, limit: int = 8) -> str:
         body = _short(value)
     elif t == TYPE_MODULE:
         body = f"<module {value.module_name} encver={value.encver} {len(value.raw)} bytes>"
+    elif t == TYPE_GCRA:
+        body = f"<gcra tat_us={value}>"
     elif t == TYPE_STREAM:
         shown = [
             f"{_encode_id(e.id)} {{" + ", ".join(f"{_short(f, 40)}: {_short(v, 40)}" for f, v in e.fields) + "}"
@@ -560,6 +663,8 @@ def entry_to_text(entry: Entry, limit: int = 8) -> str:
             items = [f"{_short(m, 40)}={s!r}" for m, s in value[:limit]]
         elif t == TYPE_HASH:
             items = [f"{_short(f, 40)}: {_short(v, 40)}" for f, v in value[:limit]]
+        elif t == TYPE_ARRAY:
+            items = [f"{i}: {_short(v, 40)}" for i, v in value[:limit]]
         else:
             items = [_short(x, 40) for x in value[:limit]]
         more = len(value) - len(items)
@@ -567,6 +672,10 @@ def entry_to_text(entry: Entry, limit: int = 8) -> str:
     parts.append(body)
     if entry.field_expire_at_ms:
         parts.append(f"field_ttls={len(entry.field_expire_at_ms)}")
+    if entry.array_next_insert_index is not None:
+        parts.append(f"next_insert_index={entry.array_next_insert_index}")
+    if entry.key_meta:
+        parts.append("key_meta=" + ",".join(m.class_name for m in entry.key_meta))
     return " ".join(parts)
 
 

@@ -2,7 +2,10 @@
 
 Mirrors rdbLoadRioWithLoadingCtx() (the opcode loop), rdbLoadObject() (values), rdbLoadLen(),
 rdbGenericLoadStringObject() and rdbLoadCheckModuleValue() in Redis's src/rdb.c, and the Valkey
-9.0 differences (VALKEY magic, type 22 = HASH_2) from valkey's src/rdb.c.
+9.0 differences (VALKEY magic, type 22 = HASH_2) from valkey's src/rdb.c.  RDB 13-15 (Redis
+8.6-8.10, read from the 8.6.2 and 8.10.2 trees): key metadata (opcode 243, keymeta.c), hash
+templates (opcode 242, types 29-32), streams v4/v5 (IDMP, NACK zones), arrays (type 28,
+sparsearray.c) and GCRA (type 33); :func:`read_dump_payload` reads a DUMP payload (cluster.c).
 
 The loop is hand-written rather than one giant construct struct (STYLE §2.2): RDB files are
 gigabytes, records are yielded one at a time, and the hot leaves (lengths, strings, blob walkers
@@ -27,7 +30,9 @@ from __future__ import annotations
 
 import io
 import logging
-from itertools import chain
+import math
+from decimal import Decimal
+from itertools import chain, pairwise
 from struct import unpack_from
 from typing import Callable, Collection, Iterator
 
@@ -37,16 +42,18 @@ from ._accel import decode_intset, decode_listpack, decode_ziplist, decode_zipma
 from .blobs import intset_count, listpack_count, ziplist_count
 from ..errors import (ChecksumError, FormatError, TruncatedError, UnknownOpcodeError,
                      UnsupportedVersionError)
-from ..format.module import decode_module_id
-from ..model import (Aux, Entry, Function, ModuleAux, ModuleValue, RawValue, Record, ResizeDb,
-                    SelectDb, SlotInfo, Stream, StreamConsumer, StreamEntry, StreamGroup,
-                    StreamPendingEntry, TYPE_HASH, TYPE_LIST, TYPE_MODULE, TYPE_SET, TYPE_STREAM,
-                    TYPE_STRING, TYPE_ZSET)
-from .source import CHUNK_SIZE, ByteSource, InputSource, open_input
+from ..format.array import ARRAY_SMALLSTR_MAXLEN
+from ..format.module import KEY_META_MAX_NUM_CLASSES, decode_key_meta_class, decode_module_id
+from ..model import (Aux, Entry, Function, HashTemplate, KeyMeta, ModuleAux, ModuleValue,
+                    RawValue, Record, ResizeDb, SelectDb, SlotInfo, Stream, StreamConsumer,
+                    StreamEntry, StreamGroup, StreamIdmp, StreamIdmpProducer, StreamPendingEntry,
+                    TYPE_ARRAY, TYPE_GCRA, TYPE_HASH, TYPE_LIST, TYPE_MODULE, TYPE_SET,
+                    TYPE_STREAM, TYPE_STRING, TYPE_ZSET)
+from .source import CHUNK_SIZE, ByteSource, InputSource, crc64, open_input
 
 log = logging.getLogger("rdbtools")
 
-__all__ = ["RdbReader", "open_rdb", "read_rdb", "VALUE_MODES"]
+__all__ = ["RdbReader", "open_rdb", "read_rdb", "read_dump_payload", "VALUE_MODES"]
 
 VALUE_MODES = ("full", "sizes", "lazy")
 _U64 = (1 << 64) - 1
@@ -203,12 +210,13 @@ class RdbReader(RecordCursor):
     """Reads one RDB stream.  Use as a context manager (it closes what it opened).
 
     Accessible attributes: ``magic`` ("REDIS" or "VALKEY"), ``version``, ``valkey`` (type codes
-    follow Valkey's table), ``aux`` / ``functions`` / ``module_aux`` / ``slot_info`` (filled in
-    as the records are read), ``checksum`` (after the end: "ok", "disabled" when the stored
-    CRC is 0, or "absent" before RDB 5), ``stored_checksum``, ``bytes_read`` / ``total_size``
+    follow Valkey's table), ``aux`` / ``functions`` / ``module_aux`` / ``slot_info`` /
+    ``hash_templates`` (filled in as the records are read; ``hash_templates`` maps a template
+    id of the file to its field names), ``checksum`` (after the end: "ok", "disabled" when the
+    stored CRC is 0, or "absent" before RDB 5), ``stored_checksum``, ``bytes_read`` / ``total_size``
     (progress on the underlying file; ``total_size`` None when unknown).
 
-    :raises UnsupportedVersionError: for versions this project does not read (RDB 13+).
+    :raises UnsupportedVersionError: for versions this project does not read (RDB 16+).
     """
 
     def __init__(self, source: InputSource, values: str = "full", *,
@@ -224,6 +232,7 @@ class RdbReader(RecordCursor):
         self.functions: list[Function] = []
         self.module_aux: list[ModuleAux] = []
         self.slot_info: list[SlotInfo] = []
+        self.hash_templates: dict[int, list[bytes]] = {}
         self.checksum: str | None = None
         self.stored_checksum: int | None = None
         self.end_offset: int | None = None
@@ -276,7 +285,8 @@ class RdbReader(RecordCursor):
         if not supported:
             raise UnsupportedVersionError(
                 f"unsupported RDB version {self.version} ({self.magic} magic); this reader "
-                f"supports REDIS 1-{C.RDB_VERSION_MAX_REDIS} (Redis 2.0-8.4, Valkey 7.2-8.1) "
+                f"supports REDIS 1-{C.RDB_VERSION_MAX_REDIS} (Redis 2.0-8.10: 13 = 8.6, 14 = 8.8, "
+                f"15 = 8.10; Valkey 7.2-8.1) "
                 f"and VALKEY{C.RDB_VERSION_MAX_VALKEY} (Valkey 9.x)", 5)
         self.valkey = self.magic == "VALKEY"
 
@@ -334,6 +344,7 @@ class RdbReader(RecordCursor):
         src = self._src
         db = 0
         expire = idle = freq = None
+        key_meta: list[KeyMeta] | None = None
         record_start = None
         decoders = self._decoders()
         lazy = self.values == "lazy"
@@ -343,15 +354,17 @@ class RdbReader(RecordCursor):
         raw = frozenset(raw_types or ())
         fast = _accel.read_records if select is None and not lazy else None
         fast_raw = raw or None
+        # the compiled loop caches its type mask by this object: build it once per iteration
+        fast_types = frozenset(decoders)
         while True:
-            if fast is not None:
+            if fast is not None and key_meta is None:
                 # Compiled path (rdbtools/rdb/csrc/records.c): every key record lying wholly in the
                 # buffer, up to the first other opcode or anything it leaves to the code below
                 # (other types, damage: read and reported there, one opcode, then back here).
                 pos = src.pos
                 batch, src.pos, expire, idle, freq, record_start, starved = fast(
                     src.buf, pos, src.base, db, sizes, expire, idle, freq, record_start,
-                    fast_raw)
+                    fast_raw, fast_types, self.hash_templates, not self.valkey)
                 yield from batch
                 if src.pos != pos or starved and self._grow_buffer():
                     continue
@@ -374,6 +387,8 @@ class RdbReader(RecordCursor):
                 try:
                     key = self._read_string()
                     entry = Entry(db, key, type_name, None, expire, opcode, idle, freq)
+                    entry.key_meta = key_meta
+                    key_meta = None
                     if select is not None and not select(db, key, type_name, expire):
                         read_size(entry)
                         expire = idle = freq = record_start = None
@@ -413,6 +428,10 @@ class RdbReader(RecordCursor):
                 idle = self._read_len()
             elif opcode == C.RDB_OPCODE_FREQ:
                 freq = self._read_u8()
+            elif opcode == C.RDB_OPCODE_KEY_META and not self.valkey:
+                # Redis 8.6 (RDB 13): module key metadata, right before the key's type byte
+                # (Valkey 8.1+ files use 243 for SLOT_IMPORT, which this reader refuses)
+                key_meta = self._read_key_meta(offset, db)
             else:
                 record_start = None
                 if expire is not None or idle is not None or freq is not None:
@@ -438,6 +457,10 @@ class RdbReader(RecordCursor):
                     module_aux = self._read_module_aux(offset)
                     self.module_aux.append(module_aux)
                     yield module_aux
+                elif opcode == C.RDB_OPCODE_HASH_TEMPLATE:
+                    template = self._read_hash_template(offset)
+                    self.hash_templates[template.tid] = template.fields
+                    yield template
                 elif opcode == C.RDB_OPCODE_SLOT_INFO:
                     info = SlotInfo(self._read_len(), self._read_len(), self._read_len())
                     self.slot_info.append(info)
@@ -453,6 +476,36 @@ class RdbReader(RecordCursor):
                     raise UnknownOpcodeError(
                         f"unknown opcode {opcode} (0x{opcode:02x}) in an RDB {self.version} file",
                         offset, db=db)
+
+    def _read_dump_value(self, key: bytes, db: int) -> Entry:
+        """The value of a DUMP payload body (``[0xF3 key metadata] type value``), read as
+        rdbLoadObject does with RIO_FLAG_DUMP_PAYLOAD set (restoreCommand in cluster.c)."""
+        src = self._src
+        key_meta = None
+        offset = src.offset
+        opcode = self._read_u8()
+        if opcode == C.RDB_OPCODE_KEY_META and not self.valkey:
+            key_meta = self._read_key_meta(offset, db)  # Redis 8.6: the same prefix as in a file
+            offset = src.offset
+            opcode = self._read_u8()
+        decoder = self._decoders().get(opcode) if opcode < 0xF0 else None
+        if decoder is None:
+            raise self._unknown_type(opcode, offset, db)
+        if opcode in (C.RDB_TYPE_HASH_TMPL_LP_REF, C.RDB_TYPE_HASH_TMPL_ARRAY_REF):
+            # the REF forms point at opcode-242 records, which only an RDB file has
+            raise FormatError(f"hash type {opcode} not valid in a DUMP payload", offset, db=db,
+                              key=key)
+        entry = Entry(db, key, decoder[0], None, None, opcode)
+        entry.key_meta = key_meta
+        try:
+            decoder[1](entry)
+        except FormatError as err:
+            raise err.with_context(db=db, key=key) from None
+        entry.size = src.offset
+        if not src.at_eof():
+            raise FormatError("bytes left in the DUMP payload after its value", src.offset,
+                              db=db, key=key)
+        return entry
 
     def _grow_buffer(self) -> bool:
         """For the compiled path, stopped by a record running past the buffer: make the buffer
@@ -549,6 +602,15 @@ class RdbReader(RecordCursor):
                 table[code] = (TYPE_HASH, *lists(self._gen_hash_with_ttls))
             for code in (C.RDB_TYPE_HASH_LISTPACK_EX_PRE_GA, C.RDB_TYPE_HASH_LISTPACK_EX):
                 table[code] = (TYPE_HASH, *lists(self._gen_listpack_ex))
+            # Redis 8.6-8.10 (RDB 13-15).  Like Redis's loader, any header version 1-15 may
+            # hold them: rdb.c has no version gating of types.
+            for code in (C.RDB_TYPE_STREAM_LISTPACKS_4, C.RDB_TYPE_STREAM_LISTPACKS_5):
+                table[code] = (TYPE_STREAM, self._full_stream, self._size_stream, None)
+            table[C.RDB_TYPE_ARRAY] = (TYPE_ARRAY, *lists(self._gen_array))
+            for code in (C.RDB_TYPE_HASH_TMPL_LP, C.RDB_TYPE_HASH_TMPL_LP_REF,
+                         C.RDB_TYPE_HASH_TMPL_ARRAY, C.RDB_TYPE_HASH_TMPL_ARRAY_REF):
+                table[code] = (TYPE_HASH, *lists(self._gen_template_hash))
+            table[C.RDB_TYPE_GCRA] = (TYPE_GCRA, self._full_gcra, self._size_gcra, None)
         return table
 
     def _lists_decoder(self, gen: Callable[[Entry, bool], Iterator[list]]):
@@ -816,6 +878,169 @@ class RdbReader(RecordCursor):
         entry.field_expire_at_ms = ttls
         yield list(zip(fields, _texts(elements[1::3])))
 
+    # Redis 8.8 type 28: a sparse array (rdbLoadObject RDB_TYPE_ARRAY, sparsearray.c)
+    def _gen_array(self, entry: Entry, count_only: bool) -> Iterator:
+        # the header is read before the first chunk is asked for, so a lazy read knows the
+        # insert cursor when it yields the entry
+        src = self._src
+        offset = src.offset
+        count = self._read_len()
+        if count == 0:
+            raise FormatError("array with 0 elements (Redis refuses it: 'Empty array')", offset)
+        offset = src.offset
+        has_insert_idx = self._read_len()
+        if has_insert_idx > 1:
+            raise FormatError(f"array insert_idx flag {has_insert_idx} (must be 0 or 1)", offset)
+        # the file stores the index of the last ARINSERT/ARRING insert; ARNEXT is one more
+        entry.array_next_insert_index = self._read_len() + 1 if has_insert_idx else None
+        return self._array_elements(count, count_only)
+
+    def _array_elements(self, count: int, count_only: bool) -> Iterator:
+        src = self._src
+        read = self._skip_string if count_only else self._read_string
+        previous = -1
+        while count > 0:
+            step = min(count, _LAZY_CHUNK)
+            chunk = []
+            for _ in range(step):
+                offset = src.offset
+                index = self._read_len()  # an encoded length is refused by _read_len
+                if index <= previous or index == _U64:
+                    raise FormatError(f"array index {index} after {previous} (indexes ascend "
+                                      f"strictly and stay below 2^64-1)", offset)
+                previous = index
+                offset = src.offset
+                tag = self._read_len()
+                if tag == C.ARRAY_TAG_INT:
+                    value = b"%d" % self._read_i64()
+                elif tag == C.ARRAY_TAG_FLOAT:
+                    value = _array_float_text(self._read_binary_double())
+                elif tag == C.ARRAY_TAG_SMALLSTR:
+                    value = read()
+                    n = value if count_only else len(value)
+                    if n > ARRAY_SMALLSTR_MAXLEN:
+                        raise FormatError(f"array small string of {n} bytes (at most "
+                                          f"{ARRAY_SMALLSTR_MAXLEN})", offset)
+                elif tag == C.ARRAY_TAG_SDS:
+                    value = read()
+                else:
+                    raise FormatError(f"unknown array element tag {tag}", offset)
+                chunk.append((index, value))
+            count -= step
+            yield step if count_only else chunk
+
+    # Redis 8.10 types 29-32: template hashes (rdbLoadObject RDB_TYPE_HASH_TMPL_*)
+    def _gen_template_hash(self, entry: Entry, count_only: bool) -> Iterator:
+        # the fields are resolved before the first chunk is asked for (see _gen_array)
+        rdb_type = entry.rdb_type
+        src = self._src
+        if rdb_type in (C.RDB_TYPE_HASH_TMPL_LP, C.RDB_TYPE_HASH_TMPL_ARRAY):
+            fields = self._read_template_fields()  # DUMP form: the field names come along
+        if rdb_type in (C.RDB_TYPE_HASH_TMPL_LP, C.RDB_TYPE_HASH_TMPL_LP_REF):
+            # one listpack: [template id][v0]...[vN-1]
+            data, blob = self._read_blob("template listpack")
+            try:
+                elements = decode_listpack(data)
+                if not elements or elements[0].__class__ is not int:
+                    raise FormatError("template listpack does not start with an integer "
+                                      "template id", 0)
+                if rdb_type == C.RDB_TYPE_HASH_TMPL_LP_REF:
+                    fields = self._template(elements[0], None)
+                if len(elements) != len(fields) + 1:
+                    raise FormatError(f"template listpack of {len(elements)} entries for "
+                                      f"{len(fields)} fields (must be the id + one per field)", 0)
+            except FormatError as err:
+                raise blob.error(err) from None
+            return iter([len(fields) if count_only else list(zip(fields, _texts(elements[1:])))])
+        if rdb_type == C.RDB_TYPE_HASH_TMPL_ARRAY_REF:
+            offset = src.offset
+            fields = self._template(self._read_len(), offset)
+        return self._template_values(fields, count_only)  # field_count strings
+
+    def _template_values(self, fields: list[bytes], count_only: bool) -> Iterator:
+        read = self._skip_string if count_only else self._read_string
+        for start in range(0, len(fields), _LAZY_CHUNK):
+            names = fields[start : start + _LAZY_CHUNK]
+            chunk = [(name, read()) for name in names]
+            yield len(chunk) if count_only else chunk
+
+    def _template(self, tid: int, offset: int | None) -> list[bytes]:
+        fields = self.hash_templates.get(tid)
+        if fields is None:
+            raise FormatError(f"hash template id {tid} has no template record (opcode 242) "
+                              "before it", offset)
+        return fields
+
+    def _read_hash_template(self, offset: int) -> HashTemplate:
+        """Opcode 242 (Redis 8.10): ``len tid, len field_count (> 0), field_count names``."""
+        tid = self._read_len()
+        if tid in self.hash_templates:
+            raise FormatError(f"hash template id {tid} is defined twice", offset)
+        count_offset = self._src.offset
+        count = self._read_len()
+        if count == 0:
+            raise FormatError(f"hash template id {tid} has no fields", count_offset)
+        fields = [self._read_string() for _ in range(count)]
+        _check_template_fields(fields, offset)
+        return HashTemplate(tid, fields)
+
+    def _read_template_fields(self) -> list[bytes]:
+        """The field names a DUMP-form template hash (type 29/31) carries
+        (rdbLoadTemplateFields): format 0 = one listpack of names, 1 = count + strings."""
+        src = self._src
+        offset = src.offset
+        fmt = self._read_len()
+        if fmt == C.HASH_TMPL_FIELDS_LP:
+            fields = _texts(self._blob_elements("template field listpack", decode_listpack))
+        elif fmt == C.HASH_TMPL_FIELDS_RAW:
+            fields = [self._read_string() for _ in range(self._read_len())]
+        else:
+            raise FormatError(f"unknown template field format {fmt} (0 = listpack, 1 = raw)",
+                              offset)
+        if not fields:
+            raise FormatError("template with zero fields", offset)
+        _check_template_fields(fields, offset)
+        return fields
+
+    # Type 33 (Redis 8.10 source, only with -DENABLE_GCRA): a GCRA rate limiter's TAT in us
+    def _read_gcra(self) -> int:
+        offset = self._src.offset
+        tat = self._read_len()
+        if tat > _LLONG_MAX:
+            raise FormatError(f"GCRA TAT {tat} exceeds LLONG_MAX", offset)
+        return tat
+
+    def _full_gcra(self, entry: Entry) -> None:
+        entry.value = self._read_gcra()
+        entry.length = 1
+
+    def _size_gcra(self, entry: Entry) -> int:
+        self._read_gcra()
+        return 1
+
+    # key metadata (opcode 243, Redis 8.6: rdbResolveKeyType -> rdbLoadKeyMetadata)
+    def _read_key_meta(self, offset: int, db: int) -> list[KeyMeta]:
+        src = self._src
+        n = self._read_len()
+        if not 1 <= n <= KEY_META_MAX_NUM_CLASSES:
+            raise FormatError(f"key metadata with {n} classes (1 to {KEY_META_MAX_NUM_CLASSES})",
+                              offset, db=db)
+        classes = []
+        for _ in range(n):
+            src.start_capture()
+            try:
+                spec = unpack_from("<I", src.take(4))[0]  # written raw (rdbWriteRaw), LE
+                self._skip_module_opcodes()
+            finally:
+                raw = src.end_capture()
+            classes.append(KeyMeta(*decode_key_meta_class(spec), raw))
+        src.fill(1)
+        following = src.buf[src.pos]
+        if following >= 0xF0:  # rdbLoadObjectType must read a value type next
+            raise FormatError(f"key metadata followed by opcode {following} instead of the "
+                              "key's value type", src.offset, db=db)
+        return classes
+
     # modules (rdbLoadCheckModuleValue)
     def _module_value(self) -> ModuleValue:
         src = self._src
@@ -871,7 +1096,7 @@ class RdbReader(RecordCursor):
             raw = src.end_capture()
         return ModuleAux(name, encver, module_id, when, raw)
 
-    # streams (types 15, 19, 21)
+    # streams (types 15, 19, 21; 26 and 27 since Redis 8.6 / 8.8)
     def _read_stream_id_raw(self) -> tuple[int, int]:
         return unpack_from(">QQ", self._src.take(16))  # type: ignore[return-value]
 
@@ -913,7 +1138,41 @@ class RdbReader(RecordCursor):
         groups = []
         for _ in range(self._read_len()):
             groups.append(self._read_stream_group(rdb_type))
-        return Stream(entries, length, last_id, first_id, max_deleted_id, entries_added, groups)
+        idmp = self._read_stream_idmp() if rdb_type >= C.RDB_TYPE_STREAM_LISTPACKS_4 else None
+        return Stream(entries, length, last_id, first_id, max_deleted_id, entries_added, groups,
+                      idmp)
+
+    def _read_stream_idmp(self) -> StreamIdmp:
+        """Redis 8.6 (type 26): the idempotent-XADD state after the groups
+        (rdbLoadStreamIdmpEntries).  A producer with no IIDs (8.10 writes one when every IID of
+        it expired) is kept as written; Redis skips it on load."""
+        src = self._src
+        offset = src.offset
+        duration = self._read_len()
+        if not _IDMP_MIN_DURATION <= duration <= _IDMP_MAX_DURATION:
+            raise FormatError(f"stream IDMP duration {duration} s out of range "
+                              f"({_IDMP_MIN_DURATION}-{_IDMP_MAX_DURATION})", offset)
+        offset = src.offset
+        max_size = self._read_len()
+        if not _IDMP_MIN_MAXSIZE <= max_size <= _IDMP_MAX_MAXSIZE:
+            raise FormatError(f"stream IDMP max entries {max_size} out of range "
+                              f"({_IDMP_MIN_MAXSIZE}-{_IDMP_MAX_MAXSIZE})", offset)
+        producers = []
+        tracked = set()
+        read = self._read_string
+        for _ in range(self._read_len()):
+            offset = src.offset
+            pid = read()
+            iids = []
+            for _ in range(self._read_len()):
+                iid = read()
+                iids.append((iid, (self._read_len(), self._read_len())))
+            if iids:
+                if pid in tracked:  # raxTryInsert fails: the load fails
+                    raise FormatError(f"stream IDMP producer {pid!r} appears twice", offset)
+                tracked.add(pid)
+            producers.append(StreamIdmpProducer(pid, iids))
+        return StreamIdmp(duration, max_size, producers, self._read_len(), self._read_len())
 
     def _read_stream_group(self, rdb_type: int) -> StreamGroup:
         src = self._src
@@ -947,8 +1206,86 @@ class RdbReader(RecordCursor):
                 nack.consumer = cname
                 ids.append(pel_id)
             consumers.append(StreamConsumer(cname, seen, active, ids))
-        return StreamGroup(name, last_id, entries_read, list(pending.values()), consumers)
+        nacked = None
+        if rdb_type >= C.RDB_TYPE_STREAM_LISTPACKS_5:
+            # Redis 8.8 (type 27): the NACK zone, IDs of XNACKed PEL entries in zone order; each
+            # must be pending in the group and owned by no consumer (rdbLoadObject)
+            nacked = []
+            zone = set()
+            for _ in range(self._read_len()):
+                offset = src.offset
+                pel_id = self._read_stream_id_raw()
+                nack = pending.get(pel_id)
+                where = f"NACK zone entry {pel_id[0]}-{pel_id[1]} of group {name!r}"
+                if nack is None:
+                    raise FormatError(f"{where} is not in the group PEL", offset)
+                if nack.consumer is not None:
+                    raise FormatError(f"{where} is owned by consumer {nack.consumer!r}", offset)
+                if pel_id in zone:
+                    raise FormatError(f"{where} is listed twice", offset)
+                zone.add(pel_id)
+                nacked.append(pel_id)
+        return StreamGroup(name, last_id, entries_read, list(pending.values()), consumers, nacked)
 
+
+# server.h CONFIG_STREAM_IDMP_MIN/MAX_DURATION (seconds) and _MIN/MAX_MAXSIZE (Redis 8.6)
+_IDMP_MIN_DURATION, _IDMP_MAX_DURATION = 1, 86400
+_IDMP_MIN_MAXSIZE, _IDMP_MAX_MAXSIZE = 1, 10000
+
+_LLONG_MAX = (1 << 63) - 1
+# (double)(-LLONG_MAX/2) and (double)(LLONG_MAX/2): the range double2ll() casts
+_DOUBLE2LL_LIMIT = float(_LLONG_MAX // 2)
+
+
+def _check_template_fields(fields: list[bytes], offset: int) -> None:
+    """hashTemplateValidateFields: names strictly ascending, shorter names first, then bytewise."""
+    for a, b in pairwise(fields):
+        if (len(a), a) >= (len(b), b):
+            raise FormatError(f"hash template fields not strictly sorted ({a!r} before {b!r})",
+                              offset)
+
+
+def _array_float_text(value: float) -> bytes:
+    """The text Redis replies for a FLOAT array element (sparsearray.c arFormatFloat):
+    d2string(), then ``.0`` for integer-looking finite values ("1" -> "1.0")."""
+    text = _d2string(value)
+    if math.isfinite(value) and not any(c in text for c in ".eE"):
+        text += ".0"
+    return text.encode("ascii")
+
+
+def _d2string(value: float) -> str:
+    """util.c d2string(): nan/inf/-0 spelled out, integral doubles within LLONG_MAX/2 as
+    integers (double2ll), everything else as fpconv_dtoa's shortest round-trip digits."""
+    if math.isnan(value):
+        return "nan"
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    if value == 0:
+        return "-0" if math.copysign(1.0, value) < 0 else "0"
+    if -_DOUBLE2LL_LIMIT <= value <= _DOUBLE2LL_LIMIT and value == int(value):
+        return "%d" % int(value)
+    # repr gives the shortest digits that round-trip, as fpconv's grisu does; lay them out as
+    # fpconv.c emit_digits() does
+    _, digits, exp = Decimal(repr(abs(value))).as_tuple()
+    digits_text = "".join(map(str, digits))
+    return ("-" if value < 0 else "") + _emit_digits(digits_text, int(exp))
+
+
+def _emit_digits(digits: str, k: int) -> str:
+    """fpconv_dtoa.c emit_digits(): ``digits`` x 10^k as plain integer, plain decimal or
+    scientific notation (exponent without leading zeros)."""
+    ndigits = len(digits)
+    exp = abs(k + ndigits - 1)
+    if k >= 0 and exp < ndigits + 7:
+        return digits + "0" * k
+    if k < 0 and (k > -7 or exp < 4):
+        offset = ndigits + k
+        if offset <= 0:
+            return "0." + "0" * -offset + digits
+        return digits[:offset] + "." + digits[offset:]
+    mantissa = digits[0] + ("." + digits[1:] if ndigits > 1 else "")
+    return f"{mantissa}e{'-' if k + ndigits - 1 < 0 else '+'}{exp}"
 
 _BLOB_HEADERS: dict[str, tuple[int, Callable[[bytes], int | None]]] = {
     "listpack": (6, listpack_count),
@@ -1025,6 +1362,43 @@ def open_rdb(source: InputSource, values: str = "full", *,
     :raises UnsupportedVersionError: for RDB versions this project does not read.
     """
     return RdbReader(source, values, verify_checksum=verify_checksum)
+
+
+def read_dump_payload(key: bytes, payload: bytes, *, db: int = 0,
+                      verify_checksum: bool = True) -> Entry:
+    """The key ``key`` as a DUMP payload holds it (what RESTORE would create).
+
+    The payload is ``[0xF3 key metadata] type value``, the u16 LE RDB version and the CRC64 of
+    everything before it (cluster.c createDumpPayload / verifyDumpPayload; a stored CRC of 0
+    is not checked).  As in Redis, the template hash types 30/32 are refused here and 29/31
+    accepted.  Offsets in errors count from the payload's first byte.
+
+    :raises UnsupportedVersionError: the payload's RDB version is not one this reader reads.
+    :raises ChecksumError: the stored CRC64 is not 0 and does not match the payload.
+    :raises FormatError: the payload is damaged.
+    """
+    end = len(payload) - 10
+    if end < 1:
+        raise FormatError(f"DUMP payload of {len(payload)} bytes (the 10-byte footer and at "
+                          "least a type byte are needed)", 0)
+    version = int.from_bytes(payload[end : end + 2], "little")
+    stored = int.from_bytes(payload[end + 2 :], "little")
+    if verify_checksum and stored and stored != crc64(payload[: end + 2]):
+        raise ChecksumError(f"DUMP payload CRC64 mismatch: it stores 0x{stored:016x}, its bytes "
+                            f"give 0x{crc64(payload[: end + 2]):016x}", end + 2)
+    header = (b"VALKEY%03d" % version if version >= C.VALKEY_MAGIC_MIN_VERSION
+              else b"REDIS%04d" % version)
+    try:
+        if len(header) != 9:
+            raise UnsupportedVersionError("", 0)
+        reader = RdbReader(header, verify_checksum=False)
+    except UnsupportedVersionError:
+        raise UnsupportedVersionError(f"unsupported DUMP payload RDB version {version}",
+                                      end) from None
+    with reader:
+        body = payload[:end]
+        reader._src = ByteSource(io.BytesIO(body).read, len(body), checksum=False)
+        return reader._read_dump_value(key, db)
 
 
 def read_rdb(source: InputSource, values: str = "full") -> Iterator[Entry]:

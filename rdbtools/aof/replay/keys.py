@@ -9,6 +9,7 @@ PERSIST) and cluster.c (RESTORE, DUMP payloads).
 
 from __future__ import annotations
 
+from ...errors import ChecksumError, FormatError, UnsupportedVersionError
 from ...model import Entry
 from .args import _CmdError, _expire_refused, _ll, _NeedsRelease
 from .keyspace import _from_entry
@@ -134,7 +135,12 @@ class KeysMixin:
                 if release is None:
                     raise _CmdError("DUMP payload version or checksum are wrong")
                 raise _NeedsRelease(release, self.profile)
-        entry = decode_dump_payload(key, payload)
+        try:
+            entry = decode_dump_payload(key, payload)
+        except (ChecksumError, UnsupportedVersionError):
+            raise _CmdError("DUMP payload version or checksum are wrong") from None
+        except FormatError as e:  # its offset counts in the payload: name the command's instead
+            raise _CmdError(f"bad DUMP payload ({e})") from None
         k = _from_entry(entry, self.profile)
         if ttl:
             k.expire = ttl if b"ABSTTL" in opts else self.now() + ttl
@@ -151,19 +157,13 @@ def _db_index(text: bytes) -> int:
 
 
 def decode_dump_payload(key: bytes, payload: bytes) -> Entry:
-    """The key a DUMP payload (type byte + value + 2-byte RDB version + CRC64) holds.
+    """The key a DUMP payload (``[0xF3 key metadata] type value``, 2-byte RDB version, CRC64)
+    holds: :func:`rdbtools.rdb.reader.read_dump_payload`, the CRC checked unless it is 0 (as
+    the 8.10 rewrite writes it).
 
-    :raises FormatError: the payload is damaged or of an unsupported version.
+    :raises FormatError: the payload is damaged or of an unsupported version (offsets count
+        from the payload's first byte).
     """
-    from ...format.primitives import encode_rdb_string
-    from ...rdb.reader import open_rdb
+    from ...rdb.reader import read_dump_payload
 
-    if len(payload) < 11:
-        raise _CmdError("DUMP payload version or checksum are wrong (too short)")
-    version = int.from_bytes(payload[-10:-8], "little")
-    header = b"VALKEY%03d" % version if version >= 80 else b"REDIS%04d" % version
-    body = header + payload[:1] + encode_rdb_string(key, compress=False) + payload[1:-10] + b"\xff"
-    with open_rdb(body + bytes(8), verify_checksum=False) as rdb:
-        for e in rdb.iter_entries():
-            return e
-    raise _CmdError("DUMP payload holds no value")
+    return read_dump_payload(key, payload)
