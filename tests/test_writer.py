@@ -28,7 +28,7 @@ from rdbtools.model import (Entry, Function, KeyMeta, ModuleValue, RawValue, Str
                             StreamIdmpProducer, StreamPendingEntry)
 from rdbtools.rdb.targets import get_target, target_names
 from rdbtools.rdb.encoders import encode_intset, encode_listpack, encode_ziplist
-from rdbtools.rdb.writer import (dump_payload,
+from rdbtools.rdb.writer import (RestoreWriter, dump_payload,
                              write_rdb)
 from servers import SERVER_SPECS, RedisServer, probe_server, run_check_rdb, spec_by_name
 from truth import compare_entries, compare_key_meta, truth_bytes
@@ -83,7 +83,9 @@ def test_intset_encoder_equals_grammar(members):
 member = st.one_of(st.binary(max_size=12), st.integers(-(2**64), 2**64).map(lambda i: b"%d" % i),
                    st.sampled_from([b"0012", b"-0", b"+1", b" 1", b"x" * 70]))
 score = st.one_of(st.floats(allow_nan=False), st.integers(-(2**53), 2**53).map(float))
-sizes = st.sampled_from([0, 1, 3, 20, 130, 600])
+# no 0: a server drops an empty collection when loading, so the writer leaves it out as a loss
+# (test_empty_collections_are_reported_losses)
+sizes = st.sampled_from([1, 3, 20, 130, 600])
 
 
 @st.composite
@@ -681,3 +683,58 @@ def test_new_structures_load_with_deep_sanitization(spec, tmp_path):
             assert [p[:2] for p in pending] == owned
         if target.arrays:
             assert srv.execute("ARGET", "ar:restored", 7) == b"a string longer than 7"
+
+
+@pytest.mark.parametrize("kind", ["list", "set", "zset", "hash"])
+def test_empty_collections_are_reported_losses(kind):
+    """rdbLoadObject() skips an empty list, set, sorted set or hash ("empty keys skipped"): the
+    writer does not write one and says so, instead of writing a key the server drops."""
+    buf = io.BytesIO()
+    result = write_rdb([Entry(0, b"empty", kind, []), Entry(0, b"kept", "string", b"v")], buf, "redis-7.4")
+    assert [(loss.key, loss.dropped) for loss in result.losses] == [(b"empty", True)]
+    assert "server drops empty keys" in result.losses[0].what
+    back, _ = _read(buf.getvalue())
+    assert [e.key for e in back] == [b"kept"]
+
+
+def _stream_of(groups) -> Stream:
+    return Stream([StreamEntry((1, 1), [(b"f", b"v")])], 1, (1, 1), (1, 1), (0, 0), 1, groups)
+
+
+@pytest.mark.parametrize("entries,error", [
+    ([Entry(0, b"k", "string", b"a"), Entry(0, b"k", "string", b"b")], "appears twice: a server refuses"),
+    ([Entry(0, b"s", "set", [b"a", b"a"])], "set member b'a' appears twice"),
+    ([Entry(0, b"h", "hash", [(b"f", b"1"), (b"f", b"2")])], "hash field b'f' appears twice"),
+    ([Entry(0, b"z", "zset", [(b"m", 1.0), (b"m", 2.0)])], "zset member b'm' appears twice"),
+    ([Entry(16, b"k", "string", b"a")], "has databases 0..15"),
+    ([Entry(-1, b"k", "string", b"a")], "cannot be negative"),
+    ([Entry(0, b"x", "stream", _stream_of([StreamGroup(b"g", (0, 0), None, [], []),
+                                            StreamGroup(b"g", (0, 0), None, [], [])]))],
+     "consumer group b'g' appears twice"),
+    ([Entry(0, b"x", "stream", _stream_of([StreamGroup(
+        b"g", (1, 1), None, [StreamPendingEntry((1, 1), b"c", 0, 1)], [])]))],
+     "which is not a consumer of the group"),
+    ([Entry(0, b"x", "stream", _stream_of([StreamGroup(
+        b"g", (1, 1), None, [StreamPendingEntry((1, 1), b"c", 0, 1)],
+        [StreamConsumer(b"c", 0, 0, []), StreamConsumer(b"d", 0, 0, [(1, 1)])])]))],
+     "its pending IDs are not the group PEL entries"),
+    ([Entry(0, b"x", "stream", _stream_of([StreamGroup(
+        b"g", (1, 1), None, [StreamPendingEntry((1, 1), b"c", 0, 1)] * 2,
+        [StreamConsumer(b"c", 0, 0, [(1, 1)])])]))], "appears twice"),
+], ids=["key", "set", "hash", "zset", "db-16", "db-negative", "group", "pel-owner",
+        "consumer-pel", "pel-twice"])
+def test_what_the_loader_refuses_is_an_error_naming_the_key(entries, error):
+    """Every one of these made a file (or RESTORE commands) the server refuses to load or loads
+    wrong; the writer now stops with the key named, in both the file and the RESTORE writer."""
+    for target in ("redis-7.4", "redis-8.10", "valkey-9.1"):
+        with pytest.raises(EncodeError, match=error):
+            write_rdb(entries, io.BytesIO(), target)
+        with pytest.raises(EncodeError, match=error):
+            RestoreWriter(io.BytesIO(), target).write_all(entries)
+
+
+def test_databases_config_allows_more_databases():
+    buf = io.BytesIO()
+    write_rdb([Entry(20, b"k", "string", b"v")], buf, get_target("redis-7.4", {"databases": 32}))
+    back, _ = _read(buf.getvalue())
+    assert [(e.db, e.key) for e in back] == [(20, b"k")]

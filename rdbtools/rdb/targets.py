@@ -63,6 +63,10 @@ class Thresholds:
     list_max_listpack_size: int = -2
     stream_node_max_bytes: int = 4096
     stream_node_max_entries: int = 100
+    # not an encoding threshold but the same kind of config: a server refuses a file with a
+    # database number at or above it ("created with a Redis server configured to handle more
+    # than N databases")
+    databases: int = 16
 
     def with_config(self, config: Mapping[str, int | str]) -> "Thresholds":
         """A copy with some thresholds overridden by config name.

@@ -31,6 +31,7 @@ Redis 8.10 template hashes (types 29-32) are written as the plain hashes they ar
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import time
@@ -202,6 +203,9 @@ class _ValueEncoder:
                               "-DENABLE_GCRA)")
         if not isinstance(value, list):
             value = list(value)  # a lazily read collection
+        if not value and kind in (TYPE_LIST, TYPE_SET, TYPE_ZSET, TYPE_HASH):
+            # rdbLoadObject(): "empty keys skipped" (Redis 6.2+); a file is no place for them
+            raise _Unwritable(f"empty {kind} (a server drops empty keys when loading)")
         if kind == TYPE_ARRAY:
             return self._array(value, entry.array_next_insert_index)
         if kind == TYPE_LIST:
@@ -287,6 +291,7 @@ class _ValueEncoder:
         return rdb_type, b"".join(out)
 
     def _set(self, members: list[bytes]) -> tuple[int, bytes]:
+        _unique(members, "set member")
         t = self.t
         n = len(members)
         if 0 < n <= t.set_max_intset_entries:
@@ -303,6 +308,7 @@ class _ValueEncoder:
         for member, score in pairs:
             if math.isnan(score):
                 raise EncodeError(f"zset member {member[:64]!r} has a NaN score")
+        _unique([m for m, _ in pairs], "zset member")
         ordered = sorted(pairs, key=lambda p: (p[1], p[0]))
         if (len(pairs) <= t.zset_max_listpack_entries
                 and all(len(m) <= t.zset_max_listpack_value for m, _ in pairs)):
@@ -322,6 +328,7 @@ class _ValueEncoder:
 
     def _hash(self, pairs: list[tuple[bytes, bytes]], ttls: dict[bytes, int] | None,
               losses: list[str]) -> tuple[int, bytes]:
+        _unique([f for f, _ in pairs], "hash field")
         t = self.t
         small = len(pairs) <= t.hash_max_listpack_entries and all(
             len(f) <= t.hash_max_listpack_value and len(v) <= t.hash_max_listpack_value
@@ -431,6 +438,9 @@ class _ValueEncoder:
         if v2:
             out += [encode_rdb_length(x) for x in (*s.first_id, *s.max_deleted_id,
                                                    s.entries_added)]
+        _unique([g.name for g in s.groups], "consumer group")
+        for g in s.groups:
+            _check_pel(g)
         out.append(encode_rdb_length(len(s.groups)))
         for g in s.groups:
             out += [string(g.name), encode_rdb_length(g.last_id[0]),
@@ -504,6 +514,39 @@ def _key_meta_spec(m: KeyMeta) -> bytes:
     for ch in m.class_name:
         spec = spec << 6 | _KEY_META_CHARSET.index(ch)
     return pack("<I", spec << 8 | m.version << 3 | m.flags)
+
+
+def _unique(items: list[bytes], what: str) -> None:
+    """The loader refuses duplicates ("Duplicate set members detected", "... hash fields ...",
+    "... zset fields ...", t_stream.c's group and consumer lookups): so does the writer."""
+    if len(set(items)) != len(items):
+        seen: set[bytes] = set()
+        for item in items:
+            if item in seen:
+                raise EncodeError(f"{what} {item[:64]!r} appears twice (the server refuses to "
+                                  "load a duplicate)")
+            seen.add(item)
+
+
+def _check_pel(g: StreamGroup) -> None:
+    """What rdbLoadObject() checks of a group: each PEL ID once, each consumer once, each
+    consumer's pending IDs exactly the group PEL entries it owns, every owner a consumer of the
+    group (NACKed entries, consumer None, are checked with the NACK zone)."""
+    _unique([c.name for c in g.consumers], f"consumer of group {g.name[:64]!r}:")
+    _unique([pack(">QQ", *p.id) for p in g.pending], f"PEL entry of group {g.name[:64]!r}:")
+    owned: dict[bytes, set] = {}
+    for p in g.pending:
+        if p.consumer is not None:
+            owned.setdefault(p.consumer, set()).add(p.id)
+    for c in g.consumers:
+        ids = owned.pop(c.name, set())
+        if len(c.pending) != len(ids) or not ids.issuperset(c.pending):
+            raise EncodeError(f"consumer {c.name[:64]!r} of group {g.name[:64]!r}: its pending "
+                              "IDs are not the group PEL entries that belong to it")
+    if owned:
+        name = next(iter(owned))
+        raise EncodeError(f"group {g.name[:64]!r} has PEL entries of {name[:64]!r}, which is not "
+                          "a consumer of the group")
 
 
 def _nack_zone(g: StreamGroup, pel: list, has_zone: bool) -> list | None:
@@ -612,6 +655,9 @@ class _KeyWriter(ABC):
         self._strict = strict
         self._unwritable = unwritable
         self._db: int | None = None
+        # 128-bit digests of (db, key) seen: a server refuses a file with a key twice
+        # ("RDB has duplicated key"), and RESTORE of the second copy fails; about 70 bytes a key
+        self._keys: set[int] = set()
         self.result = WriteResult(self.target)
 
     @property
@@ -664,6 +710,20 @@ class _KeyWriter(ABC):
         :raises EncodeError: naming the key, when it cannot be written (or, with ``strict``,
             when anything of it is lost).
         """
+        db, key = entry.db, entry.key
+        databases = self.target.thresholds.databases
+        if db < 0:
+            raise EncodeError(f"db {db} key {key[:64]!r}: a database number cannot be negative")
+        if db >= databases:
+            raise EncodeError(f"db {db} key {key[:64]!r}: {self.target.name} has databases 0.."
+                              f"{databases - 1} (give the target's `databases` config, e.g. "
+                              f"--config databases={db + 1}, when it has more)")
+        digest = int.from_bytes(hashlib.blake2b(key, digest_size=16,
+                                                salt=db.to_bytes(16, "little")).digest(), "little")
+        if digest in self._keys:
+            raise EncodeError(f"db {db} key {key[:64]!r} appears twice: a server refuses to load "
+                              "a file with a duplicated key")
+        self._keys.add(digest)
         losses: list[str] = []
         encoded = self._encode(entry, losses)
         if encoded is None:
