@@ -84,8 +84,11 @@ def _key(rng: random.Random, i: int) -> bytes:
     return b"%s:%d:%s" % (prefix, i, tail)
 
 
-def build_dataset(client, n_keys: int, seed: int = 1, *, field_ttls: bool = False) -> None:
-    """Create ``n_keys`` random keys of every type and encoding with real commands."""
+def build_dataset(client, n_keys: int, seed: int = 1, *, field_ttls: bool = False, idmp: bool = False,
+                  nack: bool = False) -> None:
+    """Create ``n_keys`` random keys of every type and encoding with real commands; ``idmp``
+    (Redis 8.6+): some streams are written with XADD IDMP / IDMPAUTO; ``nack`` (8.8+): some
+    delivered entries are put back with XNACK."""
     rng = random.Random(seed)
     pipe = client.pipeline(transaction=False)
     pending = 0
@@ -143,17 +146,33 @@ def build_dataset(client, n_keys: int, seed: int = 1, *, field_ttls: bool = Fals
             same = rng.random() < 0.6
             names = [_word(rng, rng.randint(1, 10)) for _ in range(nf)]
             ms = 1700000000000 + rng.randint(0, 1000)
+            pids = [_word(rng, rng.randint(1, 12)) for _ in range(rng.randint(1, 4))] \
+                if idmp and rng.random() < 0.3 else []
+            ids = []
             for j in range(n):
                 ms += rng.randint(0, 3)
                 fields = {}
                 for f in (names if same else [_word(rng, rng.randint(1, 10)) for _ in range(nf)]):
                     fields[f] = _element(rng) if rng.random() < 0.8 else b"%d" % rng.randint(0, 10 ** 6)
-                pipe.xadd(key, fields, id=f"{ms}-{j}")
+                ids.append(f"{ms}-{j}")
+                if pids:  # idempotency ids are recorded with the stream's own clock: IDs are "*"
+                    mode = ["IDMPAUTO", rng.choice(pids)] if rng.random() < 0.3 else \
+                        ["IDMP", rng.choice(pids), _word(rng, rng.randint(1, 40))]
+                    pipe.execute_command("XADD", key, *mode, "*", *[x for kv in fields.items() for x in kv])
+                else:
+                    pipe.xadd(key, fields, id=ids[-1])
             if rng.random() < 0.4:
                 for g in range(rng.randint(1, 3)):
                     pipe.xgroup_create(key, b"g%d" % g, id="0")
+                    delivered = 0
                     for c in range(rng.randint(0, 3)):
-                        pipe.xreadgroup(b"g%d" % g, b"consumer-%d" % c, {key: ">"}, count=rng.randint(1, 40))
+                        count = rng.randint(1, 40)
+                        pipe.xreadgroup(b"g%d" % g, b"consumer-%d" % c, {key: ">"}, count=count)
+                        delivered = min(n, delivered + count)
+                    if nack and not pids and delivered and rng.random() < 0.5:
+                        back = rng.sample(ids[:delivered], rng.randint(1, delivered))
+                        pipe.execute_command("XNACK", key, b"g%d" % g, rng.choice(["SILENT", "FAIL", "FATAL"]),
+                                             "IDS", len(back), *back)
             if rng.random() < 0.2:
                 pipe.xdel(key, f"{ms}-{n - 1}")
         if rng.random() < 0.2:
@@ -173,7 +192,9 @@ def measure_server(spec_name: str, n_keys: int, seed: int, workdir: Path) -> tup
     workdir.mkdir(parents=True, exist_ok=True)
     with RedisServer(spec, workdir=workdir) as srv:
         field_ttls = (not spec.is_valkey and spec.version >= (7, 4, 0)) or (spec.is_valkey and spec.version >= (9, 0, 0))
-        build_dataset(srv.client, n_keys, seed, field_ttls=field_ttls)
+        redis = not spec.is_valkey
+        build_dataset(srv.client, n_keys, seed, field_ttls=field_ttls, idmp=redis and spec.version >= (8, 6, 0),
+                      nack=redis and spec.version >= (8, 8, 0))
         srv.execute("DEBUG", "RELOAD")
         truth = {}
         keys = [k for k in srv.client.scan_iter(count=1000)]

@@ -43,10 +43,10 @@ def _rows(kms) -> list[tuple]:
              k.expire_at_ms, k.idle_s, k.freq, k.key_bytes, k.rdb_type) for k in kms]
 
 
-def _both(source, server: str, config: dict | None = None) -> tuple[list, list, int]:
-    """(pure rows, compiled rows, keys the compiled estimator answered) of one file."""
+def _both(source, server: str, config: dict | None = None) -> tuple[list, list, list]:
+    """(pure rows, compiled rows, the entries the compiled estimator answered) of one file."""
     out = []
-    answered = 0
+    answered: list[Entry] = []
     for use_compiled in (False, True):
         with open_rdb(source) as rdb:
             est = FileEstimates(rdb, None, server, config, None)
@@ -55,9 +55,9 @@ def _both(source, server: str, config: dict | None = None) -> tuple[list, list, 
                 fast = estimator.compiled
 
                 def counting(entry, buf, base):
-                    nonlocal answered
                     km = fast(entry, buf, base)
-                    answered += km is not None
+                    if km is not None:
+                        answered.append(entry)
                     return km
 
                 estimator.compiled = counting
@@ -71,21 +71,45 @@ def _corpus_files() -> list[Path]:
     return sorted(CORPUS.glob("*/rdb/*.rdb"))
 
 
+#: record types a Redis 8 server writes in the encodings it keeps in memory (strings, quicklist
+#: 2 lists, intset / listpack / plain sets, listpack / plain sorted sets and hashes): the
+#: compiled estimator sizes every such key for a Redis 8 profile, 8.6+'s tracked accounting and
+#: keys with module key metadata included
+_OWN_ENCODINGS = {0, 2, 3, 4, 5, 11, 16, 17, 18, 20}
+
+
 @pytest.mark.parametrize("server", sorted(PROFILES))
 def test_corpus_compiled_equals_pure(server):
     files = _corpus_files()
     if not files:
         pytest.skip(f"shared corpus not found at {CORPUS}")
     total = answered = 0
+    redis8 = server.startswith("redis-8")
     for path in files:
-        pure, fast, n = _both(path, server)
+        pure, fast, done = _both(path, server)
         assert fast == pure, path
         total += len(pure)
-        answered += n
-    if PROFILES[server].accounting == "alloc":
-        assert answered > total // 2  # the compiled code really answered most keys
-    else:  # Redis 8.6+'s tracked accounting is sized by Python only (docs/memory.md, Speed)
-        assert answered == 0
+        answered += len(done)
+        if redis8:
+            got = {(e.db, e.key) for e in done}
+            with open_rdb(path) as rdb:
+                own = [e for e in rdb.iter_entries()
+                       if e.rdb_type in _OWN_ENCODINGS and e.type in ("string", "list", "set", "zset", "hash")]
+            assert all((e.db, e.key) in got for e in own), path
+            meta = [e for e in own if e.key_meta]
+            assert all((e.db, e.key) in got for e in meta)
+    assert answered > total // 2  # the compiled code really answered most keys
+
+
+def test_keymeta_corpus_is_compiled():
+    """The 8.6.2 / 8.10.2 key-metadata files really exercise keys with metadata classes."""
+    for version in ("redis-8.6.2", "redis-8.10.2"):
+        path = CORPUS / version / "rdb" / "dump-keymeta.rdb"
+        if not path.exists():
+            pytest.skip(f"{path} not found")
+        pure, fast, done = _both(path, version)
+        assert fast == pure
+        assert sum(bool(e.key_meta) for e in done) >= 3, version
 
 
 # -- hypothesis: files written for every target, estimated for random profiles and thresholds --
@@ -188,9 +212,6 @@ def test_corpus_raw_equals_decoded(server, decline, monkeypatch):
     for path in files:
         assert _file_rows(path, server, True) == decoded[path], path
         total += len(decoded[path])
-    if PROFILES[server].accounting != "alloc":  # Redis 8.6+: no raw types (raw_types_for)
-        assert count.answered == count.decoded == 0
-        return
     assert count.answered > total // (4 if decline else 2)  # the raw path really answered most keys
     if decline:
         assert count.decoded > total // 4  # ... and the reader decoded what it handed back

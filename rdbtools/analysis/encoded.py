@@ -166,16 +166,18 @@ def rax_node_count(keys) -> int:
     return len(starts)
 
 
-def rax_node_lengths(keys, value: bool = True) -> list[int]:
-    """Byte lengths (``raxNodeCurrentLength``) of every node of a rax (rax.c) holding ``keys``,
-    none of which is a prefix of another (stream IDs: 16 bytes each).  A run shared by all keys
-    below a node is one compressed node; a position where keys differ is a branching node with
-    one child pointer per distinct byte; each key ends in a node carrying the value pointer
-    (``value``) or none (NULL values)."""
+def rax_node_lengths(keys, value: bool = True, fixed: bool = False) -> list[int]:
+    """Byte lengths (``raxNodeCurrentLength``) of every node of a rax (rax.c) holding ``keys``.
+    A run shared by all keys below a node is one compressed node; a position where keys differ
+    is a branching node with one child pointer per distinct byte; a node where a key ends is
+    flagged as a key and carries the value pointer (``value``; none for NULL values) after its
+    children.  ``fixed``: a rax of equal-length keys made with ``keyFixedLen`` (Redis 8.10
+    stream ID trees), whose leaves are not allocated: the value sits in the parent's child slot."""
     ks = sorted(set(keys))
     out: list[int] = []
     if not ks:
         return [4 + 4]  # empty root: header + padding
+    aux = 8 if value else 0
 
     def pad(size: int) -> int:
         return (8 - ((size + 4) % 8)) & 7
@@ -183,18 +185,21 @@ def rax_node_lengths(keys, value: bool = True) -> list[int]:
     stack = [(0, len(ks), 0)]
     while stack:
         lo, hi, depth = stack.pop()
-        first = ks[lo]
-        if hi - lo == 1 and depth == len(first):  # the key's own node
-            out.append(4 + 4 + (8 if value else 0))
+        is_key = len(ks[lo]) == depth  # sorted: a key ending here comes first
+        if is_key:
+            lo += 1
+        if lo == hi:  # a leaf: the key's own node
+            if not fixed:
+                out.append(4 + 4 + aux)
             continue
-        last = ks[hi - 1]
+        first, last = ks[lo], ks[hi - 1]
         n = min(len(first), len(last))
         c = depth
         while c < n and first[c] == last[c]:
             c += 1
         if c > depth:  # compressed run, one child
             size = c - depth
-            out.append(4 + size + pad(size) + 8)
+            out.append(4 + size + pad(size) + 8 + (aux if is_key else 0))
             stack.append((lo, hi, c))
             continue
         groups = []
@@ -204,7 +209,7 @@ def rax_node_lengths(keys, value: bool = True) -> list[int]:
                 groups.append((start, i))
                 start = i
         size = len(groups)
-        out.append(4 + size + pad(size) + 8 * size)
+        out.append(4 + size + pad(size) + 8 * size + (aux if is_key else 0))
         for a, b in groups:
             stack.append((a, b, depth + 1))
     return out

@@ -102,6 +102,9 @@ class ServerProfile:
     zset_extra: int = 0           # zset struct + skiplist header on hashtable servers (measured)
     stream_rax: str = "estimate"  # "estimate": streamRadixTreeMemoryUsage; "alloc": rax node allocations (Valkey 8.1+)
     stream_nack: int = 24
+    rax_struct: int = 32          # sizeof(rax) (8.10 adds keyFixedLen)
+    rax_fixed_leaves: bool = False  # 8.10: stream ID raxes (keyFixedLen 16) allocate no leaves
+    idmp_rax_tracked: bool = False  # 8.10: the IDMP producers rax counts in the stream's alloc_size
     zset_dict_entry: int = 24     # Redis 8: the zset dict stores no values (16-byte entries)
     stream_lp_alloc: bool = True  # listpacks counted by allocation size (7.0+), not lpBytes (6.x)
     hfe_listpack_ex: int = 32     # listpackEx struct allocation (7.4+)
@@ -146,13 +149,16 @@ _V9 = ServerProfile("valkey-9", allocator="libc", keyspace="embkey", set_table="
                     embstr_robj=8, embed_limit=128, embstr_limit=1 << 30, hashtable_struct=80,
                     hash_table_meta=8, hash_volatile=10, zset_node="embedded", zset_extra=542, stream_rax="alloc")
 
+# stream.h @8.6.2: stream 160, streamCG 56, streamConsumer 32, streamNACK 64 bytes
 _R86 = replace(_R8, name="redis-8.6", accounting="tracked", stream_rax="alloc",
                stream_lp_alloc=False, hfe_listpack_ex=24, quicklist=48, stream=160,
+               stream_cg=56, stream_nack=64,
                zset_dict_entry=24)  # 8.6 dictMemUsage charges every entry as a dictEntry
-# 8.10 dictMemUsage charges a no-value dict (sets, zset index, hashes) 16-byte entries; the
-# stream struct (measured) is 8 bytes larger
+# 8.10 dictMemUsage charges a no-value dict (sets, zset index, hashes) 16-byte entries;
+# streamCG gains pel_nack_tail (64), rax keyFixedLen (40, and no leaf nodes in ID raxes)
 _R810 = replace(_R86, name="redis-8.10", accounting="requested", dict_entry=16,
-                zset_dict_entry=16, stream=168)
+                zset_dict_entry=16, stream_cg=64, rax_struct=40, rax_fixed_leaves=True,
+                idmp_rax_tracked=True)
 
 PROFILES: dict[str, ServerProfile] = {
     "redis-6.0": replace(_R6, name="redis-6.0"),
@@ -406,22 +412,23 @@ class MemoryEstimator:
     # -- per type ------------------------------------------------------------------------------
     def estimate(self, entry: Entry, shape: RecordShape | None = None) -> KeyMemory:
         t = entry.type
+        blob = None  # the bytes of an intset / listpack value (lpBytes), for tracked accounting
         if t == TYPE_STRING:
             enc, value_size, n, largest = self._string(entry)
         elif t == TYPE_LIST:
             enc, value_size, n, largest = self._list(entry, shape)
         elif t == TYPE_SET:
-            enc, value_size, n, largest = self._set(entry, shape)
+            enc, value_size, n, largest, blob = self._set(entry, shape)
         elif t == TYPE_ZSET:
-            enc, value_size, n, largest = self._zset(entry, shape)
+            enc, value_size, n, largest, blob = self._zset(entry, shape)
         elif t == TYPE_HASH:
-            enc, value_size, n, largest = self._hash(entry, shape)
+            enc, value_size, n, largest, blob = self._hash(entry, shape)
         elif t == TYPE_STREAM:
             enc, value_size, n, largest = self._stream(entry, shape)
         else:
             enc, value_size, n, largest = "raw", 16 + len(getattr(entry.value, "raw", b"")), 1, 0
         if self.p.accounting != "alloc":
-            total = self._tracked_header(entry, enc) + self._tracked_value(entry, shape, enc, value_size)
+            total = self._tracked_header(entry, enc) + self._tracked_value(entry, shape, enc, value_size, blob)
         else:
             total = value_size + self._key_overhead(entry, enc)
         return KeyMemory(entry.db, entry.key, t, enc, n, int(total), largest, entry.expire_at_ms,
@@ -446,9 +453,11 @@ class MemoryEstimator:
             return self.p.alloc(size + 3 + len(entry.value) + 1)  # type: ignore[arg-type]
         return size if self.p.accounting == "requested" else self.p.alloc(size)
 
-    def _tracked_value(self, entry: Entry, shape: RecordShape | None, enc: str, value_size: int) -> int:
+    def _tracked_value(self, entry: Entry, shape: RecordShape | None, enc: str, value_size: int,
+                       blob: int | None) -> int:
         """listTypeAllocSize, setTypeAllocSize, zsetAllocSize, hashTypeAllocSize, stream and
-        array ``alloc_size`` (t_*.c @8.6.2 / @8.10.2)."""
+        array ``alloc_size`` (t_*.c @8.6.2 / @8.10.2); ``blob``: the exact bytes of an intset or
+        listpack value (its lpBytes / intsetBlobLen)."""
         p = self.p
         t = entry.type
         v = entry.value
@@ -463,10 +472,7 @@ class MemoryEstimator:
             return value_size - 16
         n = len(v)  # type: ignore[arg-type]
         if enc in ("intset", "listpack", "listpackex"):
-            blob = self._blob_len(shape, BLOB_TYPES)
-            if blob is None or enc == "listpackex" and shape.rdb_type != C.RDB_TYPE_HASH_LISTPACK_EX:  # type: ignore[union-attr]
-                blob = value_size - 16 - (p.alloc(p.hfe_listpack_ex) if enc == "listpackex" else 0)
-            return blob + (p.hfe_listpack_ex if enc == "listpackex" else 0)
+            return blob + (p.hfe_listpack_ex if enc == "listpackex" else 0)  # type: ignore[operator]
         if t == TYPE_SET:
             return self._table(n) + n * p.dict_entry + sum(self._sds_req(len(m)) for m in v)  # type: ignore[union-attr]
         if t == TYPE_ZSET:
@@ -616,15 +622,15 @@ class MemoryEstimator:
         ints = [string_to_int(m) for m in members] if n <= th["set-max-intset-entries"] else None
         if ints is not None and all(v is not None for v in ints):
             blob = self._blob_len(shape, (C.RDB_TYPE_SET_INTSET,)) or intset_size(ints)  # type: ignore[arg-type]
-            return "intset", 16 + (blob if p.exact_blobs else p.alloc(blob)), n, largest
+            return "intset", 16 + (blob if p.exact_blobs else p.alloc(blob)), n, largest, blob
         if p.set_listpack and n <= th["set-max-listpack-entries"] and (
                 largest <= th["set-max-listpack-value"] or shape is not None and shape.rdb_type == C.RDB_TYPE_SET_LISTPACK):
             blob = self._blob_len(shape, (C.RDB_TYPE_SET_LISTPACK,)) or listpack_size(members)
-            return "listpack", 16 + p.alloc(blob), n, largest
+            return "listpack", 16 + p.alloc(blob), n, largest, blob
         if p.set_table == "hashtable":
-            return "hashtable", int(16 + self._hashtable(n) + sum(self.sds(len(m)) for m in members)), n, largest
+            return "hashtable", int(16 + self._hashtable(n) + sum(self.sds(len(m)) for m in members)), n, largest, None
         size = self._sampled(16 + self._table(n), sum(p.dict_entry + self.sds(len(m)) for m in members), n)
-        return "hashtable", size, n, largest
+        return "hashtable", size, n, largest, None
 
     def _zset(self, entry: Entry, shape: RecordShape | None):
         p = self.p
@@ -643,15 +649,15 @@ class MemoryEstimator:
                     flat.append(_dtoa(s, p.fpconv))
                 blob = ziplist_size(flat) if p.ziplist else listpack_size(flat)
             enc = "ziplist" if p.ziplist else "listpack"
-            return enc, 16 + (blob if p.exact_blobs else p.alloc(blob)), n, largest
+            return enc, 16 + (blob if p.exact_blobs else p.alloc(blob)), n, largest, blob
         # a listpack converted during the load is converted with the record's length as size
         # hint (zsetConvertAndExpand), so the table is sized for the final count either way
         if p.set_table == "hashtable":
             size = 16 + p.zset_extra + self._hashtable(n) + sum(self._zset_node(m) for m, _ in pairs)
-            return "skiplist", int(size), n, largest
+            return "skiplist", int(size), n, largest, None
         size = 16 + 16 + 32 + self._table(n) + p.alloc(24 + 32 * 16)
         elesize = sum(self.sds(len(m)) for m, _ in pairs) + n * (p.zset_dict_entry + self._node_mean)
-        return "skiplist", self._sampled(size, int(elesize), n), n, largest
+        return "skiplist", self._sampled(size, int(elesize), n), n, largest, None
 
     def _hash(self, entry: Entry, shape: RecordShape | None):
         p = self.p
@@ -675,20 +681,20 @@ class MemoryEstimator:
                     for f, v in pairs:
                         flat += [f, v, ttls.get(f, 0)]
                     blob = listpack_size(flat)
-                return "listpackex", 16 + p.alloc(p.hfe_listpack_ex) + p.alloc(blob), n, largest
+                return "listpackex", 16 + p.alloc(p.hfe_listpack_ex) + p.alloc(blob), n, largest, blob
             if blob is None or (shape is not None and shape.rdb_type == C.RDB_TYPE_HASH_LISTPACK_EX):
                 flat = [x for pair in pairs for x in pair]
                 blob = ziplist_size(flat) if p.ziplist else listpack_size(flat)
             enc = "ziplist" if p.ziplist else "listpack"
-            return enc, 16 + (blob if p.exact_blobs else p.alloc(blob)), n, largest
+            return enc, 16 + (blob if p.exact_blobs else p.alloc(blob)), n, largest, blob
         at = self._hash_grown_from(entry)
         if p.set_table == "hashtable":
             size = 16 + p.hash_table_meta + self._hashtable(n) + sum(
                 self._hash_entry(f, v, f in ttls) for f, v in pairs) + p.hash_volatile * len(ttls)
-            return "hashtable", int(size), n, largest
+            return "hashtable", int(size), n, largest, None
         elesize = sum(p.dict_entry + self._field(f, f in ttls) + self.sds(len(v)) for f, v in pairs) \
             + p.hash_volatile * len(ttls)
-        return "hashtable", self._sampled(16 + self._table(n, at), elesize, n), n, largest
+        return "hashtable", self._sampled(16 + self._table(n, at), elesize, n), n, largest, None
 
     def _hash_grown_from(self, entry: Entry) -> int | None:
         """Fields a hash table held when it stopped being pre-sized and grew one insert at a
@@ -734,8 +740,10 @@ class MemoryEstimator:
                     node_keys.append(chunk[0].id[0].to_bytes(8, "big") + chunk[0].id[1].to_bytes(8, "big"))
                     lp_sizes.append(listpack_size([x for e in chunk for f, v in e.fields for x in (f, v)])
                                     + 4 * len(chunk) + 20)
-        size += self._rax(node_keys)
+        size += self._rax(node_keys, ids=True)
         size += sum(map(p.alloc, lp_sizes)) if p.stream_lp_alloc else sum(lp_sizes)
+        if p.accounting != "alloc":
+            return "stream", size + self._tracked_stream_state(s), s.length, largest
         for g in s.groups:
             pel = [ms.to_bytes(8, "big") + seq.to_bytes(8, "big") for (ms, seq) in (pe.id for pe in g.pending)]
             size += p.stream_cg + self._rax(pel) + p.stream_nack * len(pel)
@@ -744,12 +752,46 @@ class MemoryEstimator:
                 size += p.stream_consumer + len(c.name) + self._rax(cpel)
         return "stream", size, s.length, largest
 
-    def _rax(self, keys: list[bytes]) -> int:
+    def _tracked_stream_state(self, s: Stream) -> int:
+        """The rest of a stream's ``alloc_size`` (t_stream.c @8.6.2 / @8.10.2, as rdbLoadObject
+        builds it): the ``cgroups`` rax by group name, per group its streamCG, PEL rax, one
+        streamNACK per PEL entry and ``consumers`` rax, per consumer its struct, name sds and PEL
+        rax; the ``cgroups_ref`` rax over every pending ID (its lists are not tracked); the IDMP
+        ``idmp_producers`` rax by pid (8.10; 8.6 creates it with raxNew, untracked), per producer an idmpProducer (24) and per iid an idmpEntry
+        with the iid inline (32 + length; its dict is not tracked).  Every iid is counted: the
+        loader drops those older than the duration at load time, which a file cannot tell."""
+        p = self.p
+        a = p.alloc
+        size = 0
+        pending: set[bytes] = set()
+        if s.groups:
+            size += self._rax([g.name for g in s.groups])
+        for g in s.groups:
+            pel = [ms.to_bytes(8, "big") + seq.to_bytes(8, "big") for (ms, seq) in (pe.id for pe in g.pending)]
+            pending.update(pel)
+            size += a(p.stream_cg) + self._rax(pel, ids=True) + a(p.stream_nack) * len(pel)
+            size += self._rax([c.name for c in g.consumers])
+            for c in g.consumers:
+                cpel = [ms.to_bytes(8, "big") + seq.to_bytes(8, "big") for ms, seq in c.pending]
+                size += a(p.stream_consumer) + self._sds_req(len(c.name)) + self._rax(cpel, ids=True)
+        if pending:
+            size += self._rax(list(pending), ids=True)
+        producers = [pr for pr in (s.idmp.producers if s.idmp is not None else ()) if pr.iids]
+        if producers and p.idmp_rax_tracked:
+            size += self._rax([pr.pid for pr in producers])
+        for pr in producers:
+            size += a(24) + sum(a(32 + len(iid)) for iid, _ in pr.iids)
+        return size
+
+    def _rax(self, keys: list[bytes], ids: bool = False) -> int:
         """streamRadixTreeMemoryUsage(): 16 per element + (4 + 30 * 8) per node; on Valkey 8.1+
-        the allocator sizes of the rax's nodes (rax.c tracks them)."""
-        if self.p.stream_rax == "alloc":
-            a = self.p.alloc
-            return a(32) + sum(a(n) for n in rax_node_lengths(keys))  # rax struct + nodes
+        and Redis 8.6+ the allocator sizes of the rax's nodes (rax.c tracks them); ``ids``: a
+        rax of 16-byte stream IDs (keyFixedLen on 8.10)."""
+        p = self.p
+        if p.stream_rax == "alloc":
+            a = p.alloc
+            fixed = ids and p.rax_fixed_leaves
+            return a(p.rax_struct) + sum(a(n) for n in rax_node_lengths(keys, fixed=fixed))  # rax struct + nodes
         return 16 * len(keys) + 244 * rax_node_count(keys)
 
 
@@ -837,10 +879,7 @@ def raw_types_for(profile: ServerProfile) -> frozenset[int]:
     """The type codes the compiled estimator sizes straight from their bytes for ``profile``
     (``Estimator.estimate_raw``): read with ``raw_types``, they are not decoded at all.  Left
     out: what it would mostly hand back (another compact format than the target's, Valkey
-    open-addressing tables and rax allocations, field TTLs, zipmaps, modules, and every type on
-    Redis 8.6+, whose tracked accounting only this module sizes)."""
-    if profile.accounting != "alloc":
-        return frozenset()
+    open-addressing tables, rax allocations, field TTLs, zipmaps, modules, the RDB 13+ types)."""
     types = {C.RDB_TYPE_STRING, C.RDB_TYPE_SET_INTSET, C.RDB_TYPE_SET_LISTPACK}
     if profile.ziplist:
         types |= {C.RDB_TYPE_LIST_QUICKLIST, C.RDB_TYPE_ZSET_ZIPLIST, C.RDB_TYPE_HASH_ZIPLIST}

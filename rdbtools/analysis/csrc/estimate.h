@@ -52,7 +52,7 @@ enum { RDB_TYPE_HASH = 4,
        RDB_TYPE_HASH_ZIPMAP = 9, RDB_TYPE_LIST_ZIPLIST = 10, RDB_TYPE_SET_INTSET = 11, RDB_TYPE_ZSET_ZIPLIST = 12,
        RDB_TYPE_HASH_ZIPLIST = 13, RDB_TYPE_LIST_QUICKLIST = 14, RDB_TYPE_HASH_LISTPACK = 16,
        RDB_TYPE_ZSET_LISTPACK = 17, RDB_TYPE_LIST_QUICKLIST_2 = 18, RDB_TYPE_SET_LISTPACK = 20,
-       RDB_TYPE_HASH_METADATA = 24, RDB_TYPE_HASH_LISTPACK_EX = 25 };
+       RDB_TYPE_HASH_METADATA = 24, RDB_TYPE_HASH_LISTPACK_EX = 25, RDB_OPCODE_KEY_META = 243 };
 
 /* module state (set once at import, in module.c) */
 RDB_INTERNAL extern PyObject *S_string, *S_list, *S_set, *S_zset, *S_hash, *S_stream;  /* model type names */
@@ -218,6 +218,9 @@ qnode_push(qnodes_t *qn, long long container, long long nbytes)
 
 enum { ALLOC_JEMALLOC, ALLOC_LIBC };
 enum { KS_DICTENTRY, KS_EMBEDDED };
+/* ServerProfile.accounting: every allocation by its allocator size (objectComputeSize, up to
+ * 8.2); Redis 8.6 kvobjAllocSize's tracked counters; 8.10's, with the kvobj by its requested size */
+enum { ACC_ALLOC, ACC_TRACKED, ACC_REQUESTED };
 
 typedef struct {
     PyObject_HEAD
@@ -228,7 +231,7 @@ typedef struct {
     long long dict_struct, dict_entry, quicklist, quicklist_node, embstr_limit, embed_limit,
         embstr_robj, zset_dict_entry;
     int embed_counts_expire, stream_rax_estimate, stream_lp_alloc;
-    int tracked;  /* accounting "tracked" (Redis 8.6+ kvobjAllocSize): declined, Python answers */
+    int accounting;      /* ACC_* */
     long long stream, stream_cg, stream_consumer, stream_nack;
     long long hash_entries, hash_value, intset_entries, set_entries, set_value, zset_entries,
         zset_value, list_fill;
@@ -268,6 +271,7 @@ sds(const Estimator *p, long long n, int type5)
 typedef struct {
     PyObject *enc;       /* borrowed */
     long long size, n, largest;
+    long long blob;      /* an intset / listpack value's exact bytes (lpBytes), else -1 */
 } result_t;
 
 typedef struct {
@@ -301,6 +305,10 @@ RDB_INTERNAL int est_zset(Estimator *p, PyObject *entry, int rdb_type, const rec
 RDB_INTERNAL int est_hash(Estimator *p, PyObject *entry, int rdb_type, const record_t *rec, result_t *r);
 RDB_INTERNAL int est_stream(const Estimator *p, PyObject *entry, int rdb_type, const record_t *rec,
                             result_t *r);
+
+/* sizing.c: the whole key on a profile with 8.6+'s tracked accounting (kvobjAllocSize), once
+ * an est_* function has answered ``r`` and left the elements in p->es / p->qn */
+RDB_INTERNAL long long est_tracked(const Estimator *p, PyObject *entry, const result_t *r);
 
 /* a byte string in a record or a scratch store: stream node keys, PEL ids (rax keys) */
 typedef struct {

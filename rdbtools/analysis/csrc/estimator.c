@@ -23,16 +23,14 @@
 
 static PyObject *key_memory(Estimator *self, PyObject *entry, const result_t *r);
 
-/* What only Python sizes: every key on a profile with Redis 8.6+'s tracked accounting, keys
- * with module key metadata (8.6+), hashes written with field TTLs (types 24 and 25: the table
- * of a 24 grows unsized, a 25 stays listpackex without live TTLs) and the value types of
- * RDB 13+ (IDMP / NACK streams 26-27, arrays 28, template hashes 29-32, GCRA 33) */
+/* What only Python sizes: hashes written with field TTLs (types 24 and 25: the table of a 24
+ * grows unsized, a 25 stays listpackex without live TTLs) and the value types of RDB 13+
+ * (IDMP / NACK streams 26-27, arrays 28, template hashes 29-32, GCRA 33) */
 static int
 declined(const Estimator *self, PyObject *entry)
 {
-    PyObject *rt = SLOT(C_Entry, entry, E_RDB_TYPE);
-    return self->tracked || SLOT(C_Entry, entry, E_KEY_META) != Py_None
-        || PyLong_AsLongLong(rt) >= RDB_TYPE_HASH_METADATA;
+    PyObject *rt = SLOT(C_Entry, entry, E_RDB_TYPE), *meta = SLOT(C_Entry, entry, E_KEY_META);
+    return (meta != Py_None && !PyList_CheckExact(meta)) || PyLong_AsLongLong(rt) >= RDB_TYPE_HASH_METADATA;
 }
 
 /* Estimator.estimate(entry, buf, base): a decoded entry */
@@ -40,7 +38,7 @@ static PyObject *
 Estimator_estimate(Estimator *self, PyObject *const *args, Py_ssize_t nargs)
 {
     PyObject *entry, *buf, *rt, *type, *key;
-    result_t r = {NULL, 0, 0, 0};
+    result_t r = {NULL, 0, 0, 0, -1};
     record_t rec = {NULL, 0};
     long long rdb_type;
     int done;
@@ -105,7 +103,9 @@ key_memory(Estimator *self, PyObject *entry, const result_t *r_)
     result_t r = *r_;
     long long total;
     /* _key_overhead */
-    if (self->keyspace == KS_DICTENTRY)
+    if (self->accounting != ACC_ALLOC)
+        total = est_tracked(self, entry, &r);
+    else if (self->keyspace == KS_DICTENTRY)
         total = r.size + sds(self, PyBytes_GET_SIZE(key), 1) + self->dict_entry;
     else if (type == S_string)
         total = r.size;
@@ -141,7 +141,7 @@ static PyObject *
 Estimator_estimate_raw(Estimator *self, PyObject *entry)
 {
     PyObject *key, *type, *rt, *value, *data, *ttls;
-    result_t r = {NULL, 0, 0, 0};
+    result_t r = {NULL, 0, 0, 0, -1};
     long long rdb_type, blob = -1, slen = 0;
     int done, sint = 0;
     if (!Py_IS_TYPE(entry, C_Entry.type))
@@ -241,7 +241,8 @@ Estimator_init(Estimator *self, PyObject *args, PyObject *kw)
     self->stream_rax_estimate = strcmp(s, "estimate") == 0;
     if ((s = STR("accounting")) == NULL)
         goto fail;
-    self->tracked = strcmp(s, "alloc") != 0;
+    self->accounting = strcmp(s, "alloc") == 0 ? ACC_ALLOC : strcmp(s, "tracked") == 0 ? ACC_TRACKED
+        : ACC_REQUESTED;
     if ((th = PyObject_GetAttrString(prof, "thresholds")) == NULL)
         goto fail;
     if (!PyDict_Check(th)) {

@@ -13,7 +13,9 @@
  * elements are known, also serve the raw path (raw.c).  Whatever is not covered (module values,
  * hash field TTLs, Valkey open-addressing tables and rax allocation sizes, re-encoding a value
  * for a target with another compact format, records not in the reader's buffer) is declined
- * (0), and Python answers.
+ * (0), and Python answers.  est_tracked gives the total of a key on a profile with Redis 8.6+'s
+ * tracked accounting (MemoryEstimator._tracked_header and _tracked_value) once est_* has
+ * answered.
  */
 #include "estimate.h"
 
@@ -233,11 +235,35 @@ w_string(walker_t *w)
     return (long long)ulen;
 }
 
+/* skips module-typed values up to their EOF opcode (rdb.c rdbLoadCheckModuleValue;
+ * records._skip_module_values) */
+static void
+w_module_values(walker_t *w)
+{
+    int special;
+    unsigned long long op;
+    while (!w->bad && (op = w_length(w, &special)) != 0) {  /* RDB_MODULE_OPCODE_EOF */
+        if (op == 1 || op == 2)       /* SINT, UINT */
+            w_length(w, &special);
+        else if (op == 3)             /* FLOAT */
+            w->pos += 4;
+        else if (op == 4)             /* DOUBLE */
+            w->pos += 8;
+        else if (op == 5)             /* STRING */
+            w_string(w);
+        else
+            w->bad = 1;
+        if (w->pos > w->end)
+            w->bad = 1;
+    }
+}
+
 /* walks the record up to its value: returns the type byte, or -1 */
 static int
 w_record_value(walker_t *w)
 {
     int op, special;
+    unsigned long long k, classes;
     for (;;) {
         if (w->pos >= w->end)
             return -1;
@@ -250,6 +276,16 @@ w_record_value(walker_t *w)
             w_length(w, &special);
         else if (op == 0xF9)     /* FREQ */
             w->pos += 1;
+        else if (op == RDB_OPCODE_KEY_META) {  /* Redis 8.6+: class spec + module values, each */
+            classes = w_length(w, &special);
+            if (special)
+                w->bad = 1;
+            for (k = 0; k < classes && !w->bad && w->pos <= w->end; k++) {
+                w->pos += 4;
+                if (w->pos <= w->end)
+                    w_module_values(w);
+            }
+        }
         else
             break;
         if (w->bad || w->pos > w->end)
@@ -435,6 +471,7 @@ est_set_e(const Estimator *p, int rdb_type, int have_rec, long long blob, const 
             if (b <= 0)   /* ``_blob_len(...) or intset_size(ints)`` */
                 b = 8 + width * n;
             r->enc = S_intset;
+            r->blob = b;
             r->size = 16 + (p->exact_blobs ? b : alloc(p, b));
             return 1;
         }
@@ -450,6 +487,7 @@ est_set_e(const Estimator *p, int rdb_type, int have_rec, long long blob, const 
                 b += lp_entry_size(&es->a[i]);
         }
         r->enc = S_listpack;
+        r->blob = b;
         r->size = 16 + alloc(p, b);
         return 1;
     }
@@ -490,6 +528,7 @@ est_zset_e(const Estimator *p, int rdb_type, int have_rec, long long blob, const
         if (b < 0)
             return 0;  /* re-encoding the scores as text is left to Python */
         r->enc = p->ziplist ? S_ziplist : S_listpack;
+        r->blob = b;
         r->size = 16 + (p->exact_blobs ? b : alloc(p, b));
         return 1;
     }
@@ -542,6 +581,7 @@ est_hash_e(const Estimator *p, int rdb_type, int have_rec, long long blob, const
                 b += lp_entry_size(&es->a[i]);
         }
         r->enc = p->ziplist ? S_ziplist : S_listpack;
+        r->blob = b;
         r->size = 16 + (p->exact_blobs ? b : alloc(p, b));
         return 1;
     }
@@ -583,6 +623,86 @@ est_hash(Estimator *p, PyObject *entry, int rdb_type, const record_t *rec, resul
     if ((rc = elems_from_pairs(&p->es, pairs, 1)) <= 0)
         return rc;
     return est_hash_e(p, rdb_type, rec->buf != NULL, record_blob(rec, rdb_type), &p->es, r);
+}
+
+/* MemoryEstimator._sds_req: sdsAllocSize (sds.h @8.6.2) of an sds made by sdsnewlen */
+static inline long long
+sds_req(const Estimator *p, long long n)
+{
+    long long hdr = sds_header(n, 1);
+    return hdr == 1 ? n + 2 : alloc(p, hdr + n + 1);
+}
+
+/* MemoryEstimator._tracked_node: a skiplist node with its member, by the expected allocator
+ * size of its random level (P = 0.25, levels 1..12) */
+static double
+tracked_node(const Estimator *p, long long n)
+{
+    long long sz = sds_header(n, 1) + n + 1, lvl;
+    double sum = 0.0, pr = 0.75;
+    for (lvl = 1; lvl <= 12; lvl++, pr *= 0.25)
+        sum += pr * (double)alloc(p, 16 + 16 * lvl + sz);
+    return sum;
+}
+
+/* MemoryEstimator._tracked_entry of a field without a TTL (entryMemUsage, entry.c @8.6.2) */
+static inline long long
+tracked_entry(const Estimator *p, long long lf, long long lv)
+{
+    long long field = sds_header(lf, 1) + lf + 1;
+    if (field + 3 + lv + 1 <= 128)
+        return field + 3 + lv + 1;
+    return sds_header(lf, 0) + lf + 1 + 8 + sds_req(p, lv);
+}
+
+/* MemoryEstimator._tracked_header + _tracked_value: Redis 8.6+ kvobjAllocSize, the kvobj (robj,
+ * metadata slots, key) and the counters the value's type keeps.  The elements are those the
+ * per-type estimate just read (self->es, self->qn); ``r`` is its result. */
+long long
+est_tracked(const Estimator *p, PyObject *entry, const result_t *r)
+{
+    PyObject *key = SLOT(C_Entry, entry, E_KEY), *type = SLOT(C_Entry, entry, E_TYPE),
+        *meta = SLOT(C_Entry, entry, E_KEY_META);
+    const elems_t *es = &p->es;
+    long long nk = PyBytes_GET_SIZE(key), n = r->n, head, value, k;
+    double nodes;
+    head = 16 + 8 * ((SLOT(C_Entry, entry, E_EXPIRE) != Py_None) + (meta == Py_None ? 0 : PyList_GET_SIZE(meta)))
+        + 1 + sds_header(nk, nk < 32) + nk + 1;
+    if (r->enc == S_embstr)  /* the value's sds8 takes the allocation's slack as its alloc */
+        return alloc(p, head + 3 + n + 1);
+    if (p->accounting == ACC_TRACKED)
+        head = alloc(p, head);
+    if (type == S_string)
+        return head + (r->enc == S_raw ? sds_req(p, n) : 0);
+    if (type == S_list) {
+        if (r->enc == S_listpack)
+            return head + p->qn.a[0].nbytes;
+        value = alloc(p, p->quicklist);
+        for (k = 0; k < p->qn.n; k++)
+            value += alloc(p, p->quicklist_node) + p->qn.a[k].nbytes;
+        return head + value;
+    }
+    if (type != S_set && type != S_zset && type != S_hash)  /* streams: as sized */
+        return head + r->size - 16;
+    if (r->blob >= 0)   /* intset, listpack */
+        return head + r->blob;
+    if (type == S_set) {
+        value = table(p, n, -1) + n * p->dict_entry;
+        for (k = 0; k < n; k++)
+            value += sds_req(p, es->a[k].len);
+        return head + value;
+    }
+    if (type == S_zset) {
+        nodes = 0.0;
+        for (k = 0; k < n; k++)
+            nodes += tracked_node(p, es->a[k].len);
+        return head + (long long)((double)(16 + alloc(p, 32) + alloc(p, 16 + 32 * 16)) + nodes
+                                  + (double)table(p, n, -1) + (double)(n * p->zset_dict_entry));
+    }
+    value = table(p, n, -1) + n * p->dict_entry;  /* hashes: 8.6+ sizes a converted table too */
+    for (k = 0; k < n; k++)
+        value += tracked_entry(p, es->a[2 * k].len, es->a[2 * k + 1].len);
+    return head + value;
 }
 
 /* (bytes, x) pairs: 1 when every item is such a tuple */
