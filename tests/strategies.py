@@ -8,9 +8,16 @@ PLAIN nodes (elements over the node limit), integer encodings (int8/16/24/32/64 
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 from hypothesis import strategies as st
+
+
+def live_examples(default: int) -> int:
+    """Examples per property test against a live server: ``default`` locally, more where
+    ``RDBTOOLS_LIVE_EXAMPLES`` says (``.ci/run`` sets it for the compiled pass)."""
+    return max(default, int(os.environ.get("RDBTOOLS_LIVE_EXAMPLES") or 0))
 
 INT_EDGES = [0, 1, 12, 13, 127, 128, -128, -129, 255, 4095, 4096, -4096, -4097, 32767, 32768,
              -32768, -32769, 8388607, 8388608, -8388608, 2**31 - 1, 2**31, -2**31, -2**31 - 1,

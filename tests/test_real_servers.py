@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from capture import capture_dbs
 from rdbtools import open_rdb
 from servers import RedisServer
-from strategies import dataset
+from strategies import dataset, live_examples
 from truth import compare_entries
 
 pytestmark = pytest.mark.server
@@ -47,7 +47,7 @@ def _load(srv: RedisServer, data) -> dict:
     return expiries
 
 
-@settings(max_examples=8, deadline=None,
+@settings(max_examples=live_examples(8), deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                  HealthCheck.data_too_large])
 @given(data=dataset())

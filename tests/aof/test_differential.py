@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from capture import capture_dbs
+from strategies import live_examples
 from rdbtools.aof import open_aof
 from rdbtools.aof.replay import ServerProfile, replay
 from truth import compare_entries, truth_bytes
@@ -194,7 +195,7 @@ def test_replay_of_server_aof_equals_server(server_spec, tmp_path, preamble):
     with RedisServer(server_spec, config=config, workdir=tmp_path / "srv") as srv:
         strategy = st.lists(_cmds(srv), min_size=1, max_size=25)
 
-        @settings(max_examples=10, deadline=None, database=None,
+        @settings(max_examples=live_examples(10), deadline=None, database=None,
                   suppress_health_check=list(HealthCheck))
         @given(commands=strategy)
         def run(commands):
