@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 CORPUS = ROOT.parent / "shared" / "corpus"
 DOC = ROOT / "docs" / "memory.md"
 BEGIN, END = "<!-- accuracy-table:begin -->", "<!-- accuracy-table:end -->"
-TYPES = ("string", "list", "set", "zset", "hash", "stream")
+TYPES = ("string", "list", "set", "zset", "hash", "stream", "array")
 
 
 # -- the dataset ----------------------------------------------------------------------------------
@@ -84,15 +84,59 @@ def _key(rng: random.Random, i: int) -> bytes:
     return b"%s:%d:%s" % (prefix, i, tail)
 
 
+def _array_element(rng: random.Random) -> bytes:
+    """An array value of every tagged-pointer kind (sparsearray.c arEncode): 62-bit integers,
+    integers beyond them, floats that round-trip, strings up to 7 bytes inline, longer ones
+    allocated (a few above the 32,767-byte short header)."""
+    r = rng.random()
+    if r < 0.25:
+        return b"%d" % rng.randint(-(10 ** rng.randint(1, 18)), 10 ** rng.randint(1, 18))
+    if r < 0.28:
+        return b"%d" % rng.randint(1 << 61, (1 << 63) - 1)
+    if r < 0.38:
+        return b"%d.%s" % (rng.randint(-999, 999), rng.choice([b"5", b"25", b"125", b"0", b"1"]))
+    if r < 0.55:
+        return _blob(rng, rng.randint(0, 7))
+    if r < 0.995:
+        return _blob(rng, _length(rng))
+    return _word(rng, rng.randint(32000, 34000))
+
+
+def _array_indexes(rng: random.Random) -> list[int]:
+    """Index sets that exercise every slice layout: runs (dense slices), scattered indexes
+    within one slice or across many (sparse slices, promoted ones), indexes past the flat
+    directory (slice id 2048+: the super-directory) up to 2^63."""
+    n = _count(rng)
+    shape = rng.choice(["run", "run", "slice", "scatter", "huge"])
+    if shape == "run":
+        start = rng.choice([0, rng.randint(0, 10 ** 5), rng.randint(0, 10 ** 9)])
+        return list(range(start, start + n))
+    if shape == "slice":
+        base = rng.randint(0, 5000) * 4096
+        return rng.sample(range(base, base + 4096), min(n, 4096))
+    top = 10 ** rng.randint(4, 8) if shape == "scatter" else 1 << 63
+    return sorted({rng.randrange(top - 1) for _ in range(min(n, 300))})
+
+
 def build_dataset(client, n_keys: int, seed: int = 1, *, field_ttls: bool = False, idmp: bool = False,
-                  nack: bool = False) -> None:
+                  nack: bool = False, arrays: bool = False, templates: bool = False) -> None:
     """Create ``n_keys`` random keys of every type and encoding with real commands; ``idmp``
     (Redis 8.6+): some streams are written with XADD IDMP / IDMPAUTO; ``nack`` (8.8+): some
-    delivered entries are put back with XNACK."""
+    delivered entries are put back with XNACK; ``arrays`` (8.8+): arrays (ARMSET) of every
+    slice layout; ``templates`` (8.10+): some hashes are template hashes (HIMPORT SET with a
+    few shared field sets, so keys share their templates)."""
     rng = random.Random(seed)
     pipe = client.pipeline(transaction=False)
     pending = 0
     kinds = ["string"] * 30 + ["list"] * 14 + ["set"] * 14 + ["zset"] * 14 + ["hash"] * 20 + ["stream"] * 8
+    if arrays:
+        kinds += ["array"] * 8
+    fieldsets = []
+    if templates:  # HIMPORT PREPARE is per connection: one pipeline, one connection
+        for j in range(12):
+            nf = rng.choice([1, 2, 3, 5, 10, 40, 200, 600])
+            fieldsets.append(sorted({_word(rng, rng.randint(1, 40)) for _ in range(nf)}))
+            pipe.execute_command("HIMPORT", "PREPARE", b"fs%d" % j, *fieldsets[-1])
     for i in range(n_keys):
         kind = rng.choice(kinds)
         key = _key(rng, i)
@@ -130,6 +174,13 @@ def build_dataset(client, n_keys: int, seed: int = 1, *, field_ttls: bool = Fals
             items = list(mapping.items())
             for j in range(0, len(items), 500):
                 pipe.zadd(key, dict(items[j:j + 500]))
+        elif kind == "hash" and fieldsets and rng.random() < 0.3:
+            j = rng.randrange(len(fieldsets))
+            pipe.execute_command("HIMPORT", "SET", key, b"fs%d" % j, *[_element(rng) for _ in fieldsets[j]])
+        elif kind == "array":
+            args = [x for idx in _array_indexes(rng) for x in (idx, _array_element(rng))]
+            for j in range(0, len(args), 1000):
+                pipe.execute_command("ARMSET", key, *args[j:j + 1000])
         elif kind == "hash":
             n = _count(rng)
             mapping = {_blob(rng, rng.randint(1, 30)): _element(rng) for _ in range(n)}
@@ -184,29 +235,41 @@ def build_dataset(client, n_keys: int, seed: int = 1, *, field_ttls: bool = Fals
     pipe.execute()
 
 
-def measure_server(spec_name: str, n_keys: int, seed: int, workdir: Path) -> tuple[Path, dict]:
-    """Build the dataset on a live server, reload it, and return (rdb path, key -> MEMORY USAGE)."""
+def measure_server(spec_name: str, n_keys: int, seed: int, workdir: Path,
+                   config: dict | None = None) -> tuple[Path, dict]:
+    """Build the dataset on a live server (started with ``config``), reload it, and return
+    (rdb path, key -> (MEMORY USAGE, OBJECT ENCODING)).  With hash templates (Redis 8.10+)
+    the truth is read from a second server started on the saved file: DEBUG RELOAD keeps the
+    templates' runtime ids (a template-listpack's first entry), a fresh load numbers them
+    from 0 in file order, as the estimate assumes."""
     from servers import RedisServer, spec_by_name
 
     spec = spec_by_name(spec_name)
     workdir.mkdir(parents=True, exist_ok=True)
-    with RedisServer(spec, workdir=workdir) as srv:
+    redis = not spec.is_valkey
+    templates = redis and spec.version >= (8, 10, 0)
+    with RedisServer(spec, config, workdir=workdir) as srv:
         field_ttls = (not spec.is_valkey and spec.version >= (7, 4, 0)) or (spec.is_valkey and spec.version >= (9, 0, 0))
-        redis = not spec.is_valkey
         build_dataset(srv.client, n_keys, seed, field_ttls=field_ttls, idmp=redis and spec.version >= (8, 6, 0),
-                      nack=redis and spec.version >= (8, 8, 0))
+                      nack=redis and spec.version >= (8, 8, 0), arrays=redis and spec.version >= (8, 8, 0),
+                      templates=templates)
         srv.execute("DEBUG", "RELOAD")
-        truth = {}
-        keys = [k for k in srv.client.scan_iter(count=1000)]
-        pipe = srv.client.pipeline(transaction=False)
-        for k in keys:
-            pipe.execute_command("MEMORY", "USAGE", k, "SAMPLES", "0")
-            pipe.execute_command("OBJECT", "ENCODING", k)
-        replies = pipe.execute()
-        for i, k in enumerate(keys):
-            truth[(0, k)] = (replies[2 * i], replies[2 * i + 1].decode())
         rdb = srv.rdb_path
-    return rdb, truth
+        if not templates:
+            return rdb, _memory_usage(srv.client)
+    with RedisServer(spec, config, load_rdb=rdb, workdir=workdir / "loaded") as srv:
+        return rdb, _memory_usage(srv.client)
+
+
+def _memory_usage(client) -> dict:
+    """(0, key) -> (MEMORY USAGE key SAMPLES 0, OBJECT ENCODING) of every key of db 0."""
+    keys = list(client.scan_iter(count=1000))
+    pipe = client.pipeline(transaction=False)
+    for k in keys:
+        pipe.execute_command("MEMORY", "USAGE", k, "SAMPLES", "0")
+        pipe.execute_command("OBJECT", "ENCODING", k)
+    replies = pipe.execute()
+    return {(0, k): (replies[2 * i], replies[2 * i + 1].decode()) for i, k in enumerate(keys)}
 
 
 # -- comparison -----------------------------------------------------------------------------------
@@ -234,11 +297,12 @@ def compare(rows: list[tuple[str, int, int]]) -> dict:
     return out
 
 
-def estimate_rows(rdb_path, truth: dict, server: str | None = None) -> list[tuple[str, int, int]]:
+def estimate_rows(rdb_path, truth: dict, server: str | None = None,
+                  config: dict | None = None) -> list[tuple[str, int, int]]:
     from rdbtools.analysis.memory import estimate_file
 
     rows = []
-    for est in estimate_file(rdb_path, server=server):
+    for est in estimate_file(rdb_path, server=server, config=config):
         t = truth.get((est.db, est.key))
         if t is None:
             continue

@@ -99,6 +99,35 @@ def test_corpus_accuracy(server, corpus_dir):
     assert abs(result["all"]["sum_error"]) <= 0.05, result
 
 
+def test_corpus_arrays_and_templates_exact(corpus_dir):
+    """Redis 8.10.2's arrays (dense, sparse past the flat directory, deleted from, insert
+    cursors) and template hashes (shared templates, template-listpack and template-array)
+    are estimated to the byte of the writer's MEMORY USAGE, with its encodings."""
+    seen = set()
+    for name in ("dump", "dump-keymeta"):
+        rdb = corpus_dir / "redis-8.10.2" / "rdb" / f"{name}.rdb"
+        truth = memory_accuracy.load_corpus_truth(rdb.with_suffix(".json"))
+        for k in estimate_file(rdb):
+            if k.type == "array" or k.rdb_type in (30, 32):
+                assert (k.memory_usage, k.encoding) == truth[(k.db, k.key)], (name, k.key)
+                seen.add(k.encoding)
+    assert seen == {"sliced-array", "template-listpack", "template-array"}
+
+
+def test_array_slices():
+    """sparsearray.c layouts: a sparse slice holds up to array-sparse-kmax offsets (capacity 4,
+    8, 10), the next one promotes it to a dense window (a power of two over the offsets)."""
+    from rdbtools.analysis.memory import MemoryEstimator
+
+    est = MemoryEstimator(profile_for("redis-8.10"))
+    # arSparseAllocSize: 32 + offsets padded to 8 + 8 per value, by jemalloc's size classes
+    assert [est._array_slice(list(range(n)), 4096, 10) for n in (1, 4, 5, 9, 10)] == \
+        [jemalloc_size(n) for n in (72, 72, 112, 136, 136)]
+    assert est._array_slice(list(range(11)), 4096, 10) == jemalloc_size(32 + 8 * 16)
+    assert est._array_slice(list(range(0, 4096, 2)), 4096, 10) == jemalloc_size(32 + 8 * 4096)
+    assert est._array_slice([4095], 4096, 0) == 96  # dense from the start: an 8-slot window
+
+
 def test_corpus_predicted_encodings(corpus_dir):
     truth = memory_accuracy.load_corpus_truth(corpus_dir / "redis-7.0.15" / "rdb" / "dump.json")
     agree = total = 0
@@ -118,7 +147,7 @@ _GOALS = {  # server -> types expected within median 1 % / p90 5 % (docs/memory.
     "redis-7.0.15": _ALL_TYPES,
     "redis-8.2.3": _ALL_TYPES,
     "redis-8.6.2": _ALL_TYPES,  # streams with groups, IDMP producers (and NACK zones on 8.10)
-    "redis-8.10.2": _ALL_TYPES,
+    "redis-8.10.2": _ALL_TYPES + ("array",),  # and template hashes (HIMPORT SET)
     "valkey-8.1.8": _ALL_TYPES,
     "valkey-9.1.2": _ALL_TYPES,
 }
@@ -155,3 +184,33 @@ def test_live_accuracy_20k(server_spec, tmp_path):
         assert result[t]["median"] <= 0.01, (t, result[t])
         assert result[t]["p90"] <= 0.05, (t, result[t])
         assert abs(result[t]["sum_error"]) <= 0.02, (t, result[t])
+
+
+# Arrays and template hashes are deterministic: exact to the byte on a live 8.10.2 after a load,
+# with the loader's own slice configuration (array-slice-size / array-sparse-kmax) and with
+# templates made by HIMPORT and by hash-min-template-entries (hundreds of templates, so their
+# ids pass the one-byte listpack integer)
+_ARRAY_CONFIGS = [
+    {},
+    {"array-sparse-kmax": 0, "array-sparse-kmin": 0, "array-slice-size": 256},
+    {"array-sparse-kmax": 40, "hash-min-template-entries": 1},
+]
+
+
+@pytest.mark.server
+@pytest.mark.parametrize("config", _ARRAY_CONFIGS, ids=["default", "dense-256", "kmax40-templates"])
+def test_live_arrays_and_templates_exact(config, tmp_path):
+    from servers import probe_server
+
+    reason = probe_server("redis-8.10.2")
+    if reason is not None:
+        pytest.skip(reason)
+    rdb, truth = memory_accuracy.measure_server("redis-8.10.2", 1500, 7, tmp_path / "srv", config)
+    estimate_config = {k: v for k, v in config.items() if k in ("array-slice-size", "array-sparse-kmax")}
+    seen: dict[str, int] = {}
+    for k in estimate_file(rdb, config=estimate_config):
+        if k.type == "array" or k.encoding.startswith("template"):
+            assert (k.memory_usage, k.encoding) == truth[(k.db, k.key)], k.key
+            seen[k.encoding] = seen.get(k.encoding, 0) + 1
+    assert seen.get("sliced-array", 0) > 50 and seen.get("template-listpack", 0) > 5 \
+        and seen.get("template-array", 0) > 5, seen

@@ -25,8 +25,9 @@ from ..format import constants as C
 from ..rdb import _accel
 from ..rdb._accel import decode_listpack, decode_ziplist
 from ..errors import ChecksumError, FormatError
-from ..model import (Entry, RawValue, Stream, TYPE_HASH, TYPE_LIST, TYPE_SET, TYPE_STREAM,
-                     TYPE_STRING, TYPE_ZSET)
+from ..model import (Entry, RawValue, Stream, TYPE_ARRAY, TYPE_HASH, TYPE_LIST, TYPE_SET,
+                     TYPE_STREAM, TYPE_STRING, TYPE_ZSET)
+from ..rdb.encoders import array_tag
 from ..rdb.targets import DEFAULT_THRESHOLDS as _DEFAULTS, LIST_NODE_BYTES, config_name
 from .encoded import (intset_size, jemalloc_size, libc_size, listpack_entry_size, listpack_size,
                       rax_node_count, rax_node_lengths, sds_header, string_to_int, ziplist_size)
@@ -46,6 +47,9 @@ DEFAULT_THRESHOLDS = {
                  "set-max-listpack-entries", "set-max-listpack-value", "zset-max-listpack-entries",
                  "zset-max-listpack-value", "list-max-listpack-size")
 }
+# arrays (Redis 8.8+): sparsearray.h AR_SLICE_SIZE_DEFAULT / AR_SPARSE_KMAX_DEFAULT @8.10.2; the
+# loader rebuilds slices with its own config, the file does not record them
+DEFAULT_THRESHOLDS.update({"array-slice-size": 4096, "array-sparse-kmax": 10})
 
 
 def normalise_config(config: dict | None) -> dict[str, int]:
@@ -108,6 +112,7 @@ class ServerProfile:
     zset_dict_entry: int = 24     # Redis 8: the zset dict stores no values (16-byte entries)
     stream_lp_alloc: bool = True  # listpacks counted by allocation size (7.0+), not lpBytes (6.x)
     hfe_listpack_ex: int = 32     # listpackEx struct allocation (7.4+)
+    hash_templates: bool = False  # 8.10: types 29-32 load as template-listpack / template-array
     #: "alloc": every allocation by its allocator size (objectComputeSize, up to 8.2);
     #: "tracked": Redis 8.6 kvobjAllocSize, the kvobj by its allocator size and the value by the
     #: counters each type keeps (listpacks by lpBytes, sds by header + length + 1, dict entries
@@ -158,7 +163,7 @@ _R86 = replace(_R8, name="redis-8.6", accounting="tracked", stream_rax="alloc",
 # streamCG gains pel_nack_tail (64), rax keyFixedLen (40, and no leaf nodes in ID raxes)
 _R810 = replace(_R86, name="redis-8.10", accounting="requested", dict_entry=16,
                 zset_dict_entry=16, stream_cg=64, rax_struct=40, rax_fixed_leaves=True,
-                idmp_rax_tracked=True)
+                idmp_rax_tracked=True, hash_templates=True)
 
 PROFILES: dict[str, ServerProfile] = {
     "redis-6.0": replace(_R6, name="redis-6.0"),
@@ -169,7 +174,8 @@ PROFILES: dict[str, ServerProfile] = {
     "redis-8.0": replace(_R8, name="redis-8.0"),
     "redis-8.2": replace(_R8, name="redis-8.2"),
     "redis-8.6": _R86,
-    "redis-8.8": replace(_R810, name="redis-8.8"),  # no 8.8 tree here: taken as 8.10 (INFERRED)
+    # no 8.8 tree here: taken as 8.10 (INFERRED), without the 8.10 hash templates
+    "redis-8.8": replace(_R810, name="redis-8.8", hash_templates=False),
     "redis-8.10": _R810,
     "valkey-7.2": replace(_R72, name="valkey-7.2"),
     "valkey-8.0": replace(_V8, name="valkey-8.0"),
@@ -272,6 +278,21 @@ def _dtoa(score: float, fpconv: bool) -> bytes:
     return (b"%.17g" % score)
 
 
+_TEMPLATE_TYPES = frozenset({C.RDB_TYPE_HASH_TMPL_LP, C.RDB_TYPE_HASH_TMPL_LP_REF,
+                             C.RDB_TYPE_HASH_TMPL_ARRAY, C.RDB_TYPE_HASH_TMPL_ARRAY_REF})
+
+#: sparsearray.h: a super-directory block holds the pointers of 2048 slices
+_AR_SUPER_BLOCK_SLOTS = 2048
+
+
+def _array_window(win: int, off: int, slice_size: int) -> tuple[int, int]:
+    """A dense slice's window as sparsearray.c places it: the whole slice once it reaches the
+    slice size, else shifted left where it would pass the slice's end."""
+    if win >= slice_size:
+        return slice_size, 0
+    return win, min(off, slice_size - win)
+
+
 _SKIPLIST_LEVEL_P = [0.75 * 0.25 ** (i - 1) for i in range(1, 33)]
 
 
@@ -327,6 +348,10 @@ class MemoryEstimator:
         self._node_mean = sum(p * a(24 + 16 * lvl) for lvl, p in enumerate(_SKIPLIST_LEVEL_P, 1))
         self._emb_cache: dict[int, float] = {}
         self._sds_cache: dict[bool, dict[int, int]] = {True: {}, False: {}}
+        #: template field names -> (the loader's template id, keys using it): the key
+        #: refcount a template hash's share of its template is divided by (set per file by
+        #: :class:`FileEstimates`; unknown templates count one key)
+        self.templates: dict[tuple[bytes, ...], tuple[int, int]] = {}
         compiled = compiled_estimator()
         twin = compiled.Estimator(profile, self._node_mean) if compiled else None
         #: ``compiled(entry, buf, base)``: the C twin of :meth:`estimate` for the common cases
@@ -421,10 +446,14 @@ class MemoryEstimator:
             enc, value_size, n, largest, blob = self._set(entry, shape)
         elif t == TYPE_ZSET:
             enc, value_size, n, largest, blob = self._zset(entry, shape)
+        elif t == TYPE_HASH and entry.rdb_type in _TEMPLATE_TYPES and self.p.hash_templates:
+            enc, value_size, n, largest = self._template_hash(entry)
         elif t == TYPE_HASH:
             enc, value_size, n, largest, blob = self._hash(entry, shape)
         elif t == TYPE_STREAM:
             enc, value_size, n, largest = self._stream(entry, shape)
+        elif t == TYPE_ARRAY:
+            enc, value_size, n, largest = self._array(entry)
         else:
             enc, value_size, n, largest = "raw", 16 + len(getattr(entry.value, "raw", b"")), 1, 0
         if self.p.accounting != "alloc":
@@ -468,8 +497,8 @@ class MemoryEstimator:
             if enc == "listpack":
                 return nodes[0][1]
             return p.alloc(p.quicklist) + sum(p.alloc(p.quicklist_node) + nbytes for _, nbytes in nodes)
-        if t not in (TYPE_SET, TYPE_ZSET, TYPE_HASH):  # streams, modules: as sized above
-            return value_size - 16
+        if t not in (TYPE_SET, TYPE_ZSET, TYPE_HASH) or enc.startswith("template"):
+            return value_size - 16  # streams, arrays, template hashes, modules: as sized above
         n = len(v)  # type: ignore[arg-type]
         if enc in ("intset", "listpack", "listpackex"):
             return blob + (p.hfe_listpack_ex if enc == "listpackex" else 0)  # type: ignore[operator]
@@ -696,6 +725,36 @@ class MemoryEstimator:
             + p.hash_volatile * len(ttls)
         return "hashtable", self._sampled(16 + self._table(n, at), elesize, n), n, largest, None
 
+    def _template_hash(self, entry: Entry):
+        """A template hash (types 29-32, Redis 8.10; rdb.c rdbLoadObject, t_hash.c
+        hashTypeAllocSize): a listpack record (29/30) stays ``template-listpack`` — the
+        listpack ``[template id][v0]...`` by lpBytes, the id re-encoded as the loader's own
+        (templates are numbered from 0 in file order) — unless it has more fields than
+        hash-max-listpack-entries; a string record (31/32) is ``template-listpack`` when the
+        values fit a listpack (that many fields, no value above hash-max-listpack-value), else
+        ``template-array``: a ``hashTemplateArray`` (16 bytes + one sds pointer per field) and
+        the values' sds.  MEMORY USAGE adds the key's share of its template
+        (hashTemplatePerKeyMemoryShare: the template's ``mem_size`` — its 80-byte struct, the
+        field pointers and the field names' sds allocations — divided by the keys using it)."""
+        p = self.p
+        th = p.thresholds
+        pairs: list[tuple[bytes, bytes]] = entry.value  # type: ignore[assignment]
+        n = len(pairs)
+        fields = tuple(f for f, _ in pairs)
+        largest = max((max(len(f), len(v)) for f, v in pairs), default=0)
+        local_id, refs = self.templates.get(fields, (0, 1))
+        if entry.rdb_type in (C.RDB_TYPE_HASH_TMPL_LP, C.RDB_TYPE_HASH_TMPL_LP_REF):
+            packed = n <= th["hash-max-listpack-entries"]
+        else:
+            packed = n <= th["hash-max-listpack-entries"] and all(
+                len(v) <= th["hash-max-listpack-value"] for _, v in pairs)
+        if packed:
+            enc, size = "template-listpack", listpack_size([local_id, *(v for _, v in pairs)])
+        else:
+            enc, size = "template-array", 16 + 8 * n + sum(self._sds_req(len(v)) for _, v in pairs)
+        mem_size = 80 + 8 * n + sum(self.sds(len(f)) for f in fields)
+        return enc, 16 + size + mem_size // refs, n, largest
+
     def _hash_grown_from(self, entry: Entry) -> int | None:
         """Fields a hash table held when it stopped being pre-sized and grew one insert at a
         time (``_table``'s ``converted_at``), None when loading sized it for the final count: a
@@ -751,6 +810,65 @@ class MemoryEstimator:
                 cpel = [ms.to_bytes(8, "big") + seq.to_bytes(8, "big") for ms, seq in c.pending]
                 size += p.stream_consumer + len(c.name) + self._rax(cpel)
         return "stream", size, s.length, largest
+
+    def _array(self, entry: Entry):
+        """A ``redisArray``'s ``alloc_size`` (sparsearray.c @8.10.2) as rdbLoadObject builds it,
+        arSet() by ascending index: the struct (80), the directory — flat, one pointer per
+        slice id up to the next power of two above the highest (grown by realloc), or, once a
+        slice id reaches 2048 (``AR_SUPER_BLOCK_SLOTS``), the super-directory (24-byte entries,
+        capacity 4, doubling) with a 2048-pointer block per populated group of 2048 slices —,
+        every slice (:meth:`_array_slice`) and every element that is no tagged immediate
+        (arEncode(): integers, floats and up to 7 bytes live in the pointer word) as an
+        arString, a 2-byte length header (8 above 32,767 bytes) and the bytes, all by their
+        allocation sizes."""
+        a = self.p.alloc
+        th = self.p.thresholds
+        slice_size = th["array-slice-size"]
+        bits = slice_size.bit_length() - 1
+        items: list[tuple[int, bytes]] = entry.value  # type: ignore[assignment]
+        size = a(80)
+        largest = 0
+        slices: dict[int, list[int]] = {}
+        for idx, v in items:
+            slices.setdefault(idx >> bits, []).append(idx & (slice_size - 1))
+            n = len(v)
+            largest = max(largest, n)
+            if n > 7 and array_tag(v) == C.ARRAY_TAG_SDS:
+                size += a((2 if n <= 32767 else 8) + n)
+        size += sum(self._array_slice(offs, slice_size, th["array-sparse-kmax"]) for offs in slices.values())
+        top = max(slices, default=0)
+        if top >= _AR_SUPER_BLOCK_SLOTS:
+            blocks = len({sid // _AR_SUPER_BLOCK_SLOTS for sid in slices})
+            size += a(24 * max(4, _next_pow2(blocks))) + blocks * a(8 * _AR_SUPER_BLOCK_SLOTS)
+        elif slices:
+            size += a(8 * _next_pow2(top + 1))
+        return "sliced-array", 16 + size, len(items), largest
+
+    def _array_slice(self, offs: list[int], slice_size: int, kmax: int) -> int:
+        """One slice's allocation (an ``arSlice`` of 32 bytes and its payload) after its
+        offsets ``offs`` were set in ascending order: sparse (sorted uint16 offsets, padded to
+        8, then the value words) while it holds at most ``array-sparse-kmax`` elements, with
+        capacity 4, doubling, clamped to kmax; the next insert promotes it to a dense window
+        (a power of two, at least 8, over the sparse offsets), which grows right by doubling
+        up to the whole slice, shifted left where it would pass the slice's end.  With kmax 0
+        slices start dense: an 8-slot window at the first offset."""
+        n = len(offs)
+        if 0 < kmax and n <= kmax:
+            cap = min(kmax, 4)
+            while cap < n:
+                cap = min(cap * 2, kmax)
+            return self.p.alloc(32 + (2 * cap + 7) // 8 * 8 + 8 * cap)
+        if kmax:
+            off, win, rest = offs[0], max(8, _next_pow2(offs[kmax - 1] - offs[0] + 1)), offs[kmax:]
+        else:
+            off, win, rest = offs[0], 8, offs[1:]
+        win, off = _array_window(win, off, slice_size)
+        for rel in rest:
+            if rel >= off + win:
+                while rel >= off + win and win < slice_size:
+                    win <<= 1
+                win, off = _array_window(win, off, slice_size)
+        return self.p.alloc(32 + 8 * win)
 
     def _tracked_stream_state(self, s: Stream) -> int:
         """The rest of a stream's ``alloc_size`` (t_stream.c @8.6.2 / @8.10.2, as rdbLoadObject
@@ -962,6 +1080,36 @@ def _prescan_aux(path) -> dict[bytes, bytes] | None:
         return None
 
 
+def _template_key_refs(path) -> dict[tuple[bytes, ...], tuple[int, int]]:
+    """Field names -> (the loader's id, key refcount) of every hash template (opcode 242,
+    Redis 8.10) in the file at ``path``, by a separate read with the values of types 30 and 32
+    kept raw to find their template ids; the loader numbers the templates from 0 in file order.
+    Empty when the file has no templates or cannot be read again (a template hash then counts
+    as its template's only key); damage is the real read's to report."""
+    from ..rdb.reader import RecordCursor, open_rdb
+
+    if not _reopenable(path):
+        return {}
+    refs: defaultdict[int, int] = defaultdict(int)
+    try:
+        with open_rdb(path, values="sizes", verify_checksum=False) as rdb:
+            for rec in rdb.iter_records(raw_types=(C.RDB_TYPE_HASH_TMPL_LP_REF, C.RDB_TYPE_HASH_TMPL_ARRAY_REF)):
+                if rec.__class__ is not Entry:
+                    continue
+                if not rdb.hash_templates:  # all opcode-242 records precede the first key
+                    return {}
+                if rec.value.__class__ is RawValue:
+                    cursor = RecordCursor.over(rec.value.data)
+                    if rec.rdb_type == C.RDB_TYPE_HASH_TMPL_ARRAY_REF:
+                        refs[cursor._read_len()] += 1
+                    else:  # the listpack's first entry
+                        refs[decode_listpack(cursor._read_string())[0]] += 1  # type: ignore[index]
+            templates = rdb.hash_templates
+    except (FormatError, OSError):
+        return {}
+    return {tuple(fields): (i, refs[tid]) for i, (tid, fields) in enumerate(templates.items()) if refs[tid]}
+
+
 class FileEstimates:
     """The estimates of one open file: iterate for :class:`KeyMemory` records.
 
@@ -994,6 +1142,8 @@ class FileEstimates:
         self.writer = profile_from_aux(aux, rdb.magic, rdb.version)
         self.profile = profile_for(server or self.writer, config=config, allocator=allocator)
         self.server = self.profile.name
+        self._templates = _template_key_refs(path) if self.profile.hash_templates and \
+            rdb.magic == "REDIS" and rdb.version >= 15 else {}
         if records is None:
             self._raw = raw_types_for(self.profile)
             records = rdb.iter_records(select, raw_types=self._raw)
@@ -1007,6 +1157,7 @@ class FileEstimates:
     def __iter__(self) -> Iterator[KeyMemory]:
         match = self._filter.matches if self._filter is not None else None
         estimator = MemoryEstimator(self.profile)
+        estimator.templates = self._templates
         records = chain(self._first, self._records)
         if self._raw is None:
             return iter_estimates(self.rdb, records, estimator, self._path, match)
