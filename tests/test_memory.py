@@ -145,6 +145,7 @@ _ALL_TYPES = ("string", "list", "set", "zset", "hash", "stream")
 _GOALS = {  # server -> types expected within median 1 % / p90 5 % (docs/memory.md has the table)
     "redis-6.2.5": _ALL_TYPES,
     "redis-7.0.15": _ALL_TYPES,
+    "redis-7.4.1": _ALL_TYPES,
     "redis-8.2.3": _ALL_TYPES,
     "redis-8.6.2": _ALL_TYPES,  # streams with groups, IDMP producers (and NACK zones on 8.10)
     "redis-8.10.2": _ALL_TYPES + ("array",),  # and template hashes (HIMPORT SET)
