@@ -107,6 +107,11 @@ def _is_worker(config) -> bool:
     return hasattr(config, "workerinput")
 
 
+def pytest_collectreport(report):
+    """A module skipped as a whole (``pytest.skip(allow_module_level=True)``) counts too."""
+    pytest_runtest_logreport(report)
+
+
 def pytest_runtest_logreport(report):
     if not report.skipped or hasattr(report, "wasxfail"):
         return
