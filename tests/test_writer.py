@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import io
 import json
+import tempfile
+import time
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rdbtools import open_rdb
@@ -23,7 +25,7 @@ from rdbtools.rdb.filters import KeyFilter
 from rdbtools.format.intset import build_intset
 from rdbtools.format.listpack import build_listpack
 from rdbtools.format.ziplist import build_ziplist
-from rdbtools.model import (Entry, Function, KeyMeta, ModuleValue, RawValue, Stream,
+from rdbtools.model import (Entry, Function, KeyMeta, ModuleAux, ModuleValue, RawValue, Stream,
                             StreamConsumer, StreamEntry, StreamGroup, StreamIdmp,
                             StreamIdmpProducer, StreamPendingEntry)
 from rdbtools.rdb.targets import get_target, target_names
@@ -31,6 +33,7 @@ from rdbtools.rdb.encoders import encode_intset, encode_listpack, encode_ziplist
 from rdbtools.rdb.writer import (RestoreWriter, dump_payload,
                              write_rdb)
 from servers import SERVER_SPECS, RedisServer, probe_server, run_check_rdb, spec_by_name
+from strategies import live_examples
 from truth import compare_entries, compare_key_meta, truth_bytes
 from truth_losses import expected_after_losses, unreported_losses
 
@@ -108,7 +111,8 @@ def _stream(draw) -> Stream:
         pending_ids = draw(st.lists(st.sampled_from(ids), unique=True, max_size=5)) if ids else []
         consumers = [StreamConsumer(b"c1", 1000, 2000, pending_ids)]
         pel = [StreamPendingEntry(i, b"c1", 1500, 2) for i in pending_ids]
-        groups.append(StreamGroup(name, last, draw(st.none() | st.integers(0, 10**6)), pel,
+        # entries-read is at most entries-added (Redis 8.10's loader refuses more)
+        groups.append(StreamGroup(name, last, draw(st.none() | st.integers(0, len(ids))), pel,
                                   consumers))
     return Stream(entries, len(entries), last, ids[0] if ids else (0, 0), (0, 0), len(entries),
                   groups)
@@ -570,8 +574,6 @@ SERVER_TARGETS = {"redis-6.2.5": "redis-6.2", "redis-7.0.15": "redis-7.0",
                   "redis-7.4.1": "redis-7.4", "redis-8.2.3": "redis-8.2",
                   "redis-8.6.2": "redis-8.6", "redis-8.10.2": "redis-8.10",
                   "valkey-8.1.8": "valkey-8.1", "valkey-9.1.2": "valkey-9.1"}
-BUILTIN_MODULES = {"redis-8.2.3": {"vectorset"}, "redis-8.6.2": {"vectorset"},
-                   "redis-8.10.2": {"vectorset"}}
 UNSTABLE_MODULE_DUMPS = ("ts:temp", "ts:temp:avg")
 RELOAD_UNSTABLE = ("vset:noquant", "vset:q8")  # Redis 8.2 re-serialises vector sets on SAVE
 
@@ -596,8 +598,9 @@ def _backbone(path: Path, spec, tmp_path: Path) -> None:
         pytest.skip(reason)
     truth = json.loads(path.with_suffix(".json").read_text())
     out = tmp_path / "converted.rdb"
-    result = convert(path, out, target=SERVER_TARGETS[spec.name],
-                     modules=BUILTIN_MODULES.get(spec.name, ()))
+    # the test servers load no module: module values are written only for a module type the
+    # target has built in (vector sets, Redis 8.0+), which the target table says
+    result = convert(path, out, target=SERVER_TARGETS[spec.name], modules=())
     check = run_check_rdb(spec, out)
     assert check.returncode == 0, check.stdout + check.stderr
     with open_rdb(out) as rdb:
@@ -738,3 +741,367 @@ def test_databases_config_allows_more_databases():
     write_rdb([Entry(20, b"k", "string", b"v")], buf, get_target("redis-7.4", {"databases": 32}))
     back, _ = _read(buf.getvalue())
     assert [(e.db, e.key) for e in back] == [(20, b"k")]
+
+
+# -- integers and IDs in range; module types per target (issue 12) ----------------------------
+
+def _one_entry_stream(**changes) -> Stream:
+    fields = {"entries": [StreamEntry((1, 1), [(b"f", b"v")])], "length": 1, "last_id": (1, 1),
+              "first_id": (1, 1), "max_deleted_id": (0, 0), "entries_added": 1, "groups": []}
+    return Stream(**{**fields, **changes})
+
+
+def _group(**changes) -> StreamGroup:
+    return StreamGroup(**{"name": b"g", "last_id": (1, 1), "entries_read": None, "pending": [],
+                          "consumers": [], **changes})
+
+
+def _pending(**changes) -> StreamGroup:
+    """A group whose one PEL entry 1-1 (consumer c) has ``changes``."""
+    entry = StreamPendingEntry(**{"id": (1, 1), "consumer": b"c", "delivery_time_ms": 0,
+                                  "delivery_count": 1, **changes})
+    return _group(pending=[entry], consumers=[StreamConsumer(b"c", 0, 0, [entry.id])])
+
+
+def _stream_key(**changes) -> Entry:
+    return Entry(0, b"x", "stream", _one_entry_stream(**changes))
+
+
+@pytest.mark.parametrize("entry, message", [
+    (Entry(0, b"k", "string", b"v", expire_at_ms=-1), r"expire time -1 is outside 0\.\.2\^63-1"),
+    (Entry(0, b"k", "string", b"v", expire_at_ms=2**63), "expire time 9223372036854775808"),
+    (Entry(0, b"k", "string", b"v", idle_s=-1), "LRU idle time -1"),
+    (Entry(0, b"k", "string", b"v", idle_s=2**63),
+     r"LRU idle time 9223372036854775808 is outside 0\.\.2\^63-1"),
+    (Entry(0, b"k", "string", b"v", freq=256), r"LFU counter 256 is outside 0\.\.255"),
+    (Entry(0, b"k", "string", b"v", freq=-1), "LFU counter -1"),
+    (_stream_key(entries=[StreamEntry((2**64, 0), [(b"f", b"v")])], last_id=(2**64, 0)),
+     "stream entry ID .* is not a stream ID"),
+    (_stream_key(entries=[StreamEntry((2, 0), [(b"f", b"v")]), StreamEntry((1, 0), [(b"f", b"v")])],
+                 length=2, entries_added=2, last_id=(2, 0)), "entry ID 1-0 after 2-0"),
+    (_stream_key(entries=[StreamEntry((1, 0), [(b"f", b"v")])] * 2, length=2, entries_added=2,
+                 last_id=(1, 0)), "entry ID 1-0 after 1-0"),
+    (_stream_key(last_id=(0, 5)), "last ID 0-5 is below its last entry 1-1"),
+    (_stream_key(last_id=(-1, 0)), "stream last ID .* is not a stream ID"),
+    (_stream_key(max_deleted_id=(0, 2**64)), "max-deleted-entry ID"),
+    (_stream_key(length=5, entries_added=5), "stream length 5 but 1 entries"),
+    (_stream_key(entries_added=0), "entries-added 0 is outside 1"),
+    (_stream_key(entries_added=2**63), "entries-added 9223372036854775808"),
+    (_stream_key(groups=[_group(entries_read=-5)]), "entries-read of group b'g' -5"),
+    (_stream_key(groups=[_group(entries_read=2)]),
+     r"entries-read of group b'g' 2 is outside 0\.\.1"),
+    (_stream_key(groups=[_group(last_id=(1, -1))]), "last ID of group b'g'"),
+    (_stream_key(groups=[_pending(id=(2**64, 1))]), "PEL entry of group b'g': ID"),
+    (_stream_key(groups=[_pending(delivery_count=-1)]),
+     "PEL entry 1-1 of group b'g': delivery count -1"),
+    (_stream_key(groups=[_pending(delivery_count=2**63)]), "delivery count 9223372036854775808"),
+    (_stream_key(groups=[_pending(delivery_time_ms=2**63)]), "delivery time 9223372036854775808"),
+    (_stream_key(groups=[_group(consumers=[StreamConsumer(b"c", -(2**63) - 1, 0, [])])]),
+     "consumer b'c' of group b'g': seen time"),
+    (_stream_key(groups=[_group(consumers=[StreamConsumer(b"c", 0, 2**63, [])])]),
+     "consumer b'c' of group b'g': active time"),
+    (Entry(0, b"h", "hash", [(b"f", b"v")], field_expire_at_ms={b"f": 2**48}),
+     r"field b'f' TTL .* 1\.\.2\^48-1"),
+], ids=["expire-neg", "expire-2^63", "idle-neg", "idle-2^63", "freq-256", "freq-neg", "id-2^64",
+        "ids-descend", "ids-twice", "last-below", "last-neg", "maxdel", "length", "added-low",
+        "added-2^63", "read-neg", "read-high", "group-last", "pel-id", "count-neg",
+        "count-2^63", "delivery-time", "seen", "active", "field-ttl"])
+def test_integers_outside_their_field_are_errors_naming_the_key(entry, message):
+    """Each of these gave a struct/construct traceback, or was written wrapped or inconsistent
+    (a negative entries-read became 2^64-5, descending entry IDs a corrupt stream, expiry -1
+    a key without TTL): now an EncodeError naming the key, from both writers."""
+    where = rf"db 0 key {entry.key!r}: .*"
+    for target in ("redis-7.4", "redis-8.10", "valkey-9.1"):
+        with pytest.raises(EncodeError, match=where + message):
+            write_rdb([entry], io.BytesIO(), target)
+        with pytest.raises(EncodeError, match=where + message):
+            RestoreWriter(io.BytesIO(), target).write_all([entry])
+
+
+def test_module_types_per_target():
+    """Vector sets (module type vectorset) are built into Redis 8.0+: written there, a reported
+    loss elsewhere unless declared; other modules are written with a warning naming them
+    unless declared (then no warning) or excluded (``modules`` without them: a loss)."""
+    vset = Entry(0, b"v", "module", ModuleValue("vectorset", 0, 0, b"\x00"))
+    json_ = Entry(0, b"j", "module", ModuleValue("ReJSON-RL", 3, 0, b"\x00"))
+    aux = ModuleAux("ReJSON-RL", 0, 1, 2, b"")
+    for target in NAMED:
+        t = get_target(target)
+        result = write_rdb([aux, vset, json_], io.BytesIO(), t)
+        has_vset = target.startswith("redis-8")
+        assert t.builtin_modules == ({"vectorset"} if has_vset else set())
+        assert [(loss.key, loss.dropped) for loss in result.losses] == (
+            [] if has_vset else [(b"v", True)])
+        assert result.modules_to_load == {"ReJSON-RL": 2}
+        assert result.warnings == [("2 module value(s) or aux record(s) of module type "
+                                    "'ReJSON-RL': the target must load the module that "
+                                    "defines it")]
+        declared = write_rdb([aux, vset, json_], io.BytesIO(), t,
+                             modules=["ReJSON-RL", "vectorset"])
+        assert declared.losses == [] and declared.modules_to_load == {}
+        none = write_rdb([aux, vset, json_], io.BytesIO(), t, modules=())
+        assert [loss.key for loss in none.losses] == [None, *([] if has_vset else [b"v"]), b"j"]
+        for option in ({"strict": True}, {"unwritable": "fail"}):
+            if not has_vset:
+                with pytest.raises(EncodeError, match="key b'v': module type 'vectorset' is "
+                                                      "built into Redis 8.0"):
+                    write_rdb([vset], io.BytesIO(), t, **option)
+                with pytest.raises(EncodeError, match="vectorset"):
+                    RestoreWriter(io.BytesIO(), t, **option).write_all([vset])
+    # rdb-N names a format: the module types built into any release writing it (a same-version
+    # rewrite of an RDB 12 file with vector sets: Redis 8.2 wrote it)
+    assert get_target("rdb-12").builtin_modules == {"vectorset"}
+    assert get_target("rdb-11").builtin_modules == get_target("rdb-80").builtin_modules == set()
+
+
+R82 = CORPUS / "redis-8.2.3" / "rdb" / "dump.rdb"
+
+
+@pytest.mark.server
+@pytest.mark.skipif(not R82.exists(), reason="corpus absent")
+@pytest.mark.parametrize("spec", [s for s in SERVER_SPECS if s.name in SERVER_TARGETS],
+                         ids=lambda s: s.name)
+def test_convert_r82_vector_sets_per_target(spec, tmp_path):
+    """``rdbtool convert r82.rdb old.rdb -t T`` (no --module): said "0 key(s) left out" and
+    wrote vector sets that Redis < 8 and Valkey refuse to load.  Now they are reported left
+    out where the target lacks them, the file loads on the real server, and --unwritable fail
+    / --strict stop without writing."""
+    from click.testing import CliRunner
+    from rdbtools_cli.rdbtool import rdbtool
+
+    reason = probe_server(spec.name)
+    if reason is not None:
+        pytest.skip(reason)
+    target = get_target(SERVER_TARGETS[spec.name])
+    has_vset = "vectorset" in target.builtin_modules
+    out = tmp_path / "old.rdb"
+    run = CliRunner().invoke(rdbtool, ["convert", str(R82), str(out), "-t", target.name],
+                             catch_exceptions=False)
+    assert run.exit_code == 0, run.output
+    vset_lines = [line for line in run.stderr.splitlines() if "vectorset" in line]
+    if has_vset:
+        assert vset_lines == []
+    else:
+        assert sorted(vset_lines) == [
+            f"  db 0 key b'{key}': module type 'vectorset' is built into Redis 8.0+ only; "
+            f"{target.name} lacks it (dropped)" for key in ("vset:noquant", "vset:q8")]
+        assert "(2 key(s) left out)" in run.stderr
+    with open_rdb(out) as rdb:
+        keys = [(e.db, e.key) for e in rdb.iter_entries()]
+    with RedisServer(spec, load_rdb=out) as srv:
+        keyspace = srv.info("keyspace")
+        loaded = sum(int(v.split(",")[0].split("=")[1]) for v in keyspace.values())
+        assert loaded == len(keys)
+        assert srv.execute("TYPE", "vset:q8") == (b"vectorset" if has_vset else b"none")
+    if not has_vset:
+        for option, first in ((["--unwritable", "fail"],
+                               "vectorset" if target.functions else "function library"),
+                              (["--strict"], "cannot hold")):
+            failed = CliRunner().invoke(rdbtool, ["convert", str(R82), str(tmp_path / "no.rdb"),
+                                                  "-t", target.name, *option])
+            assert failed.exit_code == 1 and not (tmp_path / "no.rdb").exists()
+            assert first in failed.stderr
+
+
+# -- hostile models against the real servers (issue 12, Verify) -------------------------------
+
+_NOW_MS = int(time.time() * 1000)
+_PAST_MS = st.integers(0, _NOW_MS - 86_400_000)  # dropped by the server when it loads
+_FUTURE_MS = st.integers(_NOW_MS + 10 * 365 * 86_400_000, 2**63 - 1)
+_FIELD_FUTURE_MS = st.integers(_NOW_MS + 10 * 365 * 86_400_000, 2**48 - 1)
+# each pool is small, so that duplicates come up; the writer must refuse them
+_names = st.sampled_from([b"a", b"b", b"\x00\xff", b"12", b"x" * 70])
+_ids = st.tuples(st.integers(0, 3), st.integers(0, 2)) | st.tuples(
+    st.sampled_from([2**64 - 1, 1700000000000]), st.sampled_from([0, 2**64 - 1]))
+_bad_ints = st.sampled_from([-1, -(2**63) - 1, 2**63, 2**64])
+
+
+class _Model:
+    """A model being drawn: half of them may draw from the hostile pools (``allow``), and
+    ``hostile`` says whether one did (then the writer may refuse the model; a clean model must
+    be written)."""
+
+    def __init__(self, draw):
+        self.draw = draw
+        self.allow = draw(st.booleans())
+        self.hostile = False
+
+    def chance(self, odds: int = 20) -> bool:
+        """One time in ``odds``, in a model that allows hostile values: then it has one."""
+        if self.allow and self.draw(st.integers(0, odds - 1)) == 0:
+            self.hostile = True
+            return True
+        return False
+
+    def pick(self, good, bad):
+        """A value of ``good``, or by :meth:`chance` one of ``bad``."""
+        return self.draw(bad) if self.chance() else self.draw(good)
+
+    def many(self, elements, key=lambda x: x, max_size: int = 8) -> list:
+        """A list that repeats an element only in a model allowing it (hostile when it does)."""
+        items = self.draw(st.lists(elements, max_size=max_size))
+        if not self.allow:
+            unique = {}
+            for x in items:
+                unique.setdefault(key(x), x)
+            return list(unique.values())
+        if len({key(x) for x in items}) != len(items):
+            self.hostile = True
+        return items
+
+
+def _hostile_stream(m: _Model) -> Stream:
+    ids = m.many(_ids, max_size=6)
+    if ids != sorted(set(ids)) and not m.chance(4):
+        ids = sorted(set(ids))
+    entries = [StreamEntry(i, m.draw(st.lists(st.tuples(member, member), max_size=3)))
+               for i in ids]
+    top = max(ids) if ids else (0, 0)
+    last = m.pick(st.just(top), _ids)
+    length = m.pick(st.just(len(entries)), st.integers(0, 9))
+    added = m.pick(st.integers(len(entries), 2**63 - 1), st.integers(-1, len(entries)) | _bad_ints)
+    max_deleted = m.pick(st.just((0, 0)) | st.just(last), _ids)
+    groups = []
+    for name in m.many(_names, max_size=2):
+        owners = [b"c1", b"c2"]
+        pel = [StreamPendingEntry(i, m.draw(st.sampled_from(owners)),
+                                  m.pick(st.integers(-(2**63), 2**63 - 1), _bad_ints),
+                                  m.pick(st.integers(0, 2**63 - 1), _bad_ints))
+               for i in m.many(st.sampled_from(ids), max_size=4, key=lambda i: i)] if ids else []
+        consumers = [StreamConsumer(c, m.pick(st.integers(-(2**63), 2**63 - 1), _bad_ints),
+                                    m.pick(st.integers(0, 2**62), _bad_ints),
+                                    [p.id for p in pel if p.consumer == c])
+                     for c in owners]
+        if pel and m.chance():  # a consumer PEL without one of its entries
+            owner = next(c for c in consumers if c.name == pel[0].consumer)
+            owner.pending = owner.pending[1:]
+        read = m.pick(st.none() | st.integers(0, min(max(added, 0), 2**63 - 1)),
+                      st.integers(-5, -1) | st.just(2**63))
+        groups.append(StreamGroup(name, m.pick(st.just(last), _ids), read, pel, consumers))
+    return Stream(entries, length, last, ids[0] if ids else (0, 0), max_deleted, added, groups)
+
+
+@st.composite
+def hostile_models(draw) -> tuple[list[Entry], bool]:
+    """Keys of every type with duplicates (keys, members, fields, groups, PEL entries) and
+    integers inside and outside their fields (dbs, expiry, LRU/LFU, stream IDs and counters,
+    field TTLs, array indexes), and whether any of that was drawn."""
+    m = _Model(draw)
+    out = []
+    for _ in range(draw(st.integers(1, 5))):
+        db = m.pick(st.sampled_from([0, 1, 15]), st.sampled_from([-1, 16, 2**32]))
+        key = draw(_names | st.binary(min_size=1, max_size=6))
+        kind = draw(st.sampled_from(["string", "list", "set", "zset", "hash", "stream", "array"]))
+        expire = m.pick(st.none() | _PAST_MS | _FUTURE_MS, st.just(-1) | _bad_ints)
+        ttls = None
+        if kind == "string":
+            value = draw(member | st.binary(min_size=20, max_size=100))
+        elif kind == "list":
+            value = draw(st.lists(member, min_size=1, max_size=20))
+        elif kind == "set":
+            value = m.many(member, max_size=20) or [b"m"]
+        elif kind == "zset":
+            value = m.many(st.tuples(member, score | st.sampled_from([float("inf"), -0.0])),
+                           key=lambda p: p[0], max_size=20) or [(b"m", 1.0)]
+            if m.chance():
+                value[0] = (value[0][0], float("nan"))
+        elif kind == "hash":
+            value = m.many(st.tuples(member, member), key=lambda p: p[0],
+                           max_size=20) or [(b"f", b"v")]
+            timed = draw(st.lists(st.sampled_from([f for f, _ in value]), unique=True))
+            bad_ttl = st.sampled_from([0, -1, 2**48])
+            ttls = {f: m.pick(_FIELD_FUTURE_MS, bad_ttl) for f in timed} or None
+        elif kind == "stream":
+            value = _hostile_stream(m)
+        else:
+            indexes = m.many(st.integers(0, 40) | st.just(2**64 - 2), max_size=6) or [0]
+            if indexes != sorted(set(indexes)) and not m.chance(4):
+                indexes = sorted(set(indexes))
+            value = [(i, draw(member)) for i in indexes]
+        entry = Entry(db, key, kind, value, expire, field_expire_at_ms=ttls,
+                      idle_s=m.pick(st.none() | st.integers(0, 2**63 - 1), _bad_ints),
+                      freq=m.pick(st.none() | st.integers(0, 255), st.sampled_from([-1, 256])))
+        if kind == "array":
+            entry.array_next_insert_index = m.pick(st.none() | st.integers(1, 2**64 - 1),
+                                                   st.sampled_from([0, 2**64]))
+        if (entry.db, entry.key) in {(e.db, e.key) for e in out} and not m.chance(4):
+            continue
+        out.append(entry)
+    return sorted(out, key=lambda e: e.db if isinstance(e.db, int) else 0), m.hostile
+
+
+def _as_loaded(entry: Entry, target) -> dict:
+    """What the server holds of a written key, as :func:`_comparable` compares it, without the
+    LRU/LFU data (kept only under a maxmemory policy), groups and consumers in any order and,
+    for streams before type 19, with the metadata the loader derives (their loss is
+    reported)."""
+    if entry.type == "stream" and target.stream_type < C.RDB_TYPE_STREAM_LISTPACKS_2:
+        s = entry.value
+        entry = replace(entry, value=replace(s, first_id=s.entries[0].id if s.entries else (0, 0),
+                                             max_deleted_id=(0, 0), entries_added=s.length))
+    d = _comparable(replace(entry, idle_s=None, freq=None), target.field_ttl_types is not None,
+                    target.stream_type)
+    if entry.type == "stream":
+        # groups and consumers are rax maps, saved in name order
+        d["value"].pop("idmp", None)
+        d["value"]["groups"].sort(key=lambda g: json.dumps(g["name"]))
+        for g in d["value"]["groups"]:
+            g.pop("nacked", None)
+            g["consumers"].sort(key=lambda c: json.dumps(c["name"]))
+    return d
+
+
+def _writer_against_server(spec, data: tuple[list[Entry], bool]) -> None:
+    entries, hostile = data
+    target = get_target(SERVER_TARGETS[spec.name])
+    with tempfile.TemporaryDirectory(prefix="rdbtools-hostile-") as tmp:
+        out = Path(tmp) / "model.rdb"
+        try:
+            result = write_rdb(entries, out, target)
+        except EncodeError as e:
+            assert hostile, f"a clean model was refused: {e}"
+            # the message names a key of the model
+            assert any(str(e).startswith(f"db {x.db} key {x.key[:64]!r}") or
+                       f"cannot hold db {x.db} key {x.key[:64]!r}" in str(e) for x in entries), e
+            assert not out.exists()
+            return
+        dropped = {(loss.db, loss.key) for loss in result.losses if loss.dropped}
+        expected = {(e.db, e.key): _as_loaded(e, target) for e in entries
+                    if (e.db, e.key) not in dropped
+                    and (e.expire_at_ms is None or e.expire_at_ms > _NOW_MS)}
+        with RedisServer(spec, load_rdb=out) as srv:
+            with open_rdb(srv.save()) as rdb:
+                loaded = {(e.db, e.key): _as_loaded(e, target) for e in rdb.iter_entries()}
+    assert loaded == expected
+
+
+_HOSTILE_SPECS = [pytest.param(s, id=s.name) for s in SERVER_SPECS if s.name in SERVER_TARGETS]
+
+
+@pytest.mark.server
+@pytest.mark.parametrize("spec", _HOSTILE_SPECS)
+@settings(max_examples=live_examples(4), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(data=hostile_models())
+def test_hostile_models_are_refused_or_load_identically(spec, data):
+    """Random models with duplicates and out-of-range values: the writer refuses them with an
+    EncodeError naming a key, or writes a file the real target server loads holding exactly
+    the model (minus reported losses and keys expired before the load); a clean model is
+    always written."""
+    reason = probe_server(spec.name)
+    if reason is not None:
+        pytest.skip(reason)
+    _writer_against_server(spec, data)
+
+
+@pytest.mark.slow
+@pytest.mark.server
+@pytest.mark.parametrize("spec", _HOSTILE_SPECS)
+@settings(max_examples=live_examples(60), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(data=hostile_models())
+def test_hostile_models_are_refused_or_load_identically_slow(spec, data):
+    reason = probe_server(spec.name)
+    if reason is not None:
+        pytest.skip(reason)
+    _writer_against_server(spec, data)

@@ -21,13 +21,35 @@ from typing import Mapping
 
 from ..format import constants as C
 
-__all__ = ["Target", "Thresholds", "TARGETS", "get_target", "target_names", "target_for_file",
+__all__ = ["Target", "Thresholds", "TARGETS", "BUILTIN_MODULE_TYPES", "builtin_modules_of",
+           "builtin_module_release", "get_target", "target_names", "target_for_file",
            "config_name"]
 
 # Node size limits of list-max-listpack-size -1 .. -5 (quicklist.c optimization_level)
 LIST_NODE_BYTES = {-1: 4096, -2: 8192, -3: 16384, -4: 32768, -5: 65536}
 # quicklist.c SIZE_SAFETY_LIMIT: a node holding a count-limited fill never grows past this
 LIST_SIZE_SAFETY_LIMIT = 8192
+
+# Module types some server release has built in (no --loadmodule), with the server family and
+# first release having each: vector sets (type name "vectorset", modules/vector-sets), Redis
+# 8.0.  A server without it refuses a file holding such a value ("no matching module type
+# 'vectorset'"): older Redis, Valkey.
+BUILTIN_MODULE_TYPES: Mapping[str, tuple[str, tuple[int, int]]] = MappingProxyType(
+    {"vectorset": ("redis", (8, 0))})
+
+
+def builtin_modules_of(server: str, version: str) -> frozenset[str]:
+    """The module types of :data:`BUILTIN_MODULE_TYPES` that release ``version`` (``"8.0.2"``)
+    of ``server`` (``"redis"``, ``"valkey"``) has built in."""
+    release = tuple(int(part) for part in version.split(".")[:2] if part.isdigit())
+    return frozenset(name for name, (family, since) in BUILTIN_MODULE_TYPES.items()
+                     if family == server and release >= since)
+
+
+def builtin_module_release(name: str) -> str:
+    """The first release with module type ``name`` built in, as text (``"Redis 8.0"``)."""
+    family, since = BUILTIN_MODULE_TYPES[name]
+    return f"{family.capitalize()} {'.'.join(map(str, since))}"
 
 # Config names of 7.0+ (the ziplist names of <= 6.2 are aliases accepted by every 7.x server)
 _ALIASES = {
@@ -104,8 +126,12 @@ class Target:
 
     Accessible attributes: ``name`` (``"redis-7.4"``, ``"rdb-11"``), ``server`` (``"redis"`` or
     ``"valkey"``), ``version`` (release as text, written to the ``redis-ver``/``valkey-ver`` AUX
-    field), ``rdb_version``, ``thresholds``, ``magic`` (the 9-byte header) and the feature
-    properties below, all derived from the RDB version and the server family.
+    field), ``rdb_version``, ``thresholds``, ``builtin_modules`` (the module types of
+    :data:`BUILTIN_MODULE_TYPES` the release has built in: ``vectorset`` from Redis 8.0, a
+    matter of the release, not of the RDB version: Redis 7.4 and 8.2 both write RDB 12; an
+    ``rdb-N`` target has those of every release writing N, see :func:`get_target`),
+    ``magic`` (the 9-byte header) and the feature properties below, all derived from the RDB
+    version and the server family.
     """
 
     name: str
@@ -113,6 +139,7 @@ class Target:
     version: str
     rdb_version: int
     thresholds: Thresholds = field(default=DEFAULT_THRESHOLDS)
+    builtin_modules: frozenset[str] = frozenset()
 
     def with_thresholds(self, config: Mapping[str, int | str]) -> "Target":
         """This target with some encoding thresholds overridden (see :meth:`Thresholds.with_config`)."""
@@ -247,6 +274,7 @@ _TABLE = (
     Target("valkey-8.1", "valkey", "8.1.8", 11),
     Target("valkey-9.1", "valkey", "9.1.2", 80),
 )
+_TABLE = tuple(replace(t, builtin_modules=builtin_modules_of(t.server, t.version)) for t in _TABLE)
 TARGETS: Mapping[str, Target] = MappingProxyType({t.name: t for t in _TABLE})
 """The named targets: ``redis-6.2`` ... ``valkey-9.1``."""
 
@@ -265,7 +293,9 @@ def get_target(name: str | int | Target, config: Mapping[str, int | str] | None 
     (``"rdb-11"``, ``"11"`` or ``11``) or a :class:`Target`; ``config`` overrides thresholds.
 
     An explicit RDB version gets the defaults of the oldest release writing it, under the name
-    ``rdb-N`` (its version AUX field names that release).
+    ``rdb-N`` (its version AUX field names that release), and the built-in module types of
+    every release writing it: it names a format, not a server, and a file of that version may
+    come from any of them (an RDB 12 file with vector sets is Redis 8.2's, not 7.4's).
 
     :raises ValueError: unknown name, a version this writer does not produce, or bad config.
     """
@@ -281,14 +311,17 @@ def get_target(name: str | int | Target, config: Mapping[str, int | str] | None 
             if version not in WRITABLE_RDB_VERSIONS:
                 raise ValueError(f"cannot write RDB version {version}; writable versions: "
                                  f"{', '.join(map(str, WRITABLE_RDB_VERSIONS))}")
-            target = replace(TARGETS[WRITABLE_RDB_VERSIONS[version]], name=f"rdb-{version}")
+            modules = frozenset().union(*(t.builtin_modules for t in _TABLE
+                                          if t.rdb_version == version))
+            target = replace(TARGETS[WRITABLE_RDB_VERSIONS[version]], name=f"rdb-{version}",
+                             builtin_modules=modules)
         else:
             raise ValueError(f"unknown target {name!r}; known: {', '.join(target_names())}")
     return target.with_thresholds(config or {})
 
 
 def target_for_file(rdb_version: int, valkey: bool) -> Target:
-    """The target matching a file's own header (a same-version rewrite).
+    """The target matching a file's own header (a same-version rewrite): ``rdb-N``.
 
     :raises ValueError: for RDB versions this writer does not produce.
     """

@@ -19,9 +19,18 @@ What a target cannot hold is a :class:`Loss`, reported per key:
 * *degraded*: the key is written without something (field TTLs before Redis 7.4 / Valkey 9,
   stream metadata of newer stream types — IDMP state before Redis 8.6, NACKed PEL entries
   before 8.8 —, module key metadata before 8.6, LRU/LFU data);
-* *unwritable*: a module value whose module the target lacks, an array before Redis 8.8, a
-  GCRA value (no default build loads type 33), a function library before Redis 7.0, module aux
-  data.  ``unwritable="drop"`` leaves it out, ``"fail"`` raises.
+* *unwritable*: a module value whose module the target lacks (a vector set before Redis 8.0
+  and on Valkey: the built-in ``vectorset`` type; any other module not in ``modules`` when that
+  is given), an array before Redis 8.8, a GCRA value (no default build loads type 33), a
+  function library before Redis 7.0, module aux data.  ``unwritable="drop"`` leaves it out,
+  ``"fail"`` raises.
+
+A module value of a module that is neither built into the target nor declared in ``modules``
+is written, and :attr:`WriteResult.modules_to_load` names the module the target must load.
+
+Every integer is checked against the field it is written to, and the model against what the
+loader refuses or misreads (duplicates, inconsistent stream state): an :class:`EncodeError`
+naming the key, never a value that wraps or a file the server refuses.
 
 Redis 8.10 template hashes (types 29-32) are written as the plain hashes they are in the model
 (8.10 loads those unchanged); their ``HashTemplate`` records are not written.
@@ -52,15 +61,23 @@ from ._accel import (compact, encode_intset, encode_listpack, encode_rdb_string,
                      encode_ziplist, stream_nodes)
 from .encoders import array_tag, compact_one, listpack_element, ziplist_encoding
 from .source import crc64
-from .targets import Target, get_target
+from .targets import BUILTIN_MODULE_TYPES, Target, builtin_module_release, get_target
 
 __all__ = ["RdbWriter", "RestoreWriter", "WriteResult", "Loss", "write_rdb", "write_restore",
            "encode_value", "dump_payload", "raw_copy_types", "UNWRITABLE"]
 
 UNWRITABLE = ("drop", "fail")
 _U64 = 2**64 - 1
+# (lowest, highest, text) of the on-disk and in-memory fields the writer fills
+_U64_RANGE = (0, _U64, "0..2^64-1")  # rdbSaveLen() lengths, stream ID halves
+_I64_RANGE = (-(2**63), 2**63 - 1, "-2^63..2^63-1")  # rdbSaveMillisecondTime()
+_LLONG_RANGE = (0, 2**63 - 1, "0..2^63-1")  # counters the server keeps as long long
+# a key's expiry: rdbLoadObject() takes -1 for "no expiry", and a server never sets one before
+# 1970 (PEXPIREAT in the past deletes the key; RESTORE ... ABSTTL refuses a negative time)
+_EXPIRE_RANGE = (0, 2**63 - 1, "0..2^63-1 ms since 1970")
+_FREQ_RANGE = (0, 255, "0..255")  # the one-byte LFU counter
 # ebuckets.h EB_EXPIRE_TIME_MAX (Redis 7.4): field TTLs live in 48 bits
-_EB_EXPIRE_TIME_MAX = (1 << 48) - 1
+_FIELD_EXPIRE_RANGE = (1, (1 << 48) - 1, "1..2^48-1")
 # AUX fields the writer writes itself, or must not carry into another server's file:
 # replication ids would let replicas PSYNC against a dataset that is no longer the same
 _OWN_AUX = frozenset({b"redis-ver", b"valkey-ver", b"redis-bits", b"ctime", b"used-mem",
@@ -69,8 +86,8 @@ _OWN_AUX = frozenset({b"redis-ver", b"valkey-ver", b"redis-bits", b"ctime", b"us
 _FLUSH_AT = 1 << 20
 # server.h CONFIG_STREAM_IDMP_MIN/MAX_DURATION and _MAXSIZE (Redis 8.6): the loader refuses
 # a stream whose IDMP settings are outside them
-_IDMP_DURATION = (1, 86400)
-_IDMP_MAX_SIZE = (1, 10000)
+_IDMP_DURATION = (1, 86400, "1..86400")
+_IDMP_MAX_SIZE = (1, 10000, "1..10000")
 # The IDMP state of a stream from a server before 8.6: the stream-idmp-duration and
 # stream-idmp-maxsize defaults (config.c), no producers, counters 0
 _IDMP_DEFAULT = StreamIdmp(100, 100, [], 0, 0)
@@ -127,17 +144,27 @@ class Loss:
 class WriteResult:
     """What a write did.  Accessible attributes: ``target``, ``keys`` (written),
     ``raw_copies`` (keys copied byte for byte without decoding, module values included), ``functions``, ``losses``
-    (:class:`Loss` list), ``dropped_keys``."""
+    (:class:`Loss` list), ``dropped_keys``, ``modules_to_load`` (module type name -> module
+    values and aux records written for a module that is neither built into the target nor
+    declared in ``modules``: the target loads the file only with that module loaded) and
+    ``warnings`` (``modules_to_load`` as text)."""
 
     target: Target | None
     keys: int = 0
     raw_copies: int = 0
     functions: int = 0
     losses: list[Loss] = field(default_factory=list)
+    modules_to_load: dict[str, int] = field(default_factory=dict)
 
     @property
     def dropped_keys(self) -> int:
         return sum(1 for loss in self.losses if loss.dropped and loss.key is not None)
+
+    @property
+    def warnings(self) -> list[str]:
+        return [f"{n} module value(s) or aux record(s) of module type {name!r}: the target "
+                "must load the module that defines it" for name, n in
+                sorted(self.modules_to_load.items())]
 
 
 def raw_copy_types(target: Target, source_version: int, source_valkey: bool,
@@ -238,10 +265,27 @@ class _ValueEncoder:
         return (bytes((C.RDB_OPCODE_KEY_META,)) + encode_rdb_length(len(classes))
                 + b"".join(m.raw for m in classes))
 
+    def module_needed(self, name: str) -> bool:
+        """Whether data of module type ``name`` can be written only for a target that loads
+        that module (not built in, not declared: a warning).
+
+        :raises _Unwritable: the target lacks the module: a built-in module type of a newer
+            release (vector sets before Redis 8.0), or one not in the declared ``modules``.
+        """
+        if name in self.target.builtin_modules:
+            return False
+        if self.modules is not None:
+            if name not in self.modules:
+                raise _Unwritable(f"module type {name!r} is not among the modules the target "
+                                  "loads")
+            return False
+        if name in BUILTIN_MODULE_TYPES:
+            raise _Unwritable(f"module type {name!r} is built into {builtin_module_release(name)}+ "
+                              f"only; {self.target.name} lacks it")
+        return True
+
     def _module(self, value: ModuleValue) -> tuple[int, bytes]:
-        if self.modules is not None and value.module_name not in self.modules:
-            raise _Unwritable(f"module value of {value.module_name!r}: the target does not "
-                              "have that module")
+        self.module_needed(value.module_name)
         return C.RDB_TYPE_MODULE_2, value.raw
 
     # lists: quicklist nodes filled as _quicklistNodeAllowInsert() fills them
@@ -341,8 +385,7 @@ class _ValueEncoder:
                               "field expiration)")
             else:
                 for f, ms in ttls.items():
-                    if not 0 < ms <= _EB_EXPIRE_TIME_MAX:
-                        raise EncodeError(f"field {f[:64]!r} TTL {ms} is outside 1..2^48-1")
+                    _check_int(ms, _FIELD_EXPIRE_RANGE, f"field {f[:64]!r} TTL")
                 return self._hash_with_ttls(pairs, ttls, kinds, small)
         if small:
             elements = compact([x for pair in pairs for x in pair])
@@ -425,6 +468,7 @@ class _ValueEncoder:
         rdb_type = target.stream_type
         v2 = rdb_type >= C.RDB_TYPE_STREAM_LISTPACKS_2
         v3 = rdb_type >= C.RDB_TYPE_STREAM_LISTPACKS_3
+        _check_stream(s)
         _stream_losses(s, v2, v3, target.stream_idmp, losses)
         string = self.string
         nodes = stream_nodes(s.entries, self.t.stream_node_max_bytes or 2**30,
@@ -440,15 +484,15 @@ class _ValueEncoder:
                                                    s.entries_added)]
         _unique([g.name for g in s.groups], "consumer group")
         for g in s.groups:
-            _check_pel(g)
+            _check_pel(g, s.entries_added)
         out.append(encode_rdb_length(len(s.groups)))
         for g in s.groups:
             out += [string(g.name), encode_rdb_length(g.last_id[0]),
                     encode_rdb_length(g.last_id[1])]
             if v2:
-                # -1 (SCG_INVALID_ENTRIES_READ) is written as 2^64-1
+                # None (SCG_INVALID_ENTRIES_READ, -1) is written as 2^64-1
                 out.append(encode_rdb_length(_U64 if g.entries_read is None
-                                             else g.entries_read & _U64))
+                                             else g.entries_read))
             pel = sorted(g.pending, key=lambda p: p.id)
             zone = _nack_zone(g, pel, target.stream_nack)
             if zone is None:
@@ -485,14 +529,17 @@ class _ValueEncoder:
         """A stream's IDMP section (Redis 8.6): settings, producers in rax (pid byte) order,
         each with its iids in insertion order, then the all-time counters
         (rdbSaveStreamIdmpEntries())."""
-        for what, value, (lo, hi) in (("duration", idmp.duration_s, _IDMP_DURATION),
-                                      ("max size", idmp.max_size, _IDMP_MAX_SIZE)):
-            if not lo <= value <= hi:
-                raise EncodeError(f"stream IDMP {what} {value} is outside {lo}..{hi}")
+        _check_int(idmp.duration_s, _IDMP_DURATION, "stream IDMP duration")
+        _check_int(idmp.max_size, _IDMP_MAX_SIZE, "stream IDMP max size")
         producers = sorted(idmp.producers, key=lambda p: p.pid)
         for a, b in zip(producers, producers[1:]):
             if a.pid == b.pid:
                 raise EncodeError(f"stream IDMP producer {a.pid[:64]!r} appears twice")
+        for p in producers:
+            for _, sid in p.iids:
+                _check_id(sid, f"stream IDMP iid of producer {p.pid[:64]!r}: ID")
+        _check_int(idmp.iids_added, _U64_RANGE, "stream IDMP iids-added")
+        _check_int(idmp.iids_duplicates, _U64_RANGE, "stream IDMP iids-duplicates")
         string = self.string
         out = [encode_rdb_length(idmp.duration_s), encode_rdb_length(idmp.max_size),
                encode_rdb_length(len(producers))]
@@ -502,6 +549,17 @@ class _ValueEncoder:
                 out += [string(iid), encode_rdb_length(ms), encode_rdb_length(seq)]
         out += [encode_rdb_length(idmp.iids_added), encode_rdb_length(idmp.iids_duplicates)]
         return b"".join(out)
+
+
+def _check_key_opcodes(entry: Entry) -> None:
+    """The expiry (EXPIRETIME_MS, RESTORE's ttl) and LRU/LFU data (IDLE, FREQ, RESTORE's
+    IDLETIME/FREQ) of a key fit their fields."""
+    if entry.expire_at_ms is not None:
+        _check_int(entry.expire_at_ms, _EXPIRE_RANGE, "expire time")
+    if entry.idle_s is not None:
+        _check_int(entry.idle_s, _LLONG_RANGE, "LRU idle time")
+    if entry.freq is not None:
+        _check_int(entry.freq, _FREQ_RANGE, "LFU counter")
 
 
 def _key_meta_spec(m: KeyMeta) -> bytes:
@@ -516,6 +574,52 @@ def _key_meta_spec(m: KeyMeta) -> bytes:
     return pack("<I", spec << 8 | m.version << 3 | m.flags)
 
 
+def _check_int(value: object, bounds: tuple[int, int, str], what: str) -> None:
+    """``value`` fits the field it is written to (``bounds``: lowest, highest, as text):
+    struct.pack and rdbSaveLen() would refuse it with a bare error, a server would wrap it."""
+    lo, hi, text = bounds
+    if value.__class__ is not int or not lo <= value <= hi:  # type: ignore[operator]
+        raise EncodeError(f"{what} {value!r} is outside {text}")
+
+
+def _id_text(sid) -> str:
+    return f"{sid[0]}-{sid[1]}"
+
+
+def _check_id(sid: object, what: str) -> None:
+    """A stream ID: two unsigned 64-bit halves (streamID, written as 128-bit big endian or as
+    two rdbSaveLen() lengths)."""
+    halves = sid if sid.__class__ is tuple else ()
+    if len(halves) != 2 or not all(x.__class__ is int and 0 <= x <= _U64 for x in halves):
+        raise EncodeError(f"{what} {sid!r} is not a stream ID (two integers in 0..2^64-1)")
+
+
+def _check_stream(s: Stream) -> None:
+    """What streamAppendItem() guarantees of a stream and rdbLoadObject() checks (Redis
+    8.10; older servers load such a stream and misbehave): entry IDs strictly ascending (nodes
+    are delta-encoded against their first ID, and keyed by it), none above the last ID,
+    ``length`` the number of entries, ``entries_added`` within length..2^63-1."""
+    previous = None
+    for e in s.entries:
+        _check_id(e.id, "stream entry ID")
+        if previous is not None and e.id <= previous:
+            raise EncodeError(f"stream entry ID {_id_text(e.id)} after {_id_text(previous)}: "
+                              "entry IDs must ascend")
+        previous = e.id
+    for what, sid in (("last ID", s.last_id), ("first ID", s.first_id),
+                      ("max-deleted-entry ID", s.max_deleted_id)):
+        _check_id(sid, f"stream {what}")
+    if previous is not None and s.last_id < previous:
+        raise EncodeError(f"stream last ID {_id_text(s.last_id)} is below its last entry "
+                          f"{_id_text(previous)}")
+    if s.length != len(s.entries):
+        raise EncodeError(f"stream length {s.length!r} but {len(s.entries)} entries (the loader "
+                          "refuses a length inconsistent with the live entries)")
+    n = len(s.entries)
+    _check_int(s.entries_added, (n, 2**63 - 1, f"{n} (its length)..2^63-1"),
+               "stream entries-added")
+
+
 def _unique(items: list[bytes], what: str) -> None:
     """The loader refuses duplicates ("Duplicate set members detected", "... hash fields ...",
     "... zset fields ...", t_stream.c's group and consumer lookups): so does the writer."""
@@ -528,12 +632,32 @@ def _unique(items: list[bytes], what: str) -> None:
             seen.add(item)
 
 
-def _check_pel(g: StreamGroup) -> None:
-    """What rdbLoadObject() checks of a group: each PEL ID once, each consumer once, each
-    consumer's pending IDs exactly the group PEL entries it owns, every owner a consumer of the
-    group (NACKed entries, consumer None, are checked with the NACK zone)."""
-    _unique([c.name for c in g.consumers], f"consumer of group {g.name[:64]!r}:")
-    _unique([pack(">QQ", *p.id) for p in g.pending], f"PEL entry of group {g.name[:64]!r}:")
+def _check_pel(g: StreamGroup, entries_added: int) -> None:
+    """What rdbLoadObject() checks of a group: its entries-read unknown (None) or at most the
+    stream's entries-added, each PEL ID once, each consumer once, each consumer's pending IDs
+    exactly the group PEL entries it owns, every owner a consumer of the group (NACKed
+    entries, consumer None, are checked with the NACK zone); every ID, time and counter within
+    its field."""
+    group = g.name[:64]
+    _check_id(g.last_id, f"last ID of group {group!r}")
+    if g.entries_read is not None:
+        bounds = (0, entries_added, f"0..{entries_added} (the stream's entries-added)")
+        _check_int(g.entries_read, bounds, f"entries-read of group {group!r}")
+    for p in g.pending:
+        _check_id(p.id, f"PEL entry of group {group!r}: ID")
+        _check_int(p.delivery_time_ms, _I64_RANGE, f"PEL entry {_id_text(p.id)} of group "
+                   f"{group!r}: delivery time")
+        # XPENDING and XCLAIM RETRYCOUNT take it as a long long
+        _check_int(p.delivery_count, _LLONG_RANGE, f"PEL entry {_id_text(p.id)} of group "
+                   f"{group!r}: delivery count")
+    for c in g.consumers:
+        _check_int(c.seen_time_ms, _I64_RANGE, f"consumer {c.name[:64]!r} of group {group!r}: "
+                   "seen time")
+        if c.active_time_ms is not None:
+            _check_int(c.active_time_ms, _I64_RANGE, f"consumer {c.name[:64]!r} of group "
+                       f"{group!r}: active time")
+    _unique([c.name for c in g.consumers], f"consumer of group {group!r}:")
+    _unique([pack(">QQ", *p.id) for p in g.pending], f"PEL entry of group {group!r}:")
     owned: dict[bytes, set] = {}
     for p in g.pending:
         if p.consumer is not None:
@@ -541,11 +665,11 @@ def _check_pel(g: StreamGroup) -> None:
     for c in g.consumers:
         ids = owned.pop(c.name, set())
         if len(c.pending) != len(ids) or not ids.issuperset(c.pending):
-            raise EncodeError(f"consumer {c.name[:64]!r} of group {g.name[:64]!r}: its pending "
+            raise EncodeError(f"consumer {c.name[:64]!r} of group {group!r}: its pending "
                               "IDs are not the group PEL entries that belong to it")
     if owned:
         name = next(iter(owned))
-        raise EncodeError(f"group {g.name[:64]!r} has PEL entries of {name[:64]!r}, which is not "
+        raise EncodeError(f"group {group!r} has PEL entries of {name[:64]!r}, which is not "
                           "a consumer of the group")
 
 
@@ -676,6 +800,7 @@ class _KeyWriter(ABC):
         """The entry's ``(rdb_type, value bytes, KEY_META record)``, or None when it is dropped
         as unwritable."""
         try:
+            _check_key_opcodes(entry)
             values = self._values
             return (*values.encode(entry, losses), values.key_meta(entry.key_meta, losses))
         except _Unwritable as e:
@@ -688,8 +813,17 @@ class _KeyWriter(ABC):
         for what in losses:
             self._lose(entry.db, entry.key, what, unwritable=False)
         self.result.keys += 1
-        if entry.value.__class__ in (RawValue, ModuleValue):
+        value = entry.value
+        if value.__class__ is ModuleValue:
             self.result.raw_copies += 1
+            if self._values.module_needed(value.module_name):
+                self._module_written(value.module_name)
+        elif value.__class__ is RawValue:
+            self.result.raw_copies += 1
+
+    def _module_written(self, name: str) -> None:
+        needed = self.result.modules_to_load
+        needed[name] = needed.get(name, 0) + 1
 
     def _lose(self, db: int | None, key: bytes | None, what: str, *, unwritable: bool) -> None:
         loss = Loss(db, key, what, dropped=unwritable)
@@ -852,10 +986,14 @@ class RdbWriter(_KeyWriter):
         self.result.functions += 1
 
     def write_module_aux(self, aux: ModuleAux) -> None:
-        modules = self._values.modules
-        if modules is not None and aux.module_name not in modules:
-            self._lose(None, None, f"module aux data of {aux.module_name!r}", unwritable=True)
+        try:
+            needed = self._values.module_needed(aux.module_name)
+        except _Unwritable as e:
+            self._lose(None, None, f"module aux data of {aux.module_name!r} ({e})",
+                       unwritable=True)
             return
+        if needed:
+            self._module_written(aux.module_name)
         self._emit(bytes((C.RDB_OPCODE_MODULE_AUX,)) + encode_rdb_length(aux.module_id)
                    + encode_rdb_length(C.RDB_MODULE_OPCODE_UINT) + encode_rdb_length(aux.when)
                    + aux.raw)
