@@ -267,7 +267,10 @@ def render_convert(result: Any, dest: str) -> None:
 
 
 def render_losses(result: Any) -> None:
-    """What a write did not carry over (``result.losses``), on stderr; nothing when complete."""
+    """What a write did not carry over (``result.losses``), and the modules the target must load
+    for the module values it did write (``result.warnings``), on stderr; nothing when complete."""
+    for warning in getattr(result, "warnings", ()):
+        err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
     losses = result.losses
     if not losses:
         return

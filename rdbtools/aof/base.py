@@ -17,12 +17,13 @@ its RDB part), as a write target.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from itertools import chain
 from typing import BinaryIO, Iterable
 
 from ..output.commands import STREAM_IDMP_DEFAULTS, write_resp
 from ..model import TYPE_ARRAY, TYPE_STREAM, Entry, Stream
-from ..rdb.targets import TARGETS, Target
+from ..rdb.targets import TARGETS, Target, builtin_modules_of
 from ..rdb.writer import RdbWriter, WriteResult
 from .reader import AofReader
 from .replay import Replayer
@@ -55,7 +56,9 @@ def target_for_server(server: str, version: str) -> Target:
         raise ValueError(f"unknown server {server!r} (expected redis or valkey)")
     wanted = _release(server, version)
     older = [t for t in family if _release(server, t.version) <= wanted]
-    return older[-1] if older else family[0]
+    # the release's own built-in module types (Redis 8.0 writes RDB 12 like 7.4, with vector sets)
+    return replace(older[-1] if older else family[0],
+                   builtin_modules=builtin_modules_of(server, version))
 
 
 def aof_target(reader: AofReader) -> Target | None:
