@@ -167,7 +167,8 @@ def check(file: str, fmt: str) -> None:
     the damage), 3 unsupported (a valid file of an RDB version or a
     compression this release does not read).  A checksum stored as 0
     (rdbchecksum no) is reported as "disabled", not as damage.  What is odd
-    but loads (bytes after the end, implausible hints) is listed as warnings.
+    but loads (bytes after the end, implausible RESIZEDB hints, a database
+    number the default 16 databases refuse) is listed as warnings.
 
     \b
     Example:

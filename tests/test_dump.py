@@ -33,9 +33,9 @@ CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
 # --- strategies ---------------------------------------------------------------------------
 
 blobs = st.one_of(st.binary(max_size=24), st.text(max_size=12).map(lambda s: s.encode("utf-8")))
-huge = st.integers(min_value=0, max_value=2**80)
+# the ranges an RDB can hold (docs/dump-format.md, "Ranges"): the dump reader refuses others
 u64 = st.integers(min_value=0, max_value=2**64 - 1)
-ms = st.one_of(st.integers(min_value=-(2**63), max_value=2**63 - 1), huge)
+ms = st.integers(min_value=-(2**63), max_value=2**63 - 1)
 ids = st.tuples(u64, u64)
 scores = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.sampled_from([0.0, -0.0, 5e-324]))
 module_names = st.text(alphabet=MODULE_ID_ALPHABET, min_size=9, max_size=9)
@@ -50,8 +50,8 @@ def streams(draw):
                 StreamGroup,
                 blobs,
                 ids,
-                st.one_of(st.none(), huge, st.just(-1)),
-                st.lists(st.builds(StreamPendingEntry, ids, st.one_of(st.none(), blobs), ms, huge), max_size=3),
+                st.one_of(st.none(), st.integers(0, 2**64 - 2)),
+                st.lists(st.builds(StreamPendingEntry, ids, st.one_of(st.none(), blobs), ms, u64), max_size=3),
                 st.lists(st.builds(StreamConsumer, blobs, ms, st.one_of(st.none(), ms), st.lists(ids, max_size=3)),
                          max_size=3),
                 st.one_of(st.none(), st.lists(ids, max_size=3)),  # NACK zone (type 27)
@@ -60,10 +60,10 @@ def streams(draw):
         )
     )  # fmt: skip
     idmp = draw(st.one_of(st.none(), st.builds(
-        StreamIdmp, huge, huge,
+        StreamIdmp, st.integers(1, 86400), st.integers(1, 10000),
         st.lists(st.builds(StreamIdmpProducer, blobs, st.lists(st.tuples(blobs, ids), max_size=3)), max_size=3),
-        huge, huge)))  # fmt: skip
-    return Stream(entries, draw(huge), draw(ids), draw(ids), draw(ids), draw(huge), groups, idmp)
+        u64, u64)))  # fmt: skip
+    return Stream(entries, draw(u64), draw(ids), draw(ids), draw(ids), draw(u64), groups, idmp)
 
 
 @st.composite
@@ -88,7 +88,7 @@ values_by_type = {
     "hash": st.lists(st.tuples(blobs, blobs), max_size=6),
     "stream": streams(),
     "module": modules(),
-    "array": st.lists(st.tuples(u64, blobs), max_size=6).map(lambda items: sorted(dict(items).items())),
+    "array": st.lists(st.tuples(st.integers(0, 2**64 - 2), blobs), max_size=6).map(lambda items: sorted(dict(items).items())),
     "gcra": st.integers(0, 2**63 - 1),
 }
 
@@ -103,13 +103,13 @@ def entries(draw, types=tuple(values_by_type)):
     length = (value.length if t == "stream" else len(value.raw) if t == "module" else 1 if t == "gcra"
               else len(value))
     return Entry(
-        db=draw(st.integers(0, 2**32)),
+        db=draw(st.integers(0, 2**31 - 2)),
         key=draw(blobs),
         type=t,
         value=value,
         expire_at_ms=draw(st.one_of(st.none(), ms)),
         rdb_type=draw(st.integers(0, 255)),
-        idle_s=draw(st.one_of(st.none(), huge)),
+        idle_s=draw(st.one_of(st.none(), u64)),
         freq=draw(st.one_of(st.none(), st.integers(0, 255))),
         field_expire_at_ms=field_ttls,
         length=length,

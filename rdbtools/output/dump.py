@@ -18,6 +18,7 @@ import io
 import json
 import math
 import re
+import reprlib
 from typing import IO, Any, Iterable, Iterator
 
 from construct import ConstructError
@@ -72,6 +73,15 @@ __all__ = [
 
 # --- leaves --------------------------------------------------------------------------------
 
+_SHOWN = reprlib.Repr()
+_SHOWN.maxlevel, _SHOWN.maxstring, _SHOWN.maxother = 3, 60, 60
+
+
+def _shown(obj: Any) -> str:
+    """``obj`` for an error message: bounded in size and depth whatever the dump held (a plain
+    repr of a huge or 100,000-deep value costs gigabytes or a RecursionError)."""
+    return _SHOWN.repr(obj)
+
 
 def encode_bytes(data: bytes) -> str | dict:
     """``data`` as a JSON string when it is valid UTF-8, else ``{"b64": "<base64>"}``."""
@@ -93,7 +103,7 @@ def decode_bytes(obj: Any) -> bytes:
             return base64.b64decode(obj["b64"], validate=True)
         except ValueError as e:
             raise FormatError(f"bad base64 in dump: {e}") from None
-    raise FormatError(f"expected a string or {{\"b64\": ...}} in dump, found {obj!r:.80}")
+    raise FormatError(f"expected a string or {{\"b64\": ...}} in dump, found {_shown(obj)}")
 
 
 def _encode_score(score: float) -> float | str:
@@ -108,22 +118,34 @@ def _decode_score(obj: Any) -> float:
     if isinstance(obj, str):
         if obj in ("inf", "-inf", "nan"):
             return float(obj)
-        raise FormatError(f"bad zset score in dump: {obj!r:.80}")
+        raise FormatError(f"bad zset score in dump: {_shown(obj)}")
     if isinstance(obj, (int, float)) and not isinstance(obj, bool):
-        return float(obj)
-    raise FormatError(f"bad zset score in dump: {obj!r:.80}")
+        try:
+            score = float(obj)
+        except OverflowError:  # an integer beyond the doubles
+            score = math.inf
+        if math.isfinite(score):
+            return score
+        raise FormatError(f"bad zset score in dump: {_shown(obj)} (beyond the range of a double; "
+                          "infinities are written \"inf\" and \"-inf\")")
+    raise FormatError(f"bad zset score in dump: {_shown(obj)}")
 
 
 def _encode_id(sid: StreamId) -> str:
     return f"{sid[0]}-{sid[1]}"
 
 
+_STREAM_ID = re.compile(r"([0-9]{1,20})-([0-9]{1,20})")
+
+
 def _decode_id(text: Any) -> StreamId:
-    if isinstance(text, str):
-        ms, sep, seq = text.partition("-")
-        if sep and ms.isdigit() and seq.isdigit():
-            return int(ms), int(seq)
-    raise FormatError(f"bad stream ID in dump: {text!r:.80} (expected \"<ms>-<seq>\")")
+    match = _STREAM_ID.fullmatch(text) if isinstance(text, str) else None
+    if match is not None:
+        sid = int(match[1]), int(match[2])
+        if max(sid) < 1 << 64:
+            return sid
+    raise FormatError(f"bad stream ID in dump: {_shown(text)} (expected \"<ms>-<seq>\", each "
+                      "part below 2^64)")
 
 
 # --- module type ids -------------------------------------------------------------------------
@@ -292,29 +314,48 @@ def entry_to_dict(entry: Entry) -> dict:
 # --- dict -> Entry ---------------------------------------------------------------------------
 
 
-def _int(obj: Any, what: str, nullable: bool = False) -> Any:
+# The ranges of the integers a dump holds: what the RDB fields they come from can store
+# (docs/dump-format.md, "Ranges").  Anything else is refused here, with its line, before a
+# writer or a server meets it.
+_U64 = (0, (1 << 64) - 1)  # an RDB length (rdbSaveLen), a stream ID half
+_I64 = (-(1 << 63), (1 << 63) - 1)  # a time in ms (EXPIRETIME_MS, stream PEL/consumer times)
+_U8 = (0, 255)  # a type byte, an LFU counter (RDB_OPCODE_FREQ)
+_ENTRIES_READ = (0, (1 << 64) - 2)  # 2^64-1 is "unknown", written for null
+_ARRAY_INDEX = (0, (1 << 64) - 2)  # sparsearray indexes stay below 2^64-1
+_ARRAY_NEXT_INSERT = (1, 1 << 64)  # the stored insert_idx + 1
+_GCRA_TAT = (0, (1 << 63) - 1)  # LLONG_MAX
+_MODULE_ENCVER = (0, 1023)  # 10 bits of the module type id
+_IDMP_DURATION = (1, 86400)  # server.h CONFIG_STREAM_IDMP_MIN/MAX_DURATION (Redis 8.6)
+_IDMP_MAX_SIZE = (1, 10000)  # CONFIG_STREAM_IDMP_MIN/MAX_MAXSIZE
+_DB = (0, (1 << 31) - 2)  # SELECTDB: below 'databases', which is at most INT_MAX (config.c)
+
+
+def _int(obj: Any, what: str, bounds: tuple[int, int] = _U64, nullable: bool = False) -> Any:
     if obj is None and nullable:
         return None
     if isinstance(obj, int) and not isinstance(obj, bool):
-        return obj
-    raise FormatError(f"bad {what} in dump: {obj!r:.80} (expected an integer)")
+        if bounds[0] <= obj <= bounds[1]:
+            return obj
+        raise FormatError(f"bad {what} in dump: {_shown(obj)} (out of range: "
+                          f"{bounds[0]} to {bounds[1]})")
+    raise FormatError(f"bad {what} in dump: {_shown(obj)} (expected an integer)")
 
 
 def _list(obj: Any, what: str) -> list:
     if not isinstance(obj, list):
-        raise FormatError(f"bad {what} in dump: {obj!r:.80} (expected an array)")
+        raise FormatError(f"bad {what} in dump: {_shown(obj)} (expected an array)")
     return obj
 
 
 def _pair(obj: Any, what: str) -> list:
     if not isinstance(obj, list) or len(obj) != 2:
-        raise FormatError(f"bad {what} in dump: {obj!r:.80} (expected a 2-element array)")
+        raise FormatError(f"bad {what} in dump: {_shown(obj)} (expected a 2-element array)")
     return obj
 
 
 def _stream_from_dict(d: Any) -> Stream:
     if not isinstance(d, dict):
-        raise FormatError(f"bad stream value in dump: {d!r:.80}")
+        raise FormatError(f"bad stream value in dump: {_shown(d)}")
     try:
         entries = []
         for item in _list(d["entries"], "stream entries"):
@@ -329,7 +370,7 @@ def _stream_from_dict(d: Any) -> Stream:
                 StreamPendingEntry(
                     _decode_id(p["id"]),
                     None if p["consumer"] is None else decode_bytes(p["consumer"]),
-                    _int(p["delivery_time_ms"], "delivery_time_ms"),
+                    _int(p["delivery_time_ms"], "delivery_time_ms", _I64),
                     _int(p["delivery_count"], "delivery_count"),
                 )
                 for p in _list(g["pending"], "group pending")
@@ -337,8 +378,8 @@ def _stream_from_dict(d: Any) -> Stream:
             consumers = [
                 StreamConsumer(
                     decode_bytes(c["name"]),
-                    _int(c["seen_time_ms"], "seen_time_ms"),
-                    _int(c["active_time_ms"], "active_time_ms", nullable=True),
+                    _int(c["seen_time_ms"], "seen_time_ms", _I64),
+                    _int(c["active_time_ms"], "active_time_ms", _I64, nullable=True),
                     [_decode_id(i) for i in _list(c["pending"], "consumer pending")],
                 )
                 for c in _list(g["consumers"], "group consumers")
@@ -348,7 +389,7 @@ def _stream_from_dict(d: Any) -> Stream:
                 StreamGroup(
                     decode_bytes(g["name"]),
                     _decode_id(g["last_id"]),
-                    _int(g["entries_read"], "entries_read", nullable=True),
+                    _int(g["entries_read"], "entries_read", _ENTRIES_READ, nullable=True),
                     pending,
                     consumers,
                     None if nacked is None else [_decode_id(i) for i in _list(nacked, "group nacked")],
@@ -372,7 +413,7 @@ def _stream_from_dict(d: Any) -> Stream:
 def _idmp_from_dict(d: Any) -> StreamIdmp:
     # pids_tracked / iids_tracked are derived from the producers and not read back
     if not isinstance(d, dict):
-        raise FormatError(f"bad stream idmp in dump: {d!r:.80}")
+        raise FormatError(f"bad stream idmp in dump: {_shown(d)}")
     producers = []
     for p in _list(d["producers"], "idmp producers"):
         iids = []
@@ -381,8 +422,8 @@ def _idmp_from_dict(d: Any) -> StreamIdmp:
             iids.append((decode_bytes(iid), _decode_id(sid)))
         producers.append(StreamIdmpProducer(decode_bytes(p["pid"]), iids))
     return StreamIdmp(
-        duration_s=_int(d["duration"], "idmp duration"),
-        max_size=_int(d["max_size"], "idmp max_size"),
+        duration_s=_int(d["duration"], "idmp duration", _IDMP_DURATION),
+        max_size=_int(d["max_size"], "idmp max_size", _IDMP_MAX_SIZE),
         producers=producers,
         iids_added=_int(d["iids_added"], "idmp iids_added"),
         iids_duplicates=_int(d["iids_duplicates"], "idmp iids_duplicates"),
@@ -395,7 +436,7 @@ def _key_meta_from_json(obj: Any) -> list[KeyMeta]:
     out = []
     for m in _list(obj, "key_meta"):
         if not isinstance(m, dict):
-            raise FormatError(f"bad key_meta class in dump: {m!r:.80}")
+            raise FormatError(f"bad key_meta class in dump: {_shown(m)}")
         raw = decode_bytes(m.get("raw"))
         if len(raw) < 5:
             raise FormatError(f"key_meta raw of {len(raw)} bytes in dump (a 4-byte class spec and "
@@ -432,16 +473,16 @@ def _value_from_json(type_: str, v: Any) -> Any:
         out = []
         for item in _list(v, "array value"):
             index, val = _pair(item, "array element")
-            out.append((_int(index, "array index"), decode_bytes(val)))
+            out.append((_int(index, "array index", _ARRAY_INDEX), decode_bytes(val)))
         return out
     if type_ == TYPE_GCRA:
-        return _int(v, "gcra value")
+        return _int(v, "gcra value", _GCRA_TAT)
     if type_ == TYPE_STREAM:
         return _stream_from_dict(v)
     if type_ == TYPE_MODULE:
         if not isinstance(v, dict) or not isinstance(v.get("module"), str):
-            raise FormatError(f"bad module value in dump: {v!r:.80}")
-        encver = _int(v.get("encver"), "module encver")
+            raise FormatError(f"bad module value in dump: {_shown(v)}")
+        encver = _int(v.get("encver"), "module encver", _MODULE_ENCVER)
         module_id = v.get("module_id")
         if module_id is None:
             module_id = module_type_id(v["module"], encver)
@@ -458,7 +499,7 @@ def dict_to_entry(d: dict) -> Entry:
     :raises FormatError: the object does not follow the dump format.
     """
     if not isinstance(d, dict):
-        raise FormatError(f"expected a JSON object per key in dump, found {d!r:.80}")
+        raise FormatError(f"expected a JSON object per key in dump, found {_shown(d)}")
     try:
         type_ = d["type"]
         if type_ not in VALUE_TYPES:
@@ -470,20 +511,20 @@ def dict_to_entry(d: dict) -> Entry:
             field_expire = {}
             for item in _list(fexp, "field_expire_at_ms"):
                 f, ms = _pair(item, "field_expire_at_ms item")
-                field_expire[decode_bytes(f)] = _int(ms, "field expire time")
+                field_expire[decode_bytes(f)] = _int(ms, "field expire time", _I64)
         return Entry(
-            db=_int(d["db"], "db"),
+            db=_int(d["db"], "db", _DB),
             key=decode_bytes(d["key"]),
             type=type_,
             value=value,
-            expire_at_ms=_int(d.get("expire_at_ms"), "expire_at_ms", nullable=True),
-            rdb_type=_int(d.get("rdb_type", 0), "rdb_type"),
+            expire_at_ms=_int(d.get("expire_at_ms"), "expire_at_ms", _I64, nullable=True),
+            rdb_type=_int(d.get("rdb_type", 0), "rdb_type", _U8),
             idle_s=_int(d.get("idle_s"), "idle_s", nullable=True),
-            freq=_int(d.get("freq"), "freq", nullable=True),
+            freq=_int(d.get("freq"), "freq", _U8, nullable=True),
             field_expire_at_ms=field_expire,
             length=_length(type_, value) if value is not None else _int(d.get("length", 0), "length"),
             array_next_insert_index=_int(d.get("array_next_insert_index"), "array_next_insert_index",
-                                         nullable=True),
+                                         _ARRAY_NEXT_INSERT, nullable=True),
             key_meta=None if d.get("key_meta") is None else _key_meta_from_json(d["key_meta"]),
         )
     except KeyError as e:
@@ -572,48 +613,92 @@ def iter_dump(fp: IO) -> Iterator[Entry]:
 
     JSON Lines are read one line at a time; a JSON array is read whole.
 
-    :raises FormatError: the input is not JSON or does not follow the dump format.
+    :raises FormatError: the input is not JSON or does not follow the dump format (types,
+        ranges: docs/dump-format.md).  ``offset`` is the byte offset of the line (of the
+        document, for a JSON array), ``key`` the key when it could be read and ``detail`` the
+        line number (the array element).
     """
     first = b""
+    offset = 0
     lines = iter(fp)
+    lineno = 0
     for line in lines:
         if isinstance(line, str):
             line = line.encode("utf-8")
+        lineno += 1
         if line.strip():
             first = line
             break
+        offset += len(line)
     if not first:
         return
     if first.lstrip().startswith(b"["):
         rest = b"".join(x.encode("utf-8") if isinstance(x, str) else x for x in lines)
-        try:
-            data = _loads(first + rest)
-        except ValueError as e:
-            raise FormatError(f"dump is not valid JSON: {e}") from None
-        for d in _list(data, "dump"):
-            yield dict_to_entry(d)
+        data = _parse(first + rest, offset, "the JSON array")
+        for index, d in enumerate(_list(data, "dump")):
+            yield _entry_at(d, offset, f"element {index} of the JSON array")
         return
-    lineno = 1
     for line in _chain_first(first, lines):
         if isinstance(line, str):
             line = line.encode("utf-8")
         if line.strip():
-            try:
-                d = _loads(line)
-            except ValueError as e:
-                raise FormatError(f"dump line {lineno} is not valid JSON: {e}") from None
-            yield dict_to_entry(d)
+            where = f"line {lineno} of the dump"
+            yield _entry_at(_parse(line, offset, where), offset, where)
+        offset += len(line)
         lineno += 1
 
 
+def _parse(data: bytes, offset: int, where: str) -> Any:
+    try:
+        return _loads(data)
+    except ValueError as e:
+        raise FormatError(f"dump is not valid JSON: {e}", offset, detail=where) from None
+
+
+def _entry_at(d: Any, offset: int, where: str) -> Entry:
+    """:func:`dict_to_entry`, with a FormatError placed at ``offset`` / ``where`` (and its key)."""
+    try:
+        return dict_to_entry(d)
+    except FormatError as err:
+        key = None
+        if isinstance(d, dict):
+            try:
+                key = decode_bytes(d.get("key"))
+            except FormatError:
+                pass
+        err.offset = offset
+        err.detail = where
+        raise err.with_context(key=key) from None
+
+
 _BIG_INT = re.compile(rb"\d{20}")
+# orjson (3.8 at least) parses nested arrays recursively without a depth limit and crashes the
+# process on deep ones (a 200,000-deep array is a segfault, seen with orjson 3.8.3).  A line
+# of at most this many bytes nests at most half as deep, which it survives with room to spare;
+# longer documents go to the stdlib parser, which raises RecursionError instead.
+_ORJSON_MAX = 16 << 10
 
 
 def _loads(data: bytes) -> Any:
     # orjson reads integers beyond 64 bits as floats, silently: let json read those documents
-    if _orjson is None or _BIG_INT.search(data):
-        return json.loads(data)
-    return _orjson.loads(data)
+    if _orjson is not None and len(data) <= _ORJSON_MAX and not _BIG_INT.search(data):
+        return _orjson.loads(data)
+    try:
+        return json.loads(data, parse_float=_finite_float, parse_constant=_no_constant)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
+def _finite_float(text: str) -> float:
+    # as orjson: 1e400 is refused, not read as infinity
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"number {text[:40]} is infinity when parsed as a double")
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON (the dump writes \"nan\", \"inf\", \"-inf\")")
 
 
 def _chain_first(first: bytes, rest: Iterator) -> Iterator:
@@ -625,8 +710,10 @@ def _chain_first(first: bytes, rest: Iterator) -> Iterator:
 
 
 def _short(data: bytes, limit: int = 80) -> str:
-    text = repr(data)[2:-1]
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    # Only a prefix is formatted: every byte becomes 1 to 4 characters, so ``limit`` bytes give
+    # at least what is shown (a 512 MB value would otherwise cost gigabytes of repr text).
+    text = repr(data[:limit])[2:-1]
+    return text if len(data) <= limit and len(text) <= limit else text[: limit - 3] + "..."
 
 
 def entry_to_text(entry: Entry, limit: int = 8) -> str:
@@ -650,7 +737,8 @@ def entry_to_text(entry: Entry, limit: int = 8) -> str:
         body = f"<gcra tat_us={value}>"
     elif t == TYPE_STREAM:
         shown = [
-            f"{_encode_id(e.id)} {{" + ", ".join(f"{_short(f, 40)}: {_short(v, 40)}" for f, v in e.fields) + "}"
+            f"{_encode_id(e.id)} {{" + ", ".join(f"{_short(f, 40)}: {_short(v, 40)}" for f, v in e.fields[:limit])
+            + (f", ... +{len(e.fields) - limit}" if len(e.fields) > limit else "") + "}"
             for e in value.entries[:limit]
         ]
         more = len(value.entries) - len(shown)

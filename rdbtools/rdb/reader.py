@@ -60,6 +60,13 @@ _U64 = (1 << 64) - 1
 Selector = Callable[[int, bytes, str, "int | None"], bool]
 _LAZY_CHUNK = 1024
 _FAST_RECORD_MAX = 16 << 20  # records up to this size are buffered whole for the compiled path
+_LZF_MAX_EXPANSION = 88  # lzf_c.c MAX_REF (264 bytes) from a 3-byte back-reference
+_DATABASES_DEFAULT = 16  # redis.conf / config.c "databases" default
+_DATABASES_MAX = (1 << 31) - 1  # its upper bound, INT_MAX (config.c createIntConfig)
+# the smallest key record: type byte, an empty key and an empty string (1 byte each); an expiry
+# adds at least EXPIRETIME and its 4-byte time (EXPIRETIME_MS, written since RDB 3, takes 9)
+_MIN_KEY_RECORD = 3
+_MIN_EXPIRE = 5
 
 
 def _text(element) -> bytes:
@@ -177,15 +184,30 @@ class RecordCursor:
             return b"%d" % unpack_from("<i", src.take(5), 1)[0]
         if enc == C.RDB_ENC_LZF:
             offset = src.offset
-            src.pos += 1
-            clen = self._read_len()
-            ulen = self._read_len()
+            clen, ulen = self._read_lzf_lengths()
             data = src.take(clen)
             try:
                 return lzf_decompress(data, ulen)
             except FormatError as err:
                 raise _Blob(offset, True, "LZF string").error(err) from None
         raise FormatError(f"unknown string encoding 0x{b:02x}", src.offset)
+
+    def _read_lzf_lengths(self) -> tuple[int, int]:
+        """The compressed and declared lengths of the LZF string at ``pos`` (its 0xC3 byte),
+        as rdbLoadLzfStringObject() reads them.  LZF expands at most 88-fold: its longest
+        back-reference, 3 bytes, yields MAX_REF = 264 bytes (lzf_c.c, lzf_d.c), so a larger
+        declared length cannot be met.  Redis allocates the declared length and fails after
+        decompressing ("Invalid LZF compressed string", rdb.c @8.10.2); here it is refused
+        before anything is allocated or read."""
+        src = self._src
+        offset = src.offset
+        src.pos += 1
+        clen = self._read_len()
+        ulen = self._read_len()
+        if ulen > clen * _LZF_MAX_EXPANSION:
+            raise FormatError(f"LZF string declares {ulen} bytes from {clen} compressed bytes "
+                              f"(LZF expands at most {_LZF_MAX_EXPANSION}-fold)", offset)
+        return clen, ulen
 
     def _skip_string(self) -> int:
         """Skip a string without decoding it; return its decoded length."""
@@ -198,9 +220,7 @@ class RecordCursor:
             return n
         enc = b & 0x3F
         if enc == C.RDB_ENC_LZF:
-            src.pos += 1
-            clen = self._read_len()
-            ulen = self._read_len()
+            clen, ulen = self._read_lzf_lengths()
             src.skip(clen)
             return ulen
         return len(self._read_string())
@@ -346,6 +366,7 @@ class RdbReader(RecordCursor):
         expire = idle = freq = None
         key_meta: list[KeyMeta] | None = None
         record_start = None
+        hints: list[tuple[ResizeDb, int, int, int]] = []  # RESIZEDBs of the current database
         decoders = self._decoders()
         lazy = self.values == "lazy"
         sizes = self.values == "sizes"
@@ -439,10 +460,13 @@ class RdbReader(RecordCursor):
                     # tolerated there too, so keep the pending state for the next key.
                     record_start = offset
                 if opcode == C.RDB_OPCODE_SELECTDB:
-                    db = self._read_len()
+                    self._check_resize_hints(hints, offset)
+                    db = self._read_selectdb(offset)
                     yield SelectDb(db)
                 elif opcode == C.RDB_OPCODE_RESIZEDB:
-                    yield ResizeDb(self._read_len(), self._read_len())
+                    resize = ResizeDb(self._read_len(), self._read_len())
+                    hints.append((resize, db, offset, src.offset))
+                    yield resize
                 elif opcode == C.RDB_OPCODE_AUX:
                     aux = Aux(self._read_string(), self._read_string())
                     self.aux.append(aux)
@@ -466,6 +490,7 @@ class RdbReader(RecordCursor):
                     self.slot_info.append(info)
                     yield info
                 elif opcode == C.RDB_OPCODE_EOF:
+                    self._check_resize_hints(hints, offset)
                     self._read_trailer()
                     return
                 elif opcode == C.RDB_OPCODE_FUNCTION_PRE_GA:
@@ -476,6 +501,49 @@ class RdbReader(RecordCursor):
                     raise UnknownOpcodeError(
                         f"unknown opcode {opcode} (0x{opcode:02x}) in an RDB {self.version} file",
                         offset, db=db)
+
+    def _read_selectdb(self, offset: int) -> int:
+        """SELECTDB's database number.  Redis exits on a number at or above its ``databases``
+        ("FATAL: Data file was created with a Redis server configured to handle more than %d
+        databases", rdbLoadRioWithLoadingCtx in rdb.c @8.10.2; Redis 6.2 and Valkey 9.1 alike).
+        ``databases`` is at most INT_MAX (config.c), so from INT_MAX on no server loads the
+        file: damage.  Below that a number from 16 on is refused by a server with the default
+        16 databases: a warning."""
+        db = self._read_len()
+        if db >= _DATABASES_MAX:
+            raise FormatError(f"SELECTDB {db}: no server loads it (a server refuses a database "
+                              f"number at or above its 'databases', which is at most "
+                              f"{_DATABASES_MAX})", offset)
+        if db >= _DATABASES_DEFAULT:
+            log.warning("%s: offset %d: SELECTDB %d: a server with the default %d databases "
+                        "refuses this file (\"FATAL: Data file was created with a Redis server "
+                        "configured to handle more than %d databases\"); it needs databases %d "
+                        "or more", self.name, offset, db, _DATABASES_DEFAULT, _DATABASES_DEFAULT,
+                        db + 1)
+        return db
+
+    def _check_resize_hints(self, hints: list[tuple[ResizeDb, int, int, int]], end: int) -> None:
+        """Warn about RESIZEDB hints their database cannot meet; called where its records end
+        (the next SELECTDB or EOF, at ``end``).  Redis sizes the keyspace and expires tables
+        from the hint before the first key (dbExpand: the next power of two x 8 bytes, rdb.c and
+        db.c @8.10.2; hints of 2^61 or more overflow and are ignored there), so a huge hint
+        wastes memory or, on some servers, aborts the load (docs/cli.md, check), but the data
+        itself is sound: a warning."""
+        for resize, db, offset, after in hints:
+            keys, expires = resize.db_size, resize.expires_size
+            needed = _MIN_KEY_RECORD * keys + _MIN_EXPIRE * expires
+            if expires > keys:
+                why = "more keys with an expiry than keys"
+            elif needed > end - after:
+                why = (f"that takes at least {needed} bytes and {end - after} follow up to the "
+                       "end of that database")
+            else:
+                continue
+            log.warning("%s: offset %d: RESIZEDB hints %d keys, %d with an expiry, for db %d: "
+                        "%s (a server sizes its key tables from the hint before loading: a huge "
+                        "one wastes memory or aborts the load)", self.name, offset, keys, expires,
+                        db, why)
+        hints.clear()
 
     def _read_dump_value(self, key: bytes, db: int) -> Entry:
         """The value of a DUMP payload body (``[0xF3 key metadata] type value``), read as
@@ -814,9 +882,7 @@ class RdbReader(RecordCursor):
             expand = None
         else:
             blob = _Blob(src.offset, True, kind)
-            src.pos += 1
-            clen = self._read_len()
-            ulen = self._read_len()
+            clen, ulen = self._read_lzf_lengths()
             compressed = src.take(clen)
             expand = lambda limit=None: lzf_decompress(compressed, ulen, limit)  # noqa: E731
             data = b""

@@ -9,7 +9,9 @@ lz4 stream is a :class:`FormatError` naming how far into the compressed file it 
 :class:`ByteSource` is the buffered cursor the record loops read from.  It keeps absolute
 offsets for error messages, checks every length against what the input can still hold before
 reading, feeds the CRC64 of everything consumed, and can record the exact bytes of a span (module
-values are kept raw).  Memory stays bounded by the chunk size plus the largest single item.
+values are kept raw).  Memory stays bounded by the chunk size plus the largest single item that
+is really there: reads are at most :data:`READ_MAX` bytes, so a declared length costs nothing
+before its bytes arrive, whether the size of the input is known or not.
 """
 
 from __future__ import annotations
@@ -35,6 +37,10 @@ UNSUPPORTED_COMPRESSION_MAGICS = (
     (b"\xfd7zXZ\x00", "xz"),
 )
 CHUNK_SIZE = 1 << 20
+# The most one read asks for.  A declared length is never passed to read() whole: a pipe or a
+# decompressor reserves what it is asked for before it knows whether the bytes exist, so a
+# length field of 2^40 in a gzip/lz4/stdin input would be a MemoryError (issue 12).
+READ_MAX = CHUNK_SIZE * 8
 
 InputSource = Union[str, os.PathLike, BinaryIO, bytes, bytearray, memoryview]
 
@@ -205,7 +211,7 @@ class ByteSource:
         parts = [self.buf[self.pos :]]
         missing = n - avail
         while missing > 0:
-            data = self._read(max(missing, CHUNK_SIZE))
+            data = self._read(min(max(missing, CHUNK_SIZE), READ_MAX))
             if not data:
                 raise TruncatedError(f"file truncated: {n} bytes needed, {n - missing} left",
                                      offset)
@@ -253,7 +259,7 @@ class ByteSource:
         self.buf = b""
         self.pos = self._crc_from = self._capture_from = 0
         while left > 0:
-            data = self._read(min(left, CHUNK_SIZE * 8))
+            data = self._read(min(left, READ_MAX))
             if not data:
                 raise TruncatedError(f"file truncated: {n} bytes needed, {n - left} left", offset)
             take = min(left, len(data))

@@ -292,6 +292,8 @@ c_skip_string(cur_t *c, uint64_t *len)
         c->pos += 1;
         if (c_len(c, &clen) != GO || c_len(c, &ulen) != GO || !have(c, clen))
             return STOP;
+        if (ulen > (uint64_t)lzf_max_output((Py_ssize_t)clen))
+            return STOP; /* cannot expand that far: RdbReader._read_lzf_lengths refuses it */
         c->pos += (Py_ssize_t)clen;
         *len = ulen;
         return GO;
