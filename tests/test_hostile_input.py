@@ -16,6 +16,7 @@ import os
 import random
 import shutil
 import subprocess
+import tempfile
 import sys
 import threading
 import time
@@ -371,10 +372,24 @@ def _tool(tool: str, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([*_cli(tool), *args], capture_output=True, timeout=RUN_TIMEOUT)
 
 
+# The child reports its own peak RSS (VmHWM of the program it exec'ed) when it exits: wait4's
+# ru_maxrss would include the RSS of the pytest worker the child was forked from (Linux carries the
+# old mm's high-water mark over exec), which said 400 MB for every child of a big worker.
+_HWM_REPORT = ("import atexit\n"
+               "def _hwm(path={path!r}):\n"
+               "    with open('/proc/self/status') as s, open(path, 'w') as out:\n"
+               "        out.write(next(l for l in s if l.startswith('VmHWM:')).split()[1])\n"
+               "atexit.register(_hwm)\n")
+
+
 def _tool_rss(argv: list[str], stdin_data: bytes | None = None):
     """Run ``argv`` (argv[0] "rdbtool" or "aoftool"), feeding ``stdin_data`` through a real pipe;
-    return the CompletedProcess and the child's peak RSS in KB (wait4), killing it on timeout."""
-    proc = subprocess.Popen([*_cli(argv[0]), *argv[1:]], stdout=subprocess.PIPE,
+    return the CompletedProcess and the child's peak RSS in KB (its VmHWM), killing it on
+    timeout."""
+    fd, report = tempfile.mkstemp(prefix="rdbtools-hwm-")
+    os.close(fd)
+    code = _HWM_REPORT.format(path=report) + _cli(argv[0])[2]
+    proc = subprocess.Popen([sys.executable, "-c", code, *argv[1:]], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE,
                             stdin=subprocess.PIPE if stdin_data is not None else subprocess.DEVNULL)
     out: dict[str, bytes] = {}
@@ -412,8 +427,11 @@ def _tool_rss(argv: list[str], stdin_data: bytes | None = None):
     proc.returncode = os.waitstatus_to_exitcode(status)
     for t in threads:
         t.join()
-    return (subprocess.CompletedProcess(argv, proc.returncode, out["stdout"], out["stderr"]),
-            usage.ru_maxrss)
+    with open(report) as f:
+        text = f.read()
+    os.unlink(report)
+    peak = int(text) if text else usage.ru_maxrss  # killed by a signal: no report written
+    return subprocess.CompletedProcess(argv, proc.returncode, out["stdout"], out["stderr"]), peak
 
 
 def _mutate(data: bytes, rng: random.Random) -> bytes:
