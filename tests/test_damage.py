@@ -34,7 +34,8 @@ def _data(name: str) -> bytes:
     return (CORPUS / name).read_bytes() if CORPUS.is_dir() else b""
 
 
-def read_everything(data: bytes, mode: str) -> None:
+def read_everything(data, mode: str = "full") -> None:
+    """Read every record and drain every lazy value of ``data`` (anything open_rdb takes)."""
     with open_rdb(data, values=mode) as rdb:
         for record in rdb.iter_records():
             value = getattr(record, "value", None)

@@ -30,6 +30,7 @@ from rdbtools.output.dump import entry_to_text, iter_dump
 from rdbtools.model import Entry, Stream, StreamEntry
 from rdbtools.rdb import _accel, source
 from rdbtools.rdb.source import crc64
+from test_damage import read_everything
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
 needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"corpus not found at {CORPUS}")
@@ -60,15 +61,6 @@ class Pipe(io.RawIOBase):
         data = self._data.read(len(buf))
         buf[: len(data)] = data
         return len(data)
-
-
-def read_everything(src, mode: str = "full") -> None:
-    with open_rdb(src, values=mode) as reader:
-        for record in reader.iter_records():
-            value = getattr(record, "value", None)
-            if hasattr(value, "__next__"):
-                for _ in value:
-                    pass
 
 
 # --- declared lengths on inputs of unknown size ----------------------------------------------
